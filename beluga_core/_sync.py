@@ -1,0 +1,31 @@
+"""Run Beluga's async code from plain synchronous scripts.
+
+Each thread gets one long-lived event loop, so pooled connections opened by one sync call are
+reused by the next. Calling a sync twin from inside a running event loop is a mistake we name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_local = threading.local()
+
+
+def run_sync(coro: Coroutine[Any, Any, T], name: str = "this call") -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError(
+            f"{name} is the synchronous twin and cannot run inside an event loop; await its async form"
+        )
+    runner: asyncio.Runner | None = getattr(_local, "runner", None)
+    if runner is None:
+        runner = _local.runner = asyncio.Runner()
+    return runner.run(coro)

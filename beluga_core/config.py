@@ -1,0 +1,572 @@
+"""Typed configuration: attrs classes loaded from TOML or JSON, validated all at once.
+
+``load(Schema, path)`` reads a file into an attrs class: defaults, ``setting(min=, max=,
+choices=)`` validators, nested sections, durations (``"30s"``, ``"5m"``), ``${ENV}`` and
+``${ENV:-default}`` interpolation, and environment overrides (``BELUGA__SECTION__KEY=value``).
+Every problem is collected into one ``ConfigError`` naming file, key path, line and reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import attrs
+
+from beluga_core.errors import ConfigError, ConfigIssue
+from beluga_core.masking import is_secret_key, mask_value
+
+T = TypeVar("T")
+
+ENV_PREFIX = "BELUGA__"
+
+# -- durations ---------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class Duration(float):
+    """Seconds, written in config as a number or as ``"250ms"``, ``"30s"``, ``"5m"``, ``"1h"``."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Duration:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a duration like '30s', got {value!r}")
+        if isinstance(value, int | float):
+            if value < 0:
+                raise ValueError(f"a duration cannot be negative, got {value!r}")
+            return cls(value)
+        if isinstance(value, str):
+            m = _DURATION.match(value)
+            if m:
+                return cls(float(m.group(1)) * _UNITS[m.group(2)])
+        raise ValueError(f"expected a duration like '250ms', '30s', '5m' or '1h', got {value!r}")
+
+    def __repr__(self) -> str:
+        return f"{float(self):g}s"
+
+
+# -- declaring settings ------------------------------------------------------------------------
+
+
+def _min(bound: float) -> Callable[[Any, Any, Any], None]:
+    def check(_: Any, a: attrs.Attribute[Any], v: Any) -> None:
+        if v is not None and v < bound:
+            raise ValueError(f"must be at least {bound:g}, got {v!r}")
+
+    return check
+
+
+def _max(bound: float) -> Callable[[Any, Any, Any], None]:
+    def check(_: Any, a: attrs.Attribute[Any], v: Any) -> None:
+        if v is not None and v > bound:
+            raise ValueError(f"must be at most {bound:g}, got {v!r}")
+
+    return check
+
+
+def _choices(options: Sequence[Any]) -> Callable[[Any, Any, Any], None]:
+    def check(_: Any, a: attrs.Attribute[Any], v: Any) -> None:
+        if v is not None and v not in options:
+            close = difflib.get_close_matches(str(v), [str(o) for o in options], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"must be one of {', '.join(map(repr, options))}, got {v!r}{hint}")
+
+    return check
+
+
+def _masked_repr(value: Any) -> str:
+    return "None" if value is None else repr(mask_value(str(value)))
+
+
+def setting(
+    default: Any = attrs.NOTHING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    min: float | None = None,
+    max: float | None = None,
+    choices: Sequence[Any] | None = None,
+    secret: bool = False,
+    help: str = "",
+) -> Any:
+    """An attrs field for a config schema, with range or choice checks and a help text.
+
+    ``secret=True`` masks the value in ``repr`` (it is masked in logs by key name as well).
+    """
+    validators: list[Callable[[Any, Any, Any], None]] = []
+    if min is not None:
+        validators.append(_min(min))
+    if max is not None:
+        validators.append(_max(max))
+    if choices is not None:
+        validators.append(_choices(tuple(choices)))
+    return attrs.field(
+        default=default,
+        factory=factory,
+        validator=validators or None,
+        repr=_masked_repr if secret else True,
+        metadata={"help": help, "secret": secret, "min": min, "max": max, "choices": choices},
+    )
+
+
+# -- environment -------------------------------------------------------------------------------
+
+_INTERP = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(data: Any, env: Mapping[str, str], path: str, issues: list[ConfigIssue]) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if isinstance(data, str):
+        if "$" not in data:
+            return data
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            issues.append(ConfigIssue(path, f"environment variable {name} is not set (write ${{{name}:-default}} for a fallback)"))
+            return ""
+
+        return _INTERP.sub(sub, data)
+    if isinstance(data, dict):
+        return {k: interpolate(v, env, _join(path, k), issues) for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate(v, env, f"{path}[{i}]", issues) for i, v in enumerate(data)]
+    return data
+
+
+def _norm(key: str) -> str:
+    return key.lower().replace("-", "_")
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_env_overrides(
+    data: dict[str, Any], env: Mapping[str, str], prefix: str = ENV_PREFIX, names: Sequence[str] = ()
+) -> list[str]:
+    """Apply ``PREFIX + SECTION__KEY=value`` overrides in place; returns the key paths changed.
+
+    Path parts match keys case-insensitively, with ``_`` standing for ``-``; ``names`` adds known
+    names (plugin names) that may not be in the file yet. Values are read as TOML values
+    (``100``, ``true``, ``["a", "b"]``) and otherwise taken as strings.
+    """
+    changed = []
+    for var in sorted(env):
+        if not var.startswith(prefix) or var == prefix:
+            continue
+        parts = [p for p in var[len(prefix) :].split("__") if p]
+        node: dict[str, Any] = data
+        path = []
+        for i, part in enumerate(parts):
+            key = next((k for k in node if _norm(k) == _norm(part)), None)
+            if key is None:
+                key = next((n for n in names if _norm(n) == _norm(part)), part.lower())
+            path.append(key)
+            if i == len(parts) - 1:
+                node[key] = _parse_env_value(env[var])
+            else:
+                nxt = node.get(key)
+                if not isinstance(nxt, dict):
+                    nxt = node[key] = {}
+                node = nxt
+        changed.append(".".join(path))
+    return changed
+
+
+# -- reading files -----------------------------------------------------------------------------
+
+
+def read_file(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Parse a TOML or JSON file into a dict; returns ``(data, text)``. Raises ``ConfigError``."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {p}", file=str(p)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror}", file=str(p)) from None
+    return parse_text(raw, str(p))
+
+
+def parse_text(raw: bytes | str, file: str) -> tuple[dict[str, Any], str]:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+    if file.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError([ConfigIssue("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno)]) from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"line (\d+)", str(exc))
+            line = int(m.group(1)) if m else None
+            raise ConfigError([ConfigIssue("", f"invalid TOML: {exc}", file=file, line=line)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a table/object", file=file)
+    return data, text
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEYLINE = re.compile(r"^\s*([A-Za-z0-9_\-\".' ]+?)\s*=")
+
+
+def toml_key_lines(text: str) -> dict[str, int]:
+    """Best-effort map from dotted key path to line number in a TOML text (for error messages)."""
+    lines: dict[str, int] = {}
+    table = ""
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = _HEADER.match(line)
+        if m and "=" not in line.split("#")[0]:
+            table = ".".join(p.strip().strip("\"'") for p in m.group(1).split("."))
+            lines.setdefault(table, n)
+            continue
+        m = _KEYLINE.match(line)
+        if m:
+            key = ".".join(p.strip().strip("\"'") for p in m.group(1).split("."))
+            lines.setdefault(_join(table, key), n)
+    return lines
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+# -- building typed objects --------------------------------------------------------------------
+
+
+class _Ctx:
+    def __init__(self, file: str | None, lines: Mapping[str, int] | None) -> None:
+        self.file = file
+        self.lines = lines or {}
+        self.issues: list[ConfigIssue] = []
+
+    def add(self, path: str, reason: str) -> None:
+        line = self.lines.get(path)
+        probe = path
+        while line is None and probe:
+            probe = probe.rpartition(".")[0] if "." in probe else ""
+            probe = re.sub(r"\[\d+\]$", "", probe)
+            line = self.lines.get(probe) if probe else None
+        self.issues.append(ConfigIssue(path, reason, file=self.file, line=line))
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+_MISSING = object()
+
+
+def _type_name(tp: Any) -> str:
+    if tp is Duration:
+        return "a duration like '30s'"
+    if isinstance(tp, type):
+        return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, tp.__name__)
+    return str(tp).replace("typing.", "")
+
+
+def _convert(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
+    """Convert ``value`` to type ``tp``, recording issues; returns ``_MISSING`` on failure."""
+    if tp is Any or tp is object:
+        return value
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _convert(options[0], value, path, ctx)
+        for option in options:
+            trial = _Ctx(ctx.file, ctx.lines)
+            out = _convert(option, value, path, trial)
+            if not trial.issues:
+                return out
+        ctx.add(path, f"expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+        return _MISSING
+    if value is None:
+        ctx.add(path, f"expected {_type_name(tp)}, got nothing (null)")
+        return _MISSING
+    if origin is Literal:
+        if value in args:
+            return value
+        close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        ctx.add(path, f"must be one of {', '.join(map(repr, args))}, got {value!r}{hint}")
+        return _MISSING
+    if attrs.has(tp):
+        return build(tp, value, path, ctx)
+    if tp is Duration:
+        try:
+            return Duration.parse(value)
+        except ValueError as exc:
+            ctx.add(path, str(exc))
+            return _MISSING
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        ctx.add(path, f"expected true or false, got {value!r}")
+        return _MISSING
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        ctx.add(path, f"expected an integer, got {value!r}")
+        return _MISSING
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        ctx.add(path, f"expected a number, got {value!r}")
+        return _MISSING
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        ctx.add(path, f"expected a string, got {value!r}")
+        return _MISSING
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            ctx.add(path, f"must be one of {', '.join(repr(m.value) for m in tp)}, got {value!r}")
+            return _MISSING
+    if origin in (tuple, list, Sequence, typing.Sequence) or tp in (tuple, list):
+        if not isinstance(value, list | tuple):
+            ctx.add(path, f"expected a list, got {value!r}")
+            return _MISSING
+        item_tp = args[0] if args else Any
+        items = [_convert(item_tp, v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+        return tuple(items) if origin is not list else items
+    if origin in (dict, Mapping, typing.Mapping) or tp in (dict,):
+        if not isinstance(value, dict):
+            ctx.add(path, f"expected a table, got {value!r}")
+            return _MISSING
+        val_tp = args[1] if len(args) == 2 else Any
+        return {k: _convert(val_tp, v, _join(path, k), ctx) for k, v in value.items()}
+    if isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
+        ctx.add(path, f"expected {_type_name(tp)}, got {value!r}")
+        return _MISSING
+    return value
+
+
+def _key_of(a: attrs.Attribute[Any]) -> str:
+    return str(a.metadata.get("key", a.name))
+
+
+def build(cls: type[T], data: Any, path: str, ctx: _Ctx) -> T:
+    """Build attrs class ``cls`` from a mapping, recording every issue in ``ctx``."""
+    if not isinstance(data, Mapping):
+        ctx.add(path, f"expected a table, got {data!r}")
+        return _MISSING  # type: ignore[return-value]
+    fields = attrs.fields(cls)  # type: ignore[arg-type]
+    hints = _hints(cls)
+    by_key = {_key_of(a): a for a in fields if a.init}
+    for key in data:
+        if key not in by_key:
+            close = difflib.get_close_matches(str(key), list(by_key), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(sorted(by_key)) or "none"
+            ctx.add(_join(path, key), f"unknown key {key!r}{hint} (known keys: {known})")
+    kwargs: dict[str, Any] = {}
+    failed = False
+    for key, a in by_key.items():
+        kpath = _join(path, key)
+        if key not in data:
+            if a.default is attrs.NOTHING:
+                ctx.add(kpath, "required key is missing")
+                failed = True
+            continue
+        value = _convert(hints.get(a.name, Any), data[key], kpath, ctx)
+        if value is _MISSING:
+            failed = True
+            continue
+        if a.validator is not None:
+            try:
+                a.validator(None, a, value)  # type: ignore[arg-type]
+            except (ValueError, TypeError) as exc:
+                ctx.add(kpath, _reason(exc))
+                failed = True
+                continue
+        kwargs[a.alias or a.name] = value
+    if failed:
+        return _MISSING  # type: ignore[return-value]
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        ctx.add(path, _reason(exc))
+        return _MISSING  # type: ignore[return-value]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TypeError) and len(exc.args) >= 2 and isinstance(exc.args[1], attrs.Attribute):
+        return str(exc.args[0])
+    return str(exc)
+
+
+# -- the public recipe API ---------------------------------------------------------------------
+
+
+def from_dict(
+    cls: type[T],
+    data: Mapping[str, Any],
+    *,
+    file: str | None = None,
+    text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    env_prefix: str | None = ENV_PREFIX,
+) -> T:
+    """Build and validate ``cls`` from already-parsed data (see ``load``)."""
+    env = os.environ if env is None else env
+    work: dict[str, Any] = json.loads(json.dumps(data, default=str)) if data else {}
+    if env_prefix:
+        apply_env_overrides(work, env, env_prefix)
+    ctx = _Ctx(file, toml_key_lines(text) if text and not (file or "").endswith(".json") else None)
+    work = interpolate(work, env, "", ctx.issues)
+    for issue in ctx.issues:
+        issue.file = file
+    obj = build(cls, work, "", ctx)
+    if ctx.issues or obj is _MISSING:
+        raise ConfigError(ctx.issues or [ConfigIssue("", "invalid configuration", file=file)], file=file)
+    return obj
+
+
+def load(
+    cls: type[T],
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    env_prefix: str | None = ENV_PREFIX,
+) -> T:
+    """Load a TOML or JSON file into attrs class ``cls``; raises ``ConfigError`` listing every issue.
+
+    An explicit ``0``, ``""`` or ``false`` in the file is kept; missing keys take their defaults.
+    """
+    data, text = read_file(path)
+    return from_dict(cls, data, file=str(path), text=text, env=env, env_prefix=env_prefix)
+
+
+def validate(obj: Any) -> list[ConfigIssue]:
+    """Re-run every field validator of an attrs object (nested too); returns the issues found."""
+    ctx = _Ctx(None, None)
+    _validate(obj, "", ctx)
+    return ctx.issues
+
+
+def _validate(obj: Any, path: str, ctx: _Ctx) -> None:
+    for a in attrs.fields(type(obj)):
+        value = getattr(obj, a.name)
+        kpath = _join(path, _key_of(a))
+        if a.validator is not None:
+            try:
+                a.validator(obj, a, value)
+            except (ValueError, TypeError) as exc:
+                ctx.add(kpath, _reason(exc))
+        if attrs.has(type(value)):
+            _validate(value, kpath, ctx)
+
+
+def to_dict(obj: Any, *, masked: bool = True) -> Any:
+    """A plain dict of an attrs config object, secrets masked unless ``masked=False``."""
+    if attrs.has(type(obj)):
+        out = {}
+        for a in attrs.fields(type(obj)):
+            v = to_dict(getattr(obj, a.name), masked=masked)
+            if masked and v is not None and (a.metadata.get("secret") or is_secret_key(a.name)) and isinstance(v, str):
+                v = mask_value(v)
+            out[_key_of(a)] = v
+        return out
+    if isinstance(obj, Mapping):
+        return {k: to_dict(v, masked=masked) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v, masked=masked) for v in obj]
+    if isinstance(obj, Duration):
+        return float(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    return obj
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Key paths whose values differ between two configs (or plain dicts)."""
+    a = to_dict(old, masked=False) if attrs.has(type(old)) else old
+    b = to_dict(new, masked=False) if attrs.has(type(new)) else new
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b), key=str):
+            out.extend(diff(a.get(k, _MISSING), b.get(k, _MISSING), _join(path, k)))
+        return out
+    return [] if a == b else [path or "<root>"]
+
+
+def describe(cls: type) -> list[dict[str, Any]]:
+    """Every key of a schema with type, default, bounds and help (for docs and ``beluga check``)."""
+    rows: list[dict[str, Any]] = []
+    hints = _hints(cls)
+    for a in attrs.fields(cls):
+        default: Any = a.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "key": _key_of(a),
+                "type": _type_name(hints.get(a.name, Any)),
+                "default": None if default is attrs.NOTHING else to_dict(default),
+                "required": default is attrs.NOTHING,
+                "help": a.metadata.get("help", ""),
+                "min": a.metadata.get("min"),
+                "max": a.metadata.get("max"),
+                "choices": a.metadata.get("choices"),
+            }
+        )
+    return rows
+
+
+__all__ = [
+    "ENV_PREFIX",
+    "Duration",
+    "apply_env_overrides",
+    "build",
+    "describe",
+    "diff",
+    "from_dict",
+    "interpolate",
+    "load",
+    "parse_text",
+    "read_file",
+    "setting",
+    "to_dict",
+    "validate",
+]
+
+from beluga_core.reload import ConfigWatcher, FileWatcher  # noqa: E402 - re-exported recipe API
+
+__all__ += ["ConfigWatcher", "FileWatcher"]

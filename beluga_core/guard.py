@@ -1,0 +1,263 @@
+"""Guards: what a guard sees (``GuardInput``), what it answers (``GuardResult``), and the pipeline.
+
+A guard is anything with ``validate(GuardInput) -> GuardResult`` (the ``Guard`` protocol). In a
+stage, guards run in order: a guard's ``modified`` text is what the next one sees, and the first
+block stops the stage. A guard that raises blocks (fail closed) unless it was marked fail-open.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+from beluga_core.masking import get_logger
+
+log = get_logger("beluga.guard")
+
+Stage = Literal["input", "output", "tool"]
+STAGES: tuple[Stage, ...] = ("input", "output", "tool")
+
+
+@attrs.frozen(slots=True)
+class Finding:
+    """Something a guard found: an entity type and where it is (end exclusive) in the text it saw."""
+
+    type: str
+    start: int
+    end: int
+    score: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "start": self.start, "end": self.end}
+
+
+@attrs.frozen(slots=True)
+class GuardInput:
+    """One text segment offered to a guard.
+
+    ``metadata`` says where it comes from (role, message index, tool name and argument path, plus the
+    request's metadata); ``state`` is a dict shared by all stages of one request, so a guard can keep
+    per-request memory (a pseudonym map) that dies with the request.
+    """
+
+    text: str
+    stage: Stage = "input"
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    state: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def with_text(self, text: str) -> GuardInput:
+        return GuardInput(text, self.stage, self.metadata, self.state)
+
+
+@attrs.frozen(slots=True)
+class GuardResult:
+    """A guard's verdict. ``modified`` replaces the text when set; ``findings`` index the input text."""
+
+    allowed: bool = True
+    modified: str | None = None
+    reason: str | None = None
+    findings: tuple[Finding, ...] = ()
+    guard: str | None = None
+
+    @classmethod
+    def allow(cls, *, findings: Sequence[Finding] = ()) -> GuardResult:
+        return cls(True, None, None, tuple(findings))
+
+    @classmethod
+    def block(cls, reason: str, *, findings: Sequence[Finding] = ()) -> GuardResult:
+        return cls(False, None, reason, tuple(findings))
+
+    @classmethod
+    def modify(cls, text: str, *, findings: Sequence[Finding] = (), reason: str | None = None) -> GuardResult:
+        return cls(True, text, reason, tuple(findings))
+
+
+_ALLOWED = GuardResult()
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """The guard protocol: a ``validate`` method from ``GuardInput`` to ``GuardResult``."""
+
+    def validate(self, guard_input: GuardInput) -> GuardResult: ...
+
+
+GuardFn = Callable[[GuardInput], "GuardResult | None | Awaitable[GuardResult | None]"]
+DecisionListener = Callable[[str, GuardInput, GuardResult], None]
+
+
+@attrs.frozen(slots=True)
+class StageGuard:
+    """A guard compiled for a stage: its name, the callable, its failure policy, whether it is async."""
+
+    name: str
+    fn: GuardFn
+    fail_open: bool = False
+    is_async: bool = False
+
+    @classmethod
+    def of(cls, name: str, fn: GuardFn, *, fail_open: bool = False) -> StageGuard:
+        return cls(name, fn, fail_open, inspect.iscoroutinefunction(fn))
+
+
+def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput) -> GuardResult | None:
+    # The exception text may quote the guarded text; log the type and traceback only.
+    log.error(
+        "guard %r raised %s at %s stage; %s",
+        g.name,
+        type(exc).__name__,
+        gi.stage,
+        "ignored (fail-open)" if g.fail_open else "blocking (fail-closed)",
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    if g.fail_open:
+        return None
+    return GuardResult(False, None, f"guard error ({type(exc).__name__}); failing closed", (), g.name)
+
+
+def _fold(g: StageGuard, result: Any, gi: GuardInput, findings: list[Finding]) -> GuardResult | None:
+    """Account one guard's result; returns a final (blocking) result or None to go on."""
+    if result is None:
+        return None
+    if not isinstance(result, GuardResult):
+        exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
+        return _error_result(g, exc, gi)
+    findings.extend(result.findings)
+    if not result.allowed:
+        return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
+    return None
+
+
+def _done(original: str, text: str, findings: list[Finding]) -> GuardResult:
+    if text is original and not findings:
+        return _ALLOWED
+    return GuardResult(True, None if text is original else text, None, tuple(findings))
+
+
+def run_stage(
+    guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None
+) -> GuardResult:
+    """Run sync guards over one segment. Returns the stage's result (``guard`` names a blocker)."""
+    original = text = gi.text
+    findings: list[Finding] = []
+    for g in guards:
+        try:
+            result = g.fn(gi)
+        except Exception as exc:  # noqa: BLE001 - a guard's failure is a verdict, not a crash
+            result = _error_result(g, exc, gi)
+        if result is not None and on_decision is not None and isinstance(result, GuardResult):
+            on_decision(g.name, gi, result)
+        final = _fold(g, result, gi, findings)
+        if final is not None:
+            return final
+        if result is not None and result.modified is not None and result.modified != gi.text:
+            text = result.modified
+            gi = gi.with_text(text)
+    return _done(original, text, findings)
+
+
+async def arun_stage(
+    guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None
+) -> GuardResult:
+    """Like ``run_stage`` for a stage where some guards are ``async def``."""
+    original = text = gi.text
+    findings: list[Finding] = []
+    for g in guards:
+        try:
+            result = g.fn(gi)
+            if g.is_async or inspect.isawaitable(result):
+                result = await result  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001
+            result = _error_result(g, exc, gi)
+        if result is not None and on_decision is not None and isinstance(result, GuardResult):
+            on_decision(g.name, gi, result)
+        final = _fold(g, result, gi, findings)
+        if final is not None:
+            return final
+        if result is not None and result.modified is not None and result.modified != gi.text:
+            text = result.modified
+            gi = gi.with_text(text)
+    return _done(original, text, findings)
+
+
+def _guard_name(guard: Any) -> str:
+    name = getattr(guard, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(guard).__name__ if not inspect.isfunction(guard) else guard.__name__
+
+
+def _as_stage_guard(guard: Guard | GuardFn | StageGuard) -> StageGuard:
+    if isinstance(guard, StageGuard):
+        return guard
+    fn = guard.validate if hasattr(guard, "validate") else guard
+    if not callable(fn):
+        raise TypeError(f"{guard!r} is not a guard: it needs a validate(GuardInput) method")
+    return StageGuard.of(_guard_name(guard), fn)
+
+
+class GuardPipeline:
+    """The standalone three-stage guard pipeline (the guard-pipeline recipe).
+
+    >>> pipeline = GuardPipeline(input_guards=[InjectionDetector()], output_guards=[PIIRedactor()])
+    >>> result = pipeline.validate_input("ignore all previous instructions")
+    >>> result.allowed
+    False
+    """
+
+    def __init__(
+        self,
+        input_guards: Sequence[Guard | GuardFn] = (),
+        output_guards: Sequence[Guard | GuardFn] = (),
+        tool_guards: Sequence[Guard | GuardFn] = (),
+    ) -> None:
+        self._stages: dict[Stage, tuple[StageGuard, ...]] = {
+            "input": tuple(_as_stage_guard(g) for g in input_guards),
+            "output": tuple(_as_stage_guard(g) for g in output_guards),
+            "tool": tuple(_as_stage_guard(g) for g in tool_guards),
+        }
+
+    def _input(self, text: str | GuardInput, stage: Stage, metadata: Mapping[str, Any] | None) -> GuardInput:
+        if isinstance(text, GuardInput):
+            return text if text.stage == stage else GuardInput(text.text, stage, text.metadata, text.state)
+        return GuardInput(text, stage, dict(metadata or {}))
+
+    def validate(self, stage: Stage, text: str | GuardInput, metadata: Mapping[str, Any] | None = None) -> GuardResult:
+        guards = self._stages[stage]
+        gi = self._input(text, stage, metadata)
+        if any(g.is_async for g in guards):
+            raise TypeError("this pipeline has async guards; use avalidate()")
+        return run_stage(guards, gi)
+
+    async def avalidate(
+        self, stage: Stage, text: str | GuardInput, metadata: Mapping[str, Any] | None = None
+    ) -> GuardResult:
+        return await arun_stage(self._stages[stage], self._input(text, stage, metadata))
+
+    def validate_input(self, text: str | GuardInput, metadata: Mapping[str, Any] | None = None) -> GuardResult:
+        """Run the input guards; ``result.modified`` is the text to send on."""
+        return self.validate("input", text, metadata)
+
+    def validate_output(self, text: str | GuardInput, metadata: Mapping[str, Any] | None = None) -> GuardResult:
+        """Run the output guards over a model's answer."""
+        return self.validate("output", text, metadata)
+
+    def validate_tool(self, text: str | GuardInput, metadata: Mapping[str, Any] | None = None) -> GuardResult:
+        """Run the tool guards over one tool-call argument."""
+        return self.validate("tool", text, metadata)
+
+
+__all__ = [
+    "STAGES",
+    "Finding",
+    "Guard",
+    "GuardInput",
+    "GuardPipeline",
+    "GuardResult",
+    "Stage",
+    "StageGuard",
+    "arun_stage",
+    "run_stage",
+]

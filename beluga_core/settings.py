@@ -1,0 +1,177 @@
+"""The ``Kit``'s own configuration: ``[beluga]``, ``[plugins.<name>]`` and ``[providers.<name>]``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from beluga_core import config as cfg
+from beluga_core.config import Duration, setting
+from beluga_core.errors import ConfigError, ConfigIssue
+from beluga_core.llm import ProviderConfig
+
+if TYPE_CHECKING:
+    from beluga_core.llm import ProviderRegistry
+    from beluga_core.plugins import PluginManager
+
+
+@attrs.frozen
+class BelugaSettings:
+    """The ``[beluga]`` section."""
+
+    plugins: tuple[str, ...] = setting(
+        factory=tuple, help="plugin order: first is outermost in wrap_llm_call and first in guard stages"
+    )
+    provider: str = setting("echo", help="provider used when a call names none")
+    model: str | None = setting(None, help="model used when a call names none (else the provider's)")
+    disabled: tuple[str, ...] = setting(factory=tuple, help="plugins never imported (like BELUGA_DISABLE_PLUGINS)")
+    load_unlisted: bool = setting(True, help="also load installed plugins not listed in plugins")
+    fail_open: tuple[str, ...] = setting(
+        factory=tuple, help="guard plugins whose errors let text pass (default: errors block)"
+    )
+    deadline: Duration | None = setting(None, min=0, help="per-call deadline, e.g. '30s' (none by default)")
+    fallback: tuple[str, ...] = setting(factory=tuple, help="providers tried in order when one fails (issue 7)")
+
+
+@attrs.frozen(repr=False)
+class Config:
+    """A validated Kit configuration. Read-only; a reload builds a new one."""
+
+    beluga: BelugaSettings = attrs.field(factory=BelugaSettings)
+    plugins: Mapping[str, Any] = attrs.field(factory=dict)
+    providers: Mapping[str, ProviderConfig] = attrs.field(factory=dict)
+    source: str | None = attrs.field(default=None, eq=False)
+
+    def plugin_settings(self, name: str, default: Any = None) -> Any:
+        """The typed ``[plugins.<name>]`` section (or ``default`` when the plugin has none)."""
+        return self.plugins.get(name, default)
+
+    def provider_config(self, name: str) -> ProviderConfig:
+        return self.providers.get(name) or ProviderConfig()
+
+    def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
+        return {
+            "beluga": cfg.to_dict(self.beluga, masked=masked),
+            "plugins": {k: cfg.to_dict(v, masked=masked) for k, v in self.plugins.items()},
+            "providers": {k: cfg.to_dict(v, masked=masked) for k, v in self.providers.items()},
+        }
+
+    def __repr__(self) -> str:
+        return f"Config(source={self.source!r}, {self.as_dict()!r})"
+
+
+_ROOT_KEYS = ("beluga", "plugins", "providers")
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any] | None,
+    plugins: PluginManager,
+    *,
+    env: Mapping[str, str] | None = None,
+    registry: ProviderRegistry | None = None,
+    text: str | None = None,
+) -> Config:
+    """Parse and validate a whole Kit config; raises ``ConfigError`` listing every issue.
+
+    ``source`` is a path (TOML or JSON), an already-parsed mapping, or None for the defaults.
+    Each loaded plugin's section is checked against the schema from its ``config_schema`` hook.
+    """
+    env = os.environ if env is None else env
+    file: str | None = None
+    if source is None:
+        data: dict[str, Any] = {}
+    elif isinstance(source, Mapping):
+        data = cfg.to_dict(dict(source), masked=False)
+    else:
+        file = str(source)
+        if text is None:
+            data, text = cfg.read_file(source)
+        else:
+            data, text = cfg.parse_text(text, file)
+    ctx = cfg._Ctx(file, cfg.toml_key_lines(text) if text and not (file or "").endswith(".json") else None)
+    cfg.apply_env_overrides(data, env, cfg.ENV_PREFIX, names=plugins.available)
+    data = cfg.interpolate(data, env, "", ctx.issues)
+    for issue in ctx.issues:
+        issue.file = file
+        issue.line = ctx.lines.get(issue.key)
+
+    for key in data:
+        if key not in _ROOT_KEYS:
+            ctx.add(key, f"unknown section {key!r} (known: {', '.join(_ROOT_KEYS)})")
+
+    beluga = cfg.build(BelugaSettings, data.get("beluga", {}), "beluga", ctx)
+    if beluga is not cfg._MISSING:
+        for issue in plugins.check_listed(beluga.plugins, file=file):
+            ctx.add(issue.key, issue.reason)
+
+    providers: dict[str, ProviderConfig] = {}
+    raw_providers = data.get("providers", {})
+    if not isinstance(raw_providers, dict):
+        ctx.add("providers", "expected a table of provider sections")
+        raw_providers = {}
+    for name, section in raw_providers.items():
+        pc = cfg.build(ProviderConfig, section, f"providers.{name}", ctx)
+        if pc is not cfg._MISSING:
+            providers[name] = pc
+    if registry is not None and beluga is not cfg._MISSING:
+        names = set(registry.names())
+        for i, pname in enumerate((beluga.provider, *beluga.fallback)):
+            kind = providers[pname].type or pname if pname in providers else pname
+            if kind not in names:
+                key = "beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]"
+                ctx.add(key, f"unknown provider {kind!r} (available: {', '.join(sorted(names))})")
+
+    plugin_settings: dict[str, Any] = {}
+    raw_plugins = data.get("plugins", {})
+    if not isinstance(raw_plugins, dict):
+        ctx.add("plugins", "expected a table of plugin sections")
+        raw_plugins = {}
+    schemas = plugin_schemas(plugins)
+    for name, section in raw_plugins.items():
+        if name not in plugins.available and name not in plugins.loaded:
+            import difflib
+
+            close = difflib.get_close_matches(name, plugins.available, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ctx.add(f"plugins.{name}", f"no installed plugin is named {name!r}{hint}")
+            continue
+        if name not in plugins.loaded:
+            plugin_settings[name] = section  # deselected or broken: kept, not validated
+            continue
+        schema = schemas.get(name)
+        if schema is None:
+            ctx.add(f"plugins.{name}", f"plugin {name!r} takes no settings")
+            continue
+        value = cfg.build(schema, section, f"plugins.{name}", ctx)
+        if value is not cfg._MISSING:
+            plugin_settings[name] = value
+    for name, schema in schemas.items():
+        if name not in plugin_settings:
+            value = cfg.build(schema, {}, f"plugins.{name}", ctx)
+            if value is not cfg._MISSING:
+                plugin_settings[name] = value
+
+    if ctx.issues:
+        raise ConfigError(ctx.issues, file=file)
+    assert beluga is not cfg._MISSING
+    return Config(beluga, plugin_settings, providers, file)
+
+
+def plugin_schemas(plugins: PluginManager) -> dict[str, type]:
+    """Each loaded plugin's settings class, from its ``config_schema`` hook."""
+    out: dict[str, type] = {}
+    for name, result in plugins.call_each("config_schema", plugins.loaded).items():
+        if isinstance(result, Exception):
+            raise ConfigError([ConfigIssue(f"plugins.{name}", f"config_schema() raised {type(result).__name__}: {result}")])
+        if result is not None:
+            if not attrs.has(result):
+                raise ConfigError([ConfigIssue(f"plugins.{name}", "config_schema() must return an attrs class")])
+            out[name] = result
+    return out
+
+
+__all__ = ["BelugaSettings", "Config", "load_config", "plugin_schemas"]
