@@ -149,6 +149,9 @@ class Kit:
         self._source: str | None = None if config is None or isinstance(config, Mapping | Config) else str(config)
         self._raw_config = config
         env_sel = Selection.from_env(self._env)
+        from beluga_core.plugins import strict_from_env
+
+        strict = strict_from_env(self._env) if strict is None else strict
         self.plugins = PluginManager(selection=env_sel, strict=strict, entry_points=False)
         if entry_points:
             self.plugins._scan()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,7 +102,9 @@ def load_config(
 
     for key in data:
         if key not in _ROOT_KEYS:
-            ctx.add(key, f"unknown section {key!r} (known: {', '.join(_ROOT_KEYS)})")
+            close = difflib.get_close_matches(str(key), _ROOT_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ctx.add(key, f"unknown section {key!r}{hint} (known: {', '.join(_ROOT_KEYS)})")
 
     beluga = cfg.build(BelugaSettings, data.get("beluga", {}), "beluga", ctx)
     if beluga is not cfg._MISSING:
@@ -117,13 +120,24 @@ def load_config(
         pc = cfg.build(ProviderConfig, section, f"providers.{name}", ctx)
         if pc is not cfg._MISSING:
             providers[name] = pc
+    if registry is not None:
+        names = set(registry.names())
+        for pname, pc in providers.items():
+            kind = pc.type or pname
+            if kind not in names and (beluga is cfg._MISSING or pname not in (beluga.provider, *beluga.fallback)):
+                close = difflib.get_close_matches(kind, sorted(names), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                key = f"providers.{pname}" + (".type" if pc.type else "")
+                ctx.add(key, f"unknown provider {kind!r}{hint} (available: {', '.join(sorted(names))})")
     if registry is not None and beluga is not cfg._MISSING:
         names = set(registry.names())
         for i, pname in enumerate((beluga.provider, *beluga.fallback)):
             kind = providers[pname].type or pname if pname in providers else pname
             if kind not in names:
                 key = "beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]"
-                ctx.add(key, f"unknown provider {kind!r} (available: {', '.join(sorted(names))})")
+                close = difflib.get_close_matches(kind, sorted(names), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                ctx.add(key, f"unknown provider {kind!r}{hint} (available: {', '.join(sorted(names))})")
 
     plugin_settings: dict[str, Any] = {}
     raw_plugins = data.get("plugins", {})
@@ -133,8 +147,6 @@ def load_config(
     schemas = plugin_schemas(plugins)
     for name, section in raw_plugins.items():
         if name not in plugins.available and name not in plugins.loaded:
-            import difflib
-
             close = difflib.get_close_matches(name, plugins.available, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             ctx.add(f"plugins.{name}", f"no installed plugin is named {name!r}{hint}")

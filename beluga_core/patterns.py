@@ -1,0 +1,56 @@
+"""Linear-time regular expressions for guards, with clear errors for bad user patterns.
+
+Patterns run on RE2 (``google-re2``): no backtracking, so no input can make a match take more
+than linear time. RE2 rejects what needs backtracking (lookaround, backreferences); the error
+says so and names the pattern. Guard plugins depend on ``google-re2``; the core does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beluga_core.errors import ConfigError, ConfigIssue
+
+#: Longest user pattern accepted (characters).
+MAX_PATTERN_LENGTH = 4096
+#: Memory RE2 may use for one compiled pattern; larger automata are refused.
+MAX_PATTERN_MEMORY = 8 << 20
+
+
+def _re2() -> Any:
+    try:
+        import re2
+    except ImportError as exc:  # pragma: no cover - guard plugins install it
+        raise ConfigError("linear-time patterns need google-re2: pip install google-re2") from exc
+    return re2
+
+
+def compile_pattern(name: str, pattern: str, *, key: str = "patterns", case_sensitive: bool = False) -> Any:
+    """Compile ``pattern`` with RE2, or raise ``ConfigError`` naming the pattern and the reason.
+
+    ``key`` is the config key path reported in errors (e.g. ``plugins.guard-injection.patterns``).
+    Matching is case-insensitive unless ``case_sensitive``.
+    """
+    where = f"{key}.{name}"
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError([ConfigIssue(where, f"pattern {name!r} must be a non-empty string")])
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ConfigError(
+            [ConfigIssue(where, f"pattern {name!r} is {len(pattern)} characters; the limit is {MAX_PATTERN_LENGTH}")]
+        )
+    re2 = _re2()
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = MAX_PATTERN_MEMORY
+    options.case_sensitive = case_sensitive
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        hint = ""
+        if "(?<" in pattern or "(?=" in pattern or "(?!" in pattern or "\\1" in pattern:
+            hint = " (lookaround and backreferences need backtracking, which is not allowed: rewrite without them)"
+        raise ConfigError([ConfigIssue(where, f"pattern {name!r} = {pattern!r} is invalid: {reason}{hint}")]) from None
+
+
+__all__ = ["MAX_PATTERN_LENGTH", "MAX_PATTERN_MEMORY", "compile_pattern"]

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Set up Beluga's development environment and run its main job, tests or benchmarks.
+
+    python3 dev.py run     # set up .venv, then send a request through the chain on the defaults
+    python3 dev.py test    # set up .venv, then run the whole test suite
+    python3 dev.py bench   # set up .venv with the peers' packages, then run every benchmark
+
+Only Python 3.11+ is needed: the script creates .venv and installs the core, every plugin under
+plugins/ (editable) and the development tools into it. It re-installs only when a pyproject.toml
+changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def plugin_dirs() -> list[Path]:
+    return sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+
+
+def _stamp(extra: str) -> str:
+    h = hashlib.sha256(extra.encode())
+    for p in [ROOT / "pyproject.toml", *(d / "pyproject.toml" for d in plugin_dirs())]:
+        h.update(p.read_bytes())
+    for req in sorted((ROOT / "benchmarks").glob("requirements*.txt")):
+        h.update(req.read_bytes())
+    return h.hexdigest()
+
+
+def setup(*, bench: bool = False) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Beluga needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"dev.py: creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp_file = VENV / (".beluga-bench-stamp" if bench else ".beluga-stamp")
+    stamp = _stamp("bench" if bench else "dev")
+    if stamp_file.exists() and stamp_file.read_text() == stamp:
+        return
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    args = ["-e", f"{ROOT}[dev]"]
+    for d in plugin_dirs():
+        args += ["-e", str(d)]
+    print(f"dev.py: installing beluga-core and {len(plugin_dirs())} plugins into {VENV}", flush=True)
+    subprocess.run([*pip, *args], check=True)
+    if bench:
+        subprocess.run([*pip, "-r", str(ROOT / "benchmarks" / "requirements.txt")], check=True)
+    stamp_file.write_text(stamp)
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "help"
+    rest = argv[1:]
+    os.chdir(ROOT)
+    if cmd == "setup":
+        setup()
+        return 0
+    if cmd == "run":
+        setup()
+        beluga = str(BIN / "beluga")
+        config = str(ROOT / "examples" / "beluga.toml")
+        text = " ".join(rest) or "Hello Beluga! Mail me at jane.doe@example.com"
+        print(f"$ beluga run --config examples/beluga.toml {text!r}", flush=True)
+        return subprocess.call([beluga, "run", "--config", config, text])
+    if cmd == "test":
+        setup()
+        return subprocess.call([str(PY), "-m", "pytest", *rest])
+    if cmd == "bench":
+        setup(bench=True)
+        return subprocess.call([str(PY), str(ROOT / "benchmarks" / "run_all.py"), *rest])
+    print(__doc__)
+    return 0 if cmd in {"help", "-h", "--help"} else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
