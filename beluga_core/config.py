@@ -264,6 +264,9 @@ class _Ctx:
         self.issues: list[ConfigIssue] = []
 
     def add(self, path: str, reason: str) -> None:
+        last = path.rsplit(".", 1)[-1]
+        if is_secret_key(last) and ", got " in reason:
+            reason = reason.split(", got ", 1)[0] + ", got a value of the wrong kind (hidden: secret)"
         line = self.lines.get(path)
         probe = path
         while line is None and probe:

@@ -121,23 +121,7 @@ def load_config(
         if pc is not cfg._MISSING:
             providers[name] = pc
     if registry is not None:
-        names = set(registry.names())
-        for pname, pc in providers.items():
-            kind = pc.type or pname
-            if kind not in names and (beluga is cfg._MISSING or pname not in (beluga.provider, *beluga.fallback)):
-                close = difflib.get_close_matches(kind, sorted(names), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                key = f"providers.{pname}" + (".type" if pc.type else "")
-                ctx.add(key, f"unknown provider {kind!r}{hint} (available: {', '.join(sorted(names))})")
-    if registry is not None and beluga is not cfg._MISSING:
-        names = set(registry.names())
-        for i, pname in enumerate((beluga.provider, *beluga.fallback)):
-            kind = providers[pname].type or pname if pname in providers else pname
-            if kind not in names:
-                key = "beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]"
-                close = difflib.get_close_matches(kind, sorted(names), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                ctx.add(key, f"unknown provider {kind!r}{hint} (available: {', '.join(sorted(names))})")
+        _check_providers(data, beluga, providers, sorted(registry.names()), ctx)
 
     plugin_settings: dict[str, Any] = {}
     raw_plugins = data.get("plugins", {})
@@ -171,6 +155,27 @@ def load_config(
         raise ConfigError(ctx.issues, file=file)
     assert beluga is not cfg._MISSING
     return Config(beluga, plugin_settings, providers, file)
+
+
+def _check_providers(
+    data: Mapping[str, Any], beluga: Any, providers: Mapping[str, ProviderConfig], names: list[str], ctx: Any
+) -> None:
+    """Every provider named in [beluga] or given a section must be one a plugin registered."""
+    raw = data.get("beluga") if isinstance(data.get("beluga"), dict) else {}
+    if beluga is not cfg._MISSING:
+        wanted: list[Any] = [beluga.provider, *beluga.fallback]
+    else:  # other keys of [beluga] are wrong; still check what can be checked
+        fallback = raw.get("fallback", [])
+        wanted = [raw.get("provider", "echo"), *(fallback if isinstance(fallback, list) else [])]
+    keys = {name: ("beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]") for i, name in reversed(list(enumerate(wanted))) if isinstance(name, str)}
+    for name in providers:
+        keys.setdefault(name, f"providers.{name}.type" if providers[name].type else f"providers.{name}")
+    for name, key in keys.items():
+        kind = providers[name].type or name if name in providers else name
+        if kind not in names:
+            close = difflib.get_close_matches(kind, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ctx.add(key, f"unknown provider {kind!r}{hint} (available: {', '.join(names)})")
 
 
 def plugin_schemas(plugins: PluginManager) -> dict[str, type]:
