@@ -229,6 +229,11 @@ class Kit:
         registry = registry_for(self.plugins)
         providers = self._providers_for(config, registry)
         wraps = self.plugins.hookimpls("wrap_llm_call", order)
+        if config.beluga.fallback:
+            # Outside the breaker (so an open breaker moves on to the next provider), inside retry.
+            names = [n for n, _ in wraps]
+            at = names.index("breaker") if "breaker" in names else len(wraps)
+            wraps.insert(at, ("fallback", _fallback_layer(config)))
         llm_call = _provider_call(config, guards, providers, observers)
         for _, fn in reversed(wraps):
             llm_call = _layer(fn, llm_call)
@@ -241,7 +246,7 @@ class Kit:
         return Chain(config, order, guards, llm_call, tool_call, providers, registry, observers, recorded)
 
     def _providers_for(self, config: Config, registry: ProviderRegistry) -> dict[str, Provider]:
-        names = {config.beluga.provider, *config.beluga.fallback, *config.providers}
+        names = {config.beluga.provider, *(parse_target(t)[0] for t in config.beluga.fallback), *config.providers}
         out: dict[str, Provider] = {}
         for name in sorted(names):
             pc = config.provider_config(name)
@@ -534,6 +539,44 @@ class Kit:
 # -- chain building blocks ---------------------------------------------------------------------
 
 
+def parse_target(entry: str) -> tuple[str, str | None]:
+    """``"anthropic:claude-3-5-haiku"`` → ``("anthropic", "claude-3-5-haiku")``; no model → None."""
+    provider, _, model = entry.partition(":")
+    return provider, (model or None)
+
+
+def _fallback_layer(config: Config) -> Callable[..., Awaitable[Any]]:
+    """Middleware that hands a call to the next provider in ``[beluga] fallback`` when one fails
+    with a retryable error (rate limit, timeout, unavailable, open breaker)."""
+    targets = [parse_target(t) for t in config.beluga.fallback]
+    default = config.beluga.provider
+
+    async def fallback(request: LLMRequest, call_next: Callable[[LLMRequest], Awaitable[Any]]) -> Any:
+        primary = request.provider or default
+        chain = [(primary, request.model)] + [t for t in targets if t != (primary, request.model)]
+        failures: list[dict[str, str]] = []
+        for i, (provider, model) in enumerate(chain):
+            attempt = request if i == 0 else request.replace(provider=provider, model=model)
+            try:
+                result = await call_next(attempt)
+            except BelugaError as exc:
+                if not exc.retryable or i == len(chain) - 1:
+                    raise
+                failures.append({"provider": provider, "model": model or "", "error": exc.code.value})
+                log.warning("provider %r failed (%s); falling back to %r", provider, exc.code.value, chain[i + 1][0])
+                continue
+            if failures:
+                note = {"provider": provider, "model": model, "failed": failures}
+                if isinstance(result, LLMStream):
+                    result.metadata["fallback"] = note
+                else:
+                    result = result.replace(metadata={**result.metadata, "fallback": note})
+            return result
+        raise AssertionError("unreachable")
+
+    return fallback
+
+
 def _recorded(name: str, hook: str, layer: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
     async def recorded(value: Any) -> Any:
         events = _RECORDING.get()
@@ -613,12 +656,27 @@ def _decision_listener(observers: Sequence[tuple[str, Callable[..., Any]]]) -> C
     return notify
 
 
-async def _run_guards(
-    guards: tuple[StageGuard, ...], gi: GuardInput, notify: Any, has_async: bool
-) -> GuardResult:
-    if has_async:
-        return await arun_stage(guards, gi, notify)
-    return run_stage(guards, gi, notify)
+def _input_segments(request: LLMRequest) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    """Every non-empty text part the input guards see: user, system and tool messages."""
+    for i, m in enumerate(request.messages):
+        if m.role == "assistant":
+            continue
+        for j, part in enumerate(m.parts):
+            if part.kind == "text" and part.text:  # type: ignore[union-attr]
+                meta = {"role": m.role, "message_index": i, "part_index": j, "request": request.metadata}
+                if m.role == "tool":
+                    meta["tool"] = m.name  # type: ignore[union-attr]
+                yield i, j, part.text, meta  # type: ignore[union-attr]
+
+
+def _apply_edits(request: LLMRequest, edits: list[tuple[int, int, str]]) -> LLMRequest:
+    messages = list(request.messages)
+    for i, j, text in edits:
+        m = messages[i]
+        parts = list(m.parts)
+        parts[j] = attrs.evolve(parts[j], text=text)
+        messages[i] = attrs.evolve(m, parts=tuple(parts))
+    return attrs.evolve(request, messages=tuple(messages))
 
 
 def _provider_call(
@@ -634,58 +692,61 @@ def _provider_call(
     notify = _decision_listener(observers)
     default = config.beluga.provider
 
-    async def guard_messages(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
-        new_messages: list[Message] | None = None
-        for i, m in enumerate(request.messages):
-            if isinstance(m, AIMessage):
-                continue
-            new_parts: list[Any] | None = None
-            for j, part in enumerate(m.parts):
-                if not isinstance(part, TextPart) or not part.text:
-                    continue
-                meta = {"role": m.role, "message_index": i, "part_index": j, "request": request.metadata}
-                if isinstance(m, ToolMessage):
-                    meta["tool"] = m.name
-                res = await _run_guards(in_guards, GuardInput(part.text, "input", meta, state), notify, in_async)
-                if not res.allowed:
-                    raise GuardBlocked(res.guard or "?", res.reason or "blocked", stage="input")
-                if res.modified is not None:
-                    if new_parts is None:
-                        new_parts = list(m.parts)
-                    new_parts[j] = attrs.evolve(part, text=res.modified)
-            if new_parts is not None:
-                if new_messages is None:
-                    new_messages = list(request.messages)
-                new_messages[i] = attrs.evolve(m, parts=tuple(new_parts))
-        return request if new_messages is None else attrs.evolve(request, messages=tuple(new_messages))
+    def blocked(res: GuardResult, stage: Stage) -> GuardBlocked:
+        return GuardBlocked(res.guard or "?", res.reason or "blocked", stage=stage)
+
+    def guard_messages(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
+        edits = []
+        for i, j, text, meta in _input_segments(request):
+            res = run_stage(in_guards, GuardInput(text, "input", meta, state), notify)
+            if not res.allowed:
+                raise blocked(res, "input")
+            if res.modified is not None:
+                edits.append((i, j, res.modified))
+        return _apply_edits(request, edits) if edits else request
+
+    async def aguard_messages(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
+        edits = []
+        for i, j, text, meta in _input_segments(request):
+            res = await arun_stage(in_guards, GuardInput(text, "input", meta, state), notify)
+            if not res.allowed:
+                raise blocked(res, "input")
+            if res.modified is not None:
+                edits.append((i, j, res.modified))
+        return _apply_edits(request, edits) if edits else request
 
     async def guard_text(text: str, request: LLMRequest, state: dict[str, Any]) -> str:
-        meta = {"role": "assistant", "request": request.metadata}
-        res = await _run_guards(out_guards, GuardInput(text, "output", meta, state), notify, out_async)
+        gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata}, state)
+        res = await arun_stage(out_guards, gi, notify) if out_async else run_stage(out_guards, gi, notify)
         if not res.allowed:
-            raise GuardBlocked(res.guard or "?", res.reason or "blocked", stage="output")
+            raise blocked(res, "output")
         return text if res.modified is None else res.modified
 
     async def call(request: LLMRequest) -> LLMResponse | LLMStream:
         state: dict[str, Any] = {}
         if in_guards:
-            request = await guard_messages(request, state)
+            request = await aguard_messages(request, state) if in_async else guard_messages(request, state)
         provider = providers.get(request.provider or default)
         if provider is None:
             raise ConfigError(
                 f"provider {request.provider!r} is not configured (configured: {', '.join(sorted(providers))})"
             )
-        deadline = request.deadline
         if request.stream:
-            stream = await _within(deadline, LLMStream.start(provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or ""))
+            opening = LLMStream.start(provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or "")
+            stream = await (opening if request.deadline is None else _within(request.deadline, opening))
             if out_guards:
                 return _guarded_stream(stream, lambda t: guard_text(t, request, state))
             return stream
-        response = await _within(deadline, provider.agenerate(request))
-        if out_guards and response.message.text:
-            text = await guard_text(response.message.text, request, state)
-            if text is not response.message.text:
-                response = attrs.evolve(response, message=attrs.evolve(response.message, parts=(TextPart(text),)))
+        if request.deadline is None:
+            response = await provider.agenerate(request)
+        else:
+            response = await _within(request.deadline, provider.agenerate(request))
+        if out_guards:
+            text = response.message.text
+            if text:
+                new = await guard_text(text, request, state)
+                if new is not text:
+                    response = attrs.evolve(response, message=attrs.evolve(response.message, parts=(TextPart(new),)))
         return response
 
     return call

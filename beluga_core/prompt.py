@@ -125,7 +125,8 @@ def _fields(text: str, section: str) -> tuple[str, ...]:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise ValueError(
-            f"prompt section {section!r}: bad template ({exc}); write literal braces as {{{{ }}}} or pass template=False"
+            f"prompt section {section!r}: bad template ({exc}); "
+            "write literal braces as {{ }} or pass template=False"
         ) from None
     for _, field, _, _ in parsed:
         if field is None:
@@ -185,7 +186,9 @@ class PromptBuilder:
         fields = _fields(text, label) if template else ()
         return attrs.evolve(self, sections=(*self.sections, Section(slot, text, label, when, template, fields)))
 
-    def system(self, text: str, *, name: str | None = None, when: Condition | None = None, template: bool = True) -> PromptBuilder:
+    def system(
+        self, text: str, *, name: str | None = None, when: Condition | None = None, template: bool = True
+    ) -> PromptBuilder:
         """Slot 1: system instructions."""
         return self._add("system", text, name, when, template)
 
@@ -224,7 +227,9 @@ class PromptBuilder:
             raise ValueError(f"max_messages cannot be negative, got {max_messages!r}")
         return attrs.evolve(self, max_history=max_messages)
 
-    def user(self, text: str, *, name: str | None = None, when: Condition | None = None, template: bool = True) -> PromptBuilder:
+    def user(
+        self, text: str, *, name: str | None = None, when: Condition | None = None, template: bool = True
+    ) -> PromptBuilder:
         """Slot 5: the user's turn, the last message."""
         return self._add("user", text, name, when, template)
 

@@ -35,7 +35,7 @@ class BelugaSettings:
         factory=tuple, help="guard plugins whose errors let text pass (default: errors block)"
     )
     deadline: Duration | None = setting(None, min=0, help="per-call deadline, e.g. '30s' (none by default)")
-    fallback: tuple[str, ...] = setting(factory=tuple, help="providers tried in order when one fails (issue 7)")
+    fallback: tuple[str, ...] = setting(factory=tuple, help="providers tried in order when the main one fails with a retryable error")
 
 
 @attrs.frozen(repr=False)
@@ -167,7 +167,11 @@ def _check_providers(
     else:  # other keys of [beluga] are wrong; still check what can be checked
         fallback = raw.get("fallback", [])
         wanted = [raw.get("provider", "echo"), *(fallback if isinstance(fallback, list) else [])]
-    keys = {name: ("beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]") for i, name in reversed(list(enumerate(wanted))) if isinstance(name, str)}
+    keys = {
+        name.partition(":")[0]: ("beluga.provider" if i == 0 else f"beluga.fallback[{i - 1}]")
+        for i, name in reversed(list(enumerate(wanted)))
+        if isinstance(name, str)
+    }
     for name in providers:
         keys.setdefault(name, f"providers.{name}.type" if providers[name].type else f"providers.{name}")
     for name, key in keys.items():

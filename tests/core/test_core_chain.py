@@ -439,3 +439,52 @@ def test_register_and_unregister_recompile_the_chain() -> None:
     kit.unregister("recorder")
     kit.generate("y")
     assert len(recorder.requests) == 1
+
+
+class AliasEcho:
+    """Registers a second echo-like provider under another name, to test fallback."""
+
+    name = "alias"
+
+    @hookimpl
+    def register_providers(self, register: Any) -> None:
+        from beluga_core.llm import EchoProvider
+
+        class Backup(EchoProvider):
+            name = "backup"
+
+        register("backup", Backup)
+
+
+def test_fallback_serves_the_call_when_the_main_provider_fails() -> None:
+    kit = kit_with(
+        AliasEcho(),
+        config={
+            "beluga": {"provider": "echo", "fallback": ["backup:small-model"]},
+            "providers": {"backup": {"options": {"prefix": "backup: "}}},
+        },
+    )
+    kit.provider("echo").fail_next(1, "provider_unavailable")  # type: ignore[attr-defined]
+    response = kit.generate("hi")
+    assert response.text == "backup: hi"
+    assert response.model == "small-model"
+    assert response.metadata["fallback"] == {
+        "provider": "backup", "model": "small-model", "failed": [{"provider": "echo", "model": "", "error": "provider_unavailable"}],
+    }
+    assert kit.generate("hi").text == "hi"  # the main provider again once it works
+
+
+def test_fallback_does_not_hide_non_retryable_errors() -> None:
+    kit = kit_with(AliasEcho(), config={"beluga": {"fallback": ["backup"]}})
+    kit.provider("echo").fail_next(1, "auth")  # type: ignore[attr-defined]
+    with pytest.raises(ProviderError) as info:
+        kit.generate("hi")
+    assert info.value.code is ErrorCode.AUTH
+    assert kit.provider("backup").calls == 0  # type: ignore[attr-defined]
+
+
+def test_fallback_to_an_unknown_provider_is_a_config_error() -> None:
+    from beluga_core import ConfigError
+
+    with pytest.raises(ConfigError, match=r"beluga.fallback\[0\].*unknown provider 'bakup'"):
+        kit_with(AliasEcho(), config={"beluga": {"fallback": ["bakup"]}})

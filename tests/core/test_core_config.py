@@ -215,3 +215,15 @@ def test_provider_secrets_never_show_in_config_repr() -> None:
     kit = Kit({"providers": {"echo": {"api_key": "sk-live-abcdefghijklmnop"}}}, entry_points=False)
     assert "abcdefghijklmnop" not in repr(kit.config)
     assert "abcdefghijklmnop" not in repr(kit.config.providers["echo"])
+
+
+def test_every_core_key_is_documented() -> None:
+    from pathlib import Path
+
+    from beluga_core.llm import ProviderConfig
+    from beluga_core.settings import BelugaSettings
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for schema in (BelugaSettings, ProviderConfig):
+        for row in cfg.describe(schema):
+            assert f"| `{row['key']}` |" in doc, f"{schema.__name__}.{row['key']} is not in docs/configuration.md"
