@@ -722,6 +722,13 @@ def _provider_call(
             raise blocked(res, "output")
         return text if res.modified is None else res.modified
 
+    async def guard_stream_text(text: str, request: LLMRequest, state: dict[str, Any]) -> GuardResult:
+        gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata, "stream": True}, state)
+        res = await arun_stage(out_guards, gi, notify)
+        if not res.allowed:
+            raise blocked(res, "output")
+        return res
+
     async def call(request: LLMRequest) -> LLMResponse | LLMStream:
         state: dict[str, Any] = {}
         if in_guards:
@@ -735,7 +742,7 @@ def _provider_call(
             opening = LLMStream.start(provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or "")
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
             if out_guards:
-                return _guarded_stream(stream, lambda t: guard_text(t, request, state))
+                return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state))
             return stream
         if request.deadline is None:
             response = await provider.agenerate(request)
@@ -767,32 +774,66 @@ async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:
         raise BudgetExhausted(ErrorCode.BUDGET_EXHAUSTED, f"deadline passed during the provider call ({remaining:.3f}s allowed)") from None
 
 
-def _guarded_stream(stream: LLMStream, guard: Callable[[str], Awaitable[str]]) -> LLMStream:
-    """Output guards over a stream: the text is held until the end, guarded whole, then released.
+#: Characters of streamed text held back so a pattern split across chunks is seen whole.
+STREAM_HOLDBACK = 256
 
-    Nothing unguarded is ever yielded. (The providers issue replaces this with a hold-back buffer
-    that releases text as soon as no pattern can still span it.)
+
+def _guarded_stream(
+    stream: LLMStream, guard: Callable[[str], Awaitable[GuardResult]], holdback: int = STREAM_HOLDBACK
+) -> LLMStream:
+    """Output guards over a stream, with a hold-back buffer.
+
+    The last ``holdback`` characters are always held. Each time more arrives, the whole buffer is
+    guarded (so anything up to ``holdback`` long is seen whole: a block stops the stream); then the
+    text before a cut point is guarded on its own and released. The cut is at least ``holdback``
+    characters from the end, at whitespace, and never inside a finding. Nothing unguarded is
+    ever yielded; the rest is guarded and released when the stream ends.
     """
 
-    async def chunks() -> AsyncIterator[StreamChunk]:
-        held: list[str] = []
-        last: StreamChunk | None = None
-        async for chunk in stream:
-            if chunk.text:
-                held.append(chunk.text)
-            if chunk.tool_calls:
-                yield StreamChunk(tool_calls=chunk.tool_calls)
-            last = chunk
-        text = await guard("".join(held)) if held else ""
-        yield StreamChunk(
-            text=text,
-            usage=stream.usage,
-            finish_reason=stream.finish_reason,
-            model=last.model if last else None,
-        )
+    async def release(text: str) -> str:
+        result = await guard(text)
+        return text if result.modified is None else result.modified
 
-    outer = LLMStream(chunks(), provider=stream.provider, model=stream.model)
-    return outer
+    async def chunks() -> AsyncIterator[StreamChunk]:
+        buf = ""
+        model: str | None = None
+        try:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.tool_calls:
+                    yield StreamChunk(tool_calls=chunk.tool_calls)
+                if not chunk.text:
+                    continue
+                buf += chunk.text
+                if len(buf) < 2 * holdback:
+                    continue
+                whole = await guard(buf)  # raises GuardBlocked on a block
+                cut = _cut_point(buf, len(buf) - holdback, whole.findings)
+                if cut > 0:
+                    out = await release(buf[:cut])
+                    buf = buf[cut:]
+                    if out:
+                        yield StreamChunk(text=out, model=model)
+            tail = await release(buf) if buf else ""
+        finally:
+            await stream.aclose()
+        yield StreamChunk(text=tail, usage=stream.usage, finish_reason=stream.finish_reason, model=model)
+
+    return LLMStream(chunks(), provider=stream.provider, model=stream.model)
+
+
+def _cut_point(text: str, limit: int, findings: Sequence[Any]) -> int:
+    """The largest index <= ``limit`` at whitespace and outside every finding (0: none)."""
+    cut = limit
+    while cut > 0:
+        inside = next((f for f in findings if f.start < cut < f.end), None)
+        if inside is not None:
+            cut = inside.start
+            continue
+        if text[cut - 1].isspace():
+            return cut
+        cut -= 1
+    return 0
 
 
 async def _guard_value(

@@ -488,3 +488,55 @@ def test_fallback_to_an_unknown_provider_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match=r"beluga.fallback\[0\].*unknown provider 'bakup'"):
         kit_with(AliasEcho(), config={"beluga": {"fallback": ["bakup"]}})
+
+
+class RedactCards:
+    """Redacts 16-digit card numbers written in groups of four, and reports them as findings."""
+
+    name = "cards"
+
+    @hookimpl
+    def on_output(self, guard_input: GuardInput) -> GuardResult | None:
+        import re
+
+        from beluga_core import Finding
+
+        pattern = re.compile(r"\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}")
+        found = [Finding("CREDIT_CARD", m.start(), m.end()) for m in pattern.finditer(guard_input.text)]
+        if not found:
+            return None
+        return GuardResult.modify(pattern.sub("[CARD]", guard_input.text), findings=found)
+
+
+async def test_stream_holdback_redacts_entities_split_across_chunks_and_releases_early() -> None:
+    from beluga_core.llm import EchoProvider
+
+    words = [f"w{i}" for i in range(400)]
+    words[150] = "4111 1111 1111 1111"  # echo streams word by word: the card arrives in four chunks
+    words[390] = "5555-5555-5555-4444"
+    text = " ".join(words)
+    kit = kit_with(RedactCards())
+    assert isinstance(kit.provider(), EchoProvider)
+    pieces = [c.text async for c in kit.astream(text) if c.text]
+    joined = "".join(pieces)
+    assert joined == text.replace("4111 1111 1111 1111", "[CARD]").replace("5555-5555-5555-4444", "[CARD]")
+    assert len(pieces) > 3  # released while streaming, not only at the end
+    for p in pieces:
+        assert "1111" not in p and "5555" not in p
+
+
+async def test_stream_block_stops_the_stream_before_the_offending_text() -> None:
+    class NoPassword:
+        name = "nopw"
+
+        @hookimpl
+        def on_output(self, guard_input: GuardInput) -> GuardResult | None:
+            return GuardResult.block("password leak") if "pass word" in guard_input.text else None
+
+    text = " ".join(["safe"] * 300 + ["pass", "word"] + ["after"] * 300)
+    kit = kit_with(NoPassword())
+    seen: list[str] = []
+    with pytest.raises(GuardBlocked):
+        async for c in kit.astream(text):
+            seen.append(c.text)
+    assert "pass" not in "".join(seen)
