@@ -39,7 +39,7 @@ def _stamp(extra: str) -> str:
 
 
 def setup(*, bench: bool = False) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"Beluga needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"dev.py: creating {VENV}", flush=True)

@@ -18,7 +18,8 @@ from beluga_core.guard import Finding, GuardInput, GuardPipeline, GuardResult
 from beluga_core.hookspecs import hookimpl
 from beluga_core.kit import GuardDecision, Kit, ReloadResult, ToolInvocation
 from beluga_core.llm import BaseProvider, ProviderConfig
-from beluga_core.masking import get_logger, install as _install_masking
+from beluga_core.masking import get_logger
+from beluga_core.masking import install as _install_masking
 from beluga_core.schema import (
     AIMessage,
     HumanMessage,

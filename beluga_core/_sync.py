@@ -22,9 +22,7 @@ def run_sync(coro: Coroutine[Any, Any, T], name: str = "this call") -> T:
         pass
     else:
         coro.close()
-        raise RuntimeError(
-            f"{name} is the synchronous twin and cannot run inside an event loop; await its async form"
-        )
+        raise RuntimeError(f"{name} is the synchronous twin and cannot run inside an event loop; await its async form")
     runner: asyncio.Runner | None = getattr(_local, "runner", None)
     if runner is None:
         runner = _local.runner = asyncio.Runner()

@@ -94,7 +94,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="the user message to send through the chain")
-    p.add_argument("--config", "-c", help="config file (default: $BELUGA_CONFIG, then ./beluga.toml, then built-in defaults)")
+    p.add_argument(
+        "--config", "-c", help="config file (default: $BELUGA_CONFIG, then ./beluga.toml, then built-in defaults)"
+    )
     p.add_argument("--provider", help="provider to use (default: [beluga] provider)")
     p.add_argument("--model", help="model to ask for")
     p.add_argument("--system", help="a system prompt")
@@ -123,7 +125,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             try:
                 if args.stream:
                     parts = []
-                    async for chunk in kit.astream(messages, provider=args.provider, model=args.model, metadata=metadata):
+                    async for chunk in kit.astream(
+                        messages, provider=args.provider, model=args.model, metadata=metadata
+                    ):
                         if chunk.text:
                             parts.append(chunk.text)
                             if not args.json:
@@ -165,7 +169,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"error [{report['error']['code']}]: {report['error']['message']}")
         elif not args.stream:
             print(report["reply"])
-        print(f"\n-- chain: {' → '.join(report['order']) or '(no plugins)'} → {kit.config.beluga.provider}", file=sys.stderr)
+        print(
+            f"\n-- chain: {' → '.join(report['order']) or '(no plugins)'} → {kit.config.beluga.provider}",
+            file=sys.stderr,
+        )
         for e in events:
             print(f"   {e.describe()}", file=sys.stderr)
         if "usage" in report:
@@ -195,7 +202,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         kit = Kit(args.file)
     except ConfigError as exc:
         if args.json:
-            print(json.dumps({"file": args.file, "valid": False, "issues": [i.as_dict() for i in exc.issues]}, indent=2))
+            print(
+                json.dumps({"file": args.file, "valid": False, "issues": [i.as_dict() for i in exc.issues]}, indent=2)
+            )
         else:
             for issue in exc.issues:
                 print(str(issue), file=sys.stderr)
@@ -215,7 +224,9 @@ def _configure_guard(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", nargs="?", help="text to check (default: read stdin)")
     p.add_argument("--config", "-c", help="config file (default: $BELUGA_CONFIG, then ./beluga.toml)")
     p.add_argument("--stage", choices=("input", "output", "tool"), default="input", help="guard stage (default: input)")
-    p.add_argument("--jsonl", action="store_true", help='read {"id", "text"} lines on stdin; write one verdict per line')
+    p.add_argument(
+        "--jsonl", action="store_true", help='read {"id", "text"} lines on stdin; write one verdict per line'
+    )
 
 
 def _cmd_guard(args: argparse.Namespace) -> int:
@@ -312,7 +323,9 @@ def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
-    logging.basicConfig(level=os.environ.get("BELUGA_LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("BELUGA_LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     reg = _builtin()
     try:
         _plugin_commands(reg)

@@ -138,7 +138,9 @@ def interpolate(data: Any, env: Mapping[str, str], path: str, issues: list[Confi
                 return env[name]
             if default is not None:
                 return default
-            issues.append(ConfigIssue(path, f"environment variable {name} is not set (write ${{{name}:-default}} for a fallback)"))
+            issues.append(
+                ConfigIssue(path, f"environment variable {name} is not set (write ${{{name}:-default}} for a fallback)")
+            )
             return ""
 
         return _INTERP.sub(sub, data)
@@ -358,7 +360,10 @@ def _convert(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
         try:
             return tp(value)
         except ValueError:
-            ctx.add(path, f"must be one of {', '.join(repr(m.value) for m in tp)}, got {value!r}")
+            options = [str(m.value) for m in tp]
+            close = difflib.get_close_matches(str(value), options, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            ctx.add(path, f"must be one of {', '.join(map(repr, options))}, got {value!r}{hint}")
             return _MISSING
     if origin in (tuple, list, Sequence, typing.Sequence) or tp in (tuple, list):
         if not isinstance(value, list | tuple):
@@ -414,7 +419,7 @@ def build(cls: type[T], data: Any, path: str, ctx: _Ctx) -> T:
             continue
         if a.validator is not None:
             try:
-                a.validator(None, a, value)  # type: ignore[arg-type]
+                a.validator(None, a, value)
             except (ValueError, TypeError) as exc:
                 ctx.add(kpath, _reason(exc))
                 failed = True
@@ -537,7 +542,7 @@ def describe(cls: type) -> list[dict[str, Any]]:
     for a in attrs.fields(cls):
         default: Any = a.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[attr-defined]
+            default = default.factory()
         rows.append(
             {
                 "key": _key_of(a),

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     """What went wrong, in terms a retry policy, a breaker or an HTTP gateway can act on."""
 
     RATE_LIMIT = "rate_limit"
@@ -19,9 +19,6 @@ class ErrorCode(str, enum.Enum):
     GUARD_BLOCKED = "guard_blocked"
     BUDGET_EXHAUSTED = "budget_exhausted"
     NOT_FOUND = "not_found"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: The codes a retry policy retries unless configured otherwise.

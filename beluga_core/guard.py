@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
+
 from beluga_core.masking import get_logger
 
 log = get_logger("beluga.guard")
@@ -84,7 +85,7 @@ class Guard(Protocol):
     def validate(self, guard_input: GuardInput) -> GuardResult: ...
 
 
-GuardFn = Callable[[GuardInput], "GuardResult | None | Awaitable[GuardResult | None]"]
+GuardFn = Callable[[GuardInput], "GuardResult | Awaitable[GuardResult | None] | None"]
 DecisionListener = Callable[[str, GuardInput, GuardResult], None]
 
 
@@ -136,9 +137,7 @@ def _done(original: str, text: str, findings: list[Finding]) -> GuardResult:
     return GuardResult(True, None if text is original else text, None, tuple(findings))
 
 
-def run_stage(
-    guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None
-) -> GuardResult:
+def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None) -> GuardResult:
     """Run sync guards over one segment. Returns the stage's result (``guard`` names a blocker)."""
     original = text = gi.text
     findings: list[Finding] = []
@@ -147,12 +146,17 @@ def run_stage(
             result = g.fn(gi)
         except Exception as exc:  # noqa: BLE001 - a guard's failure is a verdict, not a crash
             result = _error_result(g, exc, gi)
-        if result is not None and on_decision is not None and isinstance(result, GuardResult):
+        if not isinstance(result, GuardResult):
+            final = _fold(g, result, gi, findings)
+            if final is not None:
+                return final
+            continue
+        if on_decision is not None:
             on_decision(g.name, gi, result)
         final = _fold(g, result, gi, findings)
         if final is not None:
             return final
-        if result is not None and result.modified is not None and result.modified != gi.text:
+        if result.modified is not None and result.modified != gi.text:
             text = result.modified
             gi = gi.with_text(text)
     return _done(original, text, findings)

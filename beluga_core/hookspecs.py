@@ -15,11 +15,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from beluga_core.cli import CommandRegistry
-    from beluga_core.settings import Config
     from beluga_core.guard import GuardInput, GuardResult
     from beluga_core.kit import GuardDecision, ToolInvocation
     from beluga_core.llm import ProviderFactory
     from beluga_core.schema import LLMRequest, LLMResponse
+    from beluga_core.settings import Config
     from beluga_core.stream import LLMStream
 
 hookspec = pluggy.HookspecMarker("beluga")
@@ -30,7 +30,7 @@ ToolCallNext = Callable[["ToolInvocation"], Awaitable[Any]]
 
 
 @hookspec
-def on_input(guard_input: GuardInput) -> GuardResult | None | Awaitable[GuardResult | None]:
+def on_input(guard_input: GuardInput) -> GuardResult | Awaitable[GuardResult | None] | None:
     """Inspect one text segment going to the model: user and system text, and tool results.
 
     Runs inside the model call (after ``wrap_llm_call`` middleware, before the provider), once per
@@ -42,7 +42,7 @@ def on_input(guard_input: GuardInput) -> GuardResult | None | Awaitable[GuardRes
 
 
 @hookspec
-def on_output(guard_input: GuardInput) -> GuardResult | None | Awaitable[GuardResult | None]:
+def on_output(guard_input: GuardInput) -> GuardResult | Awaitable[GuardResult | None] | None:
     """Inspect one text segment coming from the model, streamed text included.
 
     Same contract as ``on_input``; ``guard_input.state`` is the dict the input stage saw, so a guard
@@ -51,7 +51,7 @@ def on_output(guard_input: GuardInput) -> GuardResult | None | Awaitable[GuardRe
 
 
 @hookspec
-def on_tool_call(guard_input: GuardInput) -> GuardResult | None | Awaitable[GuardResult | None]:
+def on_tool_call(guard_input: GuardInput) -> GuardResult | Awaitable[GuardResult | None] | None:
     """Inspect one string in a tool call's arguments before the tool runs (``Kit.call_tool``).
 
     ``guard_input.metadata`` has ``tool`` (the tool's name) and ``path`` (e.g. ``args.items[0].q``).

@@ -26,15 +26,12 @@ from beluga_core.llm import Provider, ProviderConfig, ProviderRegistry, registry
 from beluga_core.masking import get_logger
 from beluga_core.plugins import PluginManager, Selection
 from beluga_core.schema import (
-    AIMessage,
     LLMRequest,
     LLMResponse,
     Message,
     StreamChunk,
     TextPart,
-    ToolMessage,
     ToolSpec,
-    to_messages,
 )
 from beluga_core.settings import Config, load_config
 from beluga_core.stream import LLMStream
@@ -70,6 +67,7 @@ def recording() -> Iterator[list[ChainEvent]]:
         yield events
     finally:
         _RECORDING.reset(token)
+
 
 _GUARD_HOOKS: dict[Stage, str] = {"input": "on_input", "output": "on_output", "tool": "on_tool_call"}
 
@@ -281,7 +279,7 @@ class Kit:
             return self._raw_config
         source = self._source if self._source else self._raw_config
         try:
-            return self._parse(source)  # type: ignore[arg-type]
+            return self._parse(source)
         except ConfigError:
             if current is not None:
                 return current
@@ -381,7 +379,9 @@ class Kit:
         )
         result = await chain.call(request)
         if isinstance(result, LLMResponse):
-            yield StreamChunk(text=result.text, usage=result.usage, finish_reason=result.finish_reason, model=result.model)
+            yield StreamChunk(
+                text=result.text, usage=result.usage, finish_reason=result.finish_reason, model=result.model
+            )
             return
         try:
             async for chunk in result:
@@ -425,7 +425,9 @@ class Kit:
         return run_sync(self.aguard(text, stage, metadata), "Kit.guard")
 
     # -- configuration -----------------------------------------------------------------------
-    def reload(self, source: Config | Mapping[str, Any] | str | Path | None = None, *, text: str | None = None) -> ReloadResult:
+    def reload(
+        self, source: Config | Mapping[str, Any] | str | Path | None = None, *, text: str | None = None
+    ) -> ReloadResult:
         """Parse, validate and compile a new configuration, then swap it in atomically.
 
         Any failure keeps the running configuration and chain; the error is returned, kept in
@@ -436,7 +438,7 @@ class Kit:
         try:
             peek = src.beluga if isinstance(src, Config) else self._peek_beluga(src if text is None else None)
             self._load_for(peek)
-            new_config = self._parse(src, text=text)  # type: ignore[arg-type]
+            new_config = self._parse(src, text=text)
             new_chain = self._compile(new_config)
         except Exception as exc:  # noqa: BLE001 - a bad reload must never take the kit down
             self.last_reload_error = exc
@@ -464,7 +466,7 @@ class Kit:
         for listener in self._reload_listeners:
             try:
                 listener(result)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("reload listener %r failed", listener)
 
     def _notify_config(self, old: Config | None, new: Config) -> dict[str, str]:
@@ -513,7 +515,7 @@ class Kit:
         for provider in list(self._provider_cache.values()):
             try:
                 await provider.aclose()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing provider %r failed", provider)
         self._closed = True
 
@@ -635,7 +637,9 @@ async def _run_tool(inv: ToolInvocation) -> Any:
     return result
 
 
-def _decision_listener(observers: Sequence[tuple[str, Callable[..., Any]]]) -> Callable[[str, GuardInput, GuardResult], None] | None:
+def _decision_listener(
+    observers: Sequence[tuple[str, Callable[..., Any]]],
+) -> Callable[[str, GuardInput, GuardResult], None] | None:
     if not observers:
         return None
 
@@ -650,7 +654,7 @@ def _decision_listener(observers: Sequence[tuple[str, Callable[..., Any]]]) -> C
         for name, fn in observers:
             try:
                 fn(decision=decision)
-            except Exception:  # noqa: BLE001 - observers are logged and ignored
+            except Exception:
                 log.exception("observer %r failed in on_guard_decision", name)
 
     return notify
@@ -674,7 +678,9 @@ def _apply_edits(request: LLMRequest, edits: list[tuple[int, int, str]]) -> LLMR
     for i, j, text in edits:
         m = messages[i]
         parts = list(m.parts)
-        parts[j] = attrs.evolve(parts[j], text=text)
+        part = parts[j]
+        assert isinstance(part, TextPart)
+        parts[j] = attrs.evolve(part, text=text)
         messages[i] = attrs.evolve(m, parts=tuple(parts))
     return attrs.evolve(request, messages=tuple(messages))
 
@@ -739,7 +745,9 @@ def _provider_call(
                 f"provider {request.provider!r} is not configured (configured: {', '.join(sorted(providers))})"
             )
         if request.stream:
-            opening = LLMStream.start(provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or "")
+            opening = LLMStream.start(
+                provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or ""
+            )
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
             if out_guards:
                 return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state))
@@ -771,7 +779,9 @@ async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:
         async with asyncio.timeout_at(asyncio.get_running_loop().time() + remaining):
             return await awaitable
     except TimeoutError:
-        raise BudgetExhausted(ErrorCode.BUDGET_EXHAUSTED, f"deadline passed during the provider call ({remaining:.3f}s allowed)") from None
+        raise BudgetExhausted(
+            ErrorCode.BUDGET_EXHAUSTED, f"deadline passed during the provider call ({remaining:.3f}s allowed)"
+        ) from None
 
 
 #: Characters of streamed text held back so a pattern split across chunks is seen whole.

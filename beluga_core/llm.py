@@ -14,7 +14,7 @@ import attrs
 
 from beluga_core._sync import run_sync
 from beluga_core.config import Duration, setting
-from beluga_core.errors import BelugaError, ConfigError, ErrorCode, ProviderError
+from beluga_core.errors import BelugaError, BudgetExhausted, ConfigError, ErrorCode, ProviderError
 from beluga_core.schema import AIMessage, HumanMessage, LLMRequest, LLMResponse, Message, StreamChunk, Usage
 from beluga_core.stream import LLMStream
 
@@ -115,7 +115,9 @@ class EchoProvider(BaseProvider):
         self._retry_after = opts.get("retry_after")
         self.calls = 0
 
-    def fail_next(self, times: int = 1, code: ErrorCode | str = ErrorCode.PROVIDER_UNAVAILABLE, retry_after: float | None = None) -> None:
+    def fail_next(
+        self, times: int = 1, code: ErrorCode | str = ErrorCode.PROVIDER_UNAVAILABLE, retry_after: float | None = None
+    ) -> None:
         """Make the next ``times`` calls fail with ``code`` (for tests and demos of retry and breaker)."""
         self._fail_left = times
         self._fail_code = ErrorCode(code)
@@ -127,7 +129,7 @@ class EchoProvider(BaseProvider):
             remaining = request.remaining()
             if remaining is not None and remaining < self.latency:
                 await asyncio.sleep(max(0.0, remaining))
-                raise ProviderError(ErrorCode.TIMEOUT, "echo: deadline passed during the call", provider="echo")
+                raise BudgetExhausted(ErrorCode.BUDGET_EXHAUSTED, "echo: the deadline passed during the call")
             await asyncio.sleep(self.latency)
         if self._fail_left > 0:
             self._fail_left -= 1
@@ -160,7 +162,7 @@ class EchoProvider(BaseProvider):
             finish_reason=finish,
         )
 
-    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:  # type: ignore[override]
+    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         await self._begin(request)
         text = self._reply(request)
         model = request.model or self.config.model or "echo"

@@ -74,7 +74,7 @@ class FileWatcher:
         if self.on_error is not None:
             try:
                 self.on_error(exc)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("on_error callback failed")
 
     def poll(self) -> bool:
@@ -83,7 +83,9 @@ class FileWatcher:
         if data is None:
             if not self._missing_reported:
                 self._missing_reported = True
-                self._report(ConfigError(f"file is missing; keeping the running config: {self.path}", file=str(self.path)))
+                self._report(
+                    ConfigError(f"file is missing; keeping the running config: {self.path}", file=str(self.path))
+                )
             return False
         self._missing_reported = False
         digest = hashlib.blake2b(data, digest_size=16).digest()
@@ -110,7 +112,7 @@ class FileWatcher:
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - keep watching whatever happens
+            except Exception:
                 log.exception("config watcher poll failed")
 
     def start(self) -> FileWatcher:
@@ -164,7 +166,7 @@ class ConfigWatcher(Generic[T]):
         for listener in self._listeners:
             try:
                 listener(old, new)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("reload listener failed")
 
     def start(self) -> ConfigWatcher[T]:

@@ -103,10 +103,14 @@ class ToolCall:
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+def _to_calls(value: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(slots=True)
 class AIMessage(_Content):
     parts: tuple[Part, ...] = attrs.field(default=(), converter=_to_parts)
-    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_calls)
     role: ClassVar[str] = "assistant"
 
 
@@ -133,7 +137,9 @@ _ROLES: dict[str, type[Message]] = {
 }
 
 
-def to_messages(value: str | Message | Mapping[str, Any] | Iterable[Message | Mapping[str, Any]]) -> tuple[Message, ...]:
+def to_messages(
+    value: str | Message | Mapping[str, Any] | Iterable[Message | Mapping[str, Any]],
+) -> tuple[Message, ...]:
     """Normalise what users pass to ``generate``: a string, a message, dicts or a list of those."""
     if isinstance(value, str):
         return (HumanMessage(value),)
@@ -160,7 +166,7 @@ def _message_from_dict(d: Mapping[str, Any], index: int = 0) -> Message:
     content = d.get("content")
     if cls is ToolMessage:
         return ToolMessage(content, tool_call_id=str(d.get("tool_call_id", "")), name=d.get("name"))
-    return cls(content)  # type: ignore[call-arg]
+    return cls(content)
 
 
 @attrs.frozen(slots=True)
@@ -192,6 +198,10 @@ class Usage:
         )
 
 
+def _to_tools(value: Iterable[ToolSpec]) -> tuple[ToolSpec, ...]:
+    return value if isinstance(value, tuple) else tuple(value)
+
+
 @attrs.frozen(slots=True)
 class LLMRequest:
     """One model call as middleware sees it.
@@ -203,7 +213,7 @@ class LLMRequest:
     messages: tuple[Message, ...] = attrs.field(converter=to_messages)
     model: str | None = None
     provider: str | None = None
-    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=tuple)
+    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=_to_tools)
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = False

@@ -35,7 +35,9 @@ class BelugaSettings:
         factory=tuple, help="guard plugins whose errors let text pass (default: errors block)"
     )
     deadline: Duration | None = setting(None, min=0, help="per-call deadline, e.g. '30s' (none by default)")
-    fallback: tuple[str, ...] = setting(factory=tuple, help="providers tried in order when the main one fails with a retryable error")
+    fallback: tuple[str, ...] = setting(
+        factory=tuple, help="providers tried in order when the main one fails with a retryable error"
+    )
 
 
 @attrs.frozen(repr=False)
@@ -142,7 +144,7 @@ def load_config(
         if schema is None:
             ctx.add(f"plugins.{name}", f"plugin {name!r} takes no settings")
             continue
-        value = cfg.build(schema, section, f"plugins.{name}", ctx)
+        value: Any = cfg.build(schema, section, f"plugins.{name}", ctx)
         if value is not cfg._MISSING:
             plugin_settings[name] = value
     for name, schema in schemas.items():
@@ -161,7 +163,7 @@ def _check_providers(
     data: Mapping[str, Any], beluga: Any, providers: Mapping[str, ProviderConfig], names: list[str], ctx: Any
 ) -> None:
     """Every provider named in [beluga] or given a section must be one a plugin registered."""
-    raw = data.get("beluga") if isinstance(data.get("beluga"), dict) else {}
+    raw: dict[str, Any] = data["beluga"] if isinstance(data.get("beluga"), dict) else {}
     if beluga is not cfg._MISSING:
         wanted: list[Any] = [beluga.provider, *beluga.fallback]
     else:  # other keys of [beluga] are wrong; still check what can be checked
@@ -187,7 +189,9 @@ def plugin_schemas(plugins: PluginManager) -> dict[str, type]:
     out: dict[str, type] = {}
     for name, result in plugins.call_each("config_schema", plugins.loaded).items():
         if isinstance(result, Exception):
-            raise ConfigError([ConfigIssue(f"plugins.{name}", f"config_schema() raised {type(result).__name__}: {result}")])
+            raise ConfigError(
+                [ConfigIssue(f"plugins.{name}", f"config_schema() raised {type(result).__name__}: {result}")]
+            )
         if result is not None:
             if not attrs.has(result):
                 raise ConfigError([ConfigIssue(f"plugins.{name}", "config_schema() must return an attrs class")])

@@ -128,7 +128,7 @@ class LLMStream:
     def _call(cb: FinishCallback, response: LLMResponse | None, error: BaseException | None) -> None:
         try:
             cb(response, error)
-        except Exception:  # noqa: BLE001 - an observer must not break the stream
+        except Exception:
             log.exception("stream finish callback %r failed", cb)
 
     async def aclose(self) -> None:

@@ -54,7 +54,9 @@ class Recorder:
         return response
 
 
-def guard_once(plugin: Any, text: str, stage: Stage = "input", metadata: Mapping[str, Any] | None = None) -> GuardResult:
+def guard_once(
+    plugin: Any, text: str, stage: Stage = "input", metadata: Mapping[str, Any] | None = None
+) -> GuardResult:
     """Run one plugin's guard hook for ``stage`` over ``text``, the way the chain would."""
     kit = kit_with(plugin)
     try:

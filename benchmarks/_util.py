@@ -46,7 +46,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = [" | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))
     for row in cells[1:]:
-        lines.append(" | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
     return "\n".join(lines)
 
 

@@ -21,11 +21,16 @@ import pluggy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import aper_call_ns, header, per_call_ns, table  # noqa: E402
+from _util import aper_call_ns, header, per_call_ns, table
 
-from beluga_core import GuardInput, Kit, LLMRequest, hookimpl  # noqa: E402
-from beluga_core import hookspecs  # noqa: E402
-from beluga_core.llm import EchoProvider  # noqa: E402
+from beluga_core import (
+    GuardInput,
+    Kit,
+    LLMRequest,
+    hookimpl,
+    hookspecs,
+)
+from beluga_core.llm import EchoProvider
 
 
 class NoOp:
@@ -100,7 +105,10 @@ def startup(runs: int = 7) -> list[list[Any]]:
     rows = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("BELUGA")}
     with tempfile.TemporaryDirectory() as cwd:
-        for label, extra in (("all installed plugins", {}), ("core only (BELUGA_LOAD_PLUGINS=)", {"BELUGA_LOAD_PLUGINS": ""})):
+        for label, extra in (
+            ("all installed plugins", {}),
+            ("core only (BELUGA_LOAD_PLUGINS=)", {"BELUGA_LOAD_PLUGINS": ""}),
+        ):
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()
@@ -137,7 +145,10 @@ def reload_cost() -> list[list[Any]]:
         o = Obj()
         attr = per_call_ns(lambda: o.attr, 200_000)
         return [
-            [f"apply a reload ({len(kit.order)} plugins loaded: {', '.join(kit.order) or 'none'})", f"{per_reload:.2f} ms"],
+            [
+                f"apply a reload ({len(kit.order)} plugins loaded: {', '.join(kit.order) or 'none'})",
+                f"{per_reload:.2f} ms",
+            ],
             ["read kit.config on the hot path", f"{read:.1f} ns"],
             ["read a plain attribute (floor)", f"{attr:.1f} ns"],
         ]

@@ -22,14 +22,15 @@ def recipe_code(path: Path) -> str:
     return "\n".join(blocks)
 
 
-RECIPE_FILES = sorted(p for p in RECIPES.glob("*.md") if recipe_code(p).strip()) + [RECIPES.parent / "writing-plugins.md"]
+RECIPE_FILES = [
+    *sorted(p for p in RECIPES.glob("*.md") if recipe_code(p).strip()),
+    RECIPES.parent / "writing-plugins.md",
+]
 
 
 @pytest.mark.parametrize("recipe", RECIPE_FILES, ids=[p.stem for p in RECIPE_FILES])
 def test_recipe_runs(recipe: Path, tmp_path: Path) -> None:
     script = tmp_path / f"{recipe.stem}.py"
     script.write_text(recipe_code(recipe))
-    proc = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"{recipe.name} failed:\n{proc.stdout}\n{proc.stderr}"

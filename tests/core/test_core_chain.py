@@ -73,10 +73,18 @@ def test_config_order_sets_the_order_of_every_hook() -> None:
     kit = three(log, ["c", "a", "b"])
     response = kit.generate("hi")
     assert log == [
-        "c:enter", "a:enter", "b:enter",
-        "c:input", "a:input", "b:input",
-        "c:output", "a:output", "b:output",
-        "b:exit", "a:exit", "c:exit",
+        "c:enter",
+        "a:enter",
+        "b:enter",
+        "c:input",
+        "a:input",
+        "b:input",
+        "c:output",
+        "a:output",
+        "b:output",
+        "b:exit",
+        "a:exit",
+        "c:exit",
     ]
     # modified text flows from guard to guard, and the model saw the input guards' result
     assert response.text == "hi+c+a+b<c<a<b"
@@ -469,7 +477,9 @@ def test_fallback_serves_the_call_when_the_main_provider_fails() -> None:
     assert response.text == "backup: hi"
     assert response.model == "small-model"
     assert response.metadata["fallback"] == {
-        "provider": "backup", "model": "small-model", "failed": [{"provider": "echo", "model": "", "error": "provider_unavailable"}],
+        "provider": "backup",
+        "model": "small-model",
+        "failed": [{"provider": "echo", "model": "", "error": "provider_unavailable"}],
     }
     assert kit.generate("hi").text == "hi"  # the main provider again once it works
 

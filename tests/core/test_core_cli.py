@@ -14,10 +14,14 @@ import pytest
 BELUGA = shutil.which("beluga", path=str(Path(sys.executable).parent)) or "beluga"
 
 
-def beluga(*args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def beluga(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("BELUGA")}
     full_env.update(env or {})
-    return subprocess.run([BELUGA, *args], input=stdin, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [BELUGA, *args], input=stdin, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60
+    )
 
 
 def test_help_lists_the_commands() -> None:

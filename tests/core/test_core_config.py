@@ -189,8 +189,12 @@ def test_plugin_sections_are_validated_before_anything_is_applied(tmp_path: Path
         kit_with(limits, config=str(p))
     keys = {i.key for i in info.value.issues}
     assert keys == {
-        "beluga.provider", "beluga.plugns", "plugins.limits.requests_per_minute", "plugins.limts",
-        "providers.echo.read_timeout", "plugin",
+        "beluga.provider",
+        "beluga.plugns",
+        "plugins.limits.requests_per_minute",
+        "plugins.limts",
+        "providers.echo.read_timeout",
+        "plugin",
     }
     assert limits.changes == 0
     text = str(info.value)

@@ -10,14 +10,14 @@ import pytest
 from beluga_core import Kit, PluginError
 from beluga_core.plugins import PluginManager, Selection, clear_entry_point_cache
 
-GOOD = '''
+GOOD = """
 from beluga_core import GuardResult, hookimpl
 
 class Plugin:
     @hookimpl
     def on_input(self, guard_input):
         return GuardResult.modify(guard_input.text + "+{name}")
-'''
+"""
 
 
 def make_dist(root: Path, dist: str, entries: dict[str, str], modules: dict[str, str]) -> None:
@@ -53,7 +53,9 @@ def test_entry_point_plugins_are_discovered_with_their_distribution(site: Path) 
 def test_load_and_disable_variables_select_before_import(site: Path) -> None:
     make_dist(site, "beluga-fake-a", {"fake-a": "fake_a:Plugin"}, {"fake_a": GOOD.format(name="a")})
     # importing this module would raise: selection must skip it before import
-    make_dist(site, "beluga-fake-bomb", {"fake-bomb": "fake_bomb:Plugin"}, {"fake_bomb": "raise SystemExit('imported!')"})
+    make_dist(
+        site, "beluga-fake-bomb", {"fake-bomb": "fake_bomb:Plugin"}, {"fake_bomb": "raise SystemExit('imported!')"}
+    )
     kit = Kit(env={"BELUGA_LOAD_PLUGINS": "fake-a"})
     assert kit.order == ("fake-a",)
     kit = Kit(env={"BELUGA_DISABLE_PLUGINS": "fake-bomb", "BELUGA_LOAD_PLUGINS": "fake-a,fake-bomb"})
@@ -64,16 +66,22 @@ def test_load_and_disable_variables_select_before_import(site: Path) -> None:
 
 def test_config_disabled_and_load_unlisted_select_before_import(site: Path) -> None:
     make_dist(site, "beluga-fake-a", {"fake-a": "fake_a:Plugin"}, {"fake_a": GOOD.format(name="a")})
-    make_dist(site, "beluga-fake-bomb", {"fake-bomb": "fake_bomb:Plugin"}, {"fake_bomb": "raise SystemExit('imported!')"})
+    make_dist(
+        site, "beluga-fake-bomb", {"fake-bomb": "fake_bomb:Plugin"}, {"fake_bomb": "raise SystemExit('imported!')"}
+    )
     kit = Kit({"beluga": {"plugins": ["fake-a"], "load_unlisted": False}})
     assert kit.order == ("fake-a",)
     kit = Kit({"beluga": {"disabled": ["fake-bomb"]}}, env={"BELUGA_LOAD_PLUGINS": "fake-a,fake-bomb"})
     assert kit.order == ("fake-a",)
 
 
-def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(site: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     make_dist(site, "beluga-fake-a", {"fake-a": "fake_a:Plugin"}, {"fake_a": GOOD.format(name="a")})
-    make_dist(site, "beluga-fake-broken", {"fake-broken": "fake_broken:Plugin"}, {"fake_broken": "import not_a_module_xyz"})
+    make_dist(
+        site, "beluga-fake-broken", {"fake-broken": "fake_broken:Plugin"}, {"fake_broken": "import not_a_module_xyz"}
+    )
     kit = Kit(env={"BELUGA_LOAD_PLUGINS": "fake-a,fake-broken"})
     assert kit.order == ("fake-a",)
     assert kit.generate("x").text == "x+a"
@@ -84,7 +92,9 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_work(site: Path,
 
 
 def test_strict_mode_makes_a_broken_plugin_fatal(site: Path) -> None:
-    make_dist(site, "beluga-fake-broken", {"fake-broken": "fake_broken:Plugin"}, {"fake_broken": "import not_a_module_xyz"})
+    make_dist(
+        site, "beluga-fake-broken", {"fake-broken": "fake_broken:Plugin"}, {"fake_broken": "import not_a_module_xyz"}
+    )
     with pytest.raises(PluginError, match="beluga-fake-broken"):
         Kit(env={"BELUGA_LOAD_PLUGINS": "fake-broken", "BELUGA_STRICT_PLUGINS": "1"})
 

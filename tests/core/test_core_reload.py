@@ -19,10 +19,7 @@ from beluga_core.testing import kit_with
 
 
 def version_config(n: int, *, plugins: str = "") -> str:
-    return (
-        f'[beluga]\nprovider = "echo"\nmodel = "m{n}"\n{plugins}'
-        f'[providers.echo]\noptions = {{prefix = "v{n}|"}}\n'
-    )
+    return f'[beluga]\nprovider = "echo"\nmodel = "m{n}"\n{plugins}[providers.echo]\noptions = {{prefix = "v{n}|"}}\n'
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -29,9 +29,24 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of the core, one plugin and the third-party test plugin, plus the core's dependencies."""
     house = tmp_path_factory.mktemp("wheels")
     dirs = [ROOT, SHOUT] + ([ONE_PLUGIN] if ONE_PLUGIN.exists() else [])
-    out = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(house), *map(str, dirs)])
+    out = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(house),
+            *map(str, dirs),
+        ]
+    )
     assert out.returncode == 0, out.stderr
-    out = run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(house), "pluggy", "attrs"])
+    out = run(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(house), "pluggy", "attrs"]
+    )
     assert out.returncode == 0, out.stderr
     return house
 
@@ -39,14 +54,20 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fresh_env(path: Path, wheelhouse: Path, *dists: str) -> Path:
     venv.EnvBuilder(with_pip=True).create(path)
     bindir = path / "bin"
-    out = run([str(bindir / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), *dists])
+    out = run(
+        [str(bindir / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), *dists]
+    )
     assert out.returncode == 0, out.stderr
     return bindir
 
 
 def plugins_json(bindir: Path, cwd: Path, **env: str) -> list[dict[str, object]]:
     out = subprocess.run(
-        [str(bindir / "beluga"), "plugins", "--json"], capture_output=True, text=True, cwd=cwd, timeout=60,
+        [str(bindir / "beluga"), "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
         env={"PATH": os.environ["PATH"], **env},
     )
     assert out.returncode == 0, out.stderr
@@ -56,7 +77,13 @@ def plugins_json(bindir: Path, cwd: Path, **env: str) -> list[dict[str, object]]
 def test_core_alone_lists_no_plugins_and_runs_with_echo(tmp_path: Path, wheelhouse: Path) -> None:
     bindir = fresh_env(tmp_path / "venv", wheelhouse, "beluga-core")
     assert plugins_json(bindir, tmp_path) == []
-    out = subprocess.run([str(bindir / "beluga"), "run", "hello from a fresh venv"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        [str(bindir / "beluga"), "run", "hello from a fresh venv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "hello from a fresh venv"
 
@@ -68,7 +95,9 @@ def test_core_plus_one_plugin_lists_exactly_that_one(tmp_path: Path, wheelhouse:
     assert names == ["retry"]
 
 
-def test_a_third_party_plugin_is_discovered_ordered_by_config_and_disabled_by_env(tmp_path: Path, wheelhouse: Path) -> None:
+def test_a_third_party_plugin_is_discovered_ordered_by_config_and_disabled_by_env(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
     bindir = fresh_env(tmp_path / "venv", wheelhouse, "beluga-core", "beluga-shout")
     infos = plugins_json(bindir, tmp_path)
     assert [(p["name"], p["distribution"], p["version"]) for p in infos] == [("shout", "beluga-shout", "1.2.3")]

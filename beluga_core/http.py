@@ -1,0 +1,354 @@
+"""HTTP plumbing for provider plugins: pooled clients, SSE parsing, error mapping, key scrubbing.
+
+Needs httpx (``pip install beluga-core[http]``); only provider plugins import this module, so the
+core itself stays free of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import importlib
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core.llm import ProviderConfig
+from beluga_core.masking import get_logger, mask_text
+
+log = get_logger("beluga.providers")
+
+#: Error ``type``/``code`` strings used by OpenAI-compatible servers and Anthropic, by meaning.
+_ERROR_TYPES: dict[str, ErrorCode] = {
+    "rate_limit_error": ErrorCode.RATE_LIMIT,
+    "rate_limit_exceeded": ErrorCode.RATE_LIMIT,
+    "insufficient_quota": ErrorCode.RATE_LIMIT,
+    "overloaded_error": ErrorCode.PROVIDER_UNAVAILABLE,
+    "api_error": ErrorCode.PROVIDER_UNAVAILABLE,
+    "server_error": ErrorCode.PROVIDER_UNAVAILABLE,
+    "timeout_error": ErrorCode.TIMEOUT,
+    "authentication_error": ErrorCode.AUTH,
+    "permission_error": ErrorCode.AUTH,
+    "invalid_api_key": ErrorCode.AUTH,
+    "invalid_request_error": ErrorCode.INVALID_INPUT,
+    "request_too_large": ErrorCode.INVALID_INPUT,
+    "not_found_error": ErrorCode.NOT_FOUND,
+    "model_not_found": ErrorCode.NOT_FOUND,
+}
+
+_MAX_QUOTED = 300  # characters of an upstream error message kept in ours
+
+InjectHeaders = Callable[[dict[str, str]], Any]
+_inject: InjectHeaders | bool | None = False  # False: not looked up yet
+
+
+def trace_injector() -> InjectHeaders | None:
+    """``beluga_tracing.inject_headers`` when that plugin is installed (W3C traceparent), else None."""
+    global _inject
+    if _inject is False:
+        try:
+            tracing = importlib.import_module("beluga_tracing")
+        except ImportError:
+            _inject = None
+        else:
+            fn = getattr(tracing, "inject_headers", None)
+            _inject = fn if callable(fn) else None
+    return _inject if callable(_inject) else None
+
+
+def outgoing_headers() -> dict[str, str] | None:
+    """Per-request headers: the W3C trace context when tracing is installed (None when there are none)."""
+    inject = trace_injector()
+    if inject is None:
+        return None
+    headers: dict[str, str] = {}
+    try:
+        out = inject(headers)
+    except Exception:
+        log.debug("beluga_tracing.inject_headers failed", exc_info=True)
+        return None
+    if isinstance(out, Mapping):
+        headers = {str(k): str(v) for k, v in out.items()}
+    return headers or None
+
+
+def deadline_passed(provider: str) -> ProviderError:
+    return ProviderError(ErrorCode.TIMEOUT, f"{provider}: the request deadline passed mid-stream", provider=provider)
+
+
+def code_for_status(status: int, error_type: str | None = None) -> ErrorCode:
+    """The ``ErrorCode`` for an HTTP error status (the upstream error type refines 4xx only)."""
+    if status == 429:
+        return ErrorCode.RATE_LIMIT
+    if status in (401, 403):
+        return ErrorCode.AUTH
+    if status == 408:
+        return ErrorCode.TIMEOUT
+    if status >= 500:  # 529 is Anthropic's "overloaded"
+        return ErrorCode.PROVIDER_UNAVAILABLE
+    if status == 404:
+        return ErrorCode.NOT_FOUND
+    if error_type in ("rate_limit_error", "rate_limit_exceeded"):
+        return ErrorCode.RATE_LIMIT
+    return ErrorCode.INVALID_INPUT
+
+
+def code_for_error_type(error_type: str | None) -> ErrorCode:
+    """The ``ErrorCode`` of an error event inside a stream (no HTTP status to go by)."""
+    return _ERROR_TYPES.get(error_type or "", ErrorCode.PROVIDER_UNAVAILABLE)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Scrubber:
+    """Removes one API key (and anything key-shaped) from text that may reach users or logs."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, api_key: str | None) -> None:
+        self._key = api_key or None
+
+    def __call__(self, text: str) -> str:
+        if self._key and self._key in text:
+            text = text.replace(self._key, "[api key]")
+        return mask_text(text)
+
+    def __repr__(self) -> str:
+        return "Scrubber(<hidden>)"
+
+
+def upstream_error(body: bytes) -> tuple[str | None, str | None]:
+    """``(type, message)`` from an error body: ``{"error": {"type"|"code", "message"}}`` or text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = body.decode("utf-8", "replace").strip()
+        return None, text or None
+    if isinstance(data, Mapping):
+        err = data.get("error", data)
+        if isinstance(err, Mapping):
+            etype = err.get("type") or err.get("code")
+            msg = err.get("message")
+            return (str(etype) if etype else None), (str(msg) if msg else None)
+        if isinstance(err, str):
+            return None, err
+    return None, None
+
+
+def _quote(message: str | None, scrub: Scrubber) -> str:
+    if not message:
+        return ""
+    message = scrub(" ".join(message.split()))
+    if len(message) > _MAX_QUOTED:
+        message = message[: _MAX_QUOTED - 1] + "…"
+    return f": {message}"
+
+
+_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.AUTH: "check providers.{name}.api_key",
+    ErrorCode.NOT_FOUND: "check providers.{name}.base_url and the model name",
+    ErrorCode.RATE_LIMIT: "slow down or let the retry plugin wait",
+}
+
+
+def status_error(
+    provider: str, status: int, headers: Mapping[str, str], body: bytes, scrub: Scrubber, url: str
+) -> ProviderError:
+    """The ``ProviderError`` for a non-2xx response, quoting the upstream message with the key scrubbed."""
+    etype, msg = upstream_error(body)
+    code = code_for_status(status, etype)
+    retry_after = parse_retry_after(headers)
+    parts = [f"{provider}: HTTP {status} from {url}", _quote(msg, scrub)]
+    if etype:
+        parts.append(f" ({scrub(etype)})")
+    hint = _HINTS.get(code)
+    if hint:
+        parts.append(f"; {hint.format(name=provider)}")
+    if retry_after is not None:
+        parts.append(f"; retry after {retry_after:g}s")
+    return ProviderError(code, "".join(parts), provider=provider, retry_after=retry_after, status_code=status)
+
+
+def stream_error(provider: str, payload: Mapping[str, Any], scrub: Scrubber) -> ProviderError:
+    """The ``ProviderError`` for an error event received after a 200, in the middle of a stream."""
+    err = payload.get("error", payload)
+    etype = msg = None
+    if isinstance(err, Mapping):
+        etype = err.get("type") or err.get("code")
+        msg = err.get("message")
+    elif isinstance(err, str):
+        msg = err
+    code = code_for_error_type(str(etype) if etype else None)
+    text = f"{provider}: error event in the stream" + _quote(str(msg) if msg else None, scrub)
+    if etype:
+        text += f" ({scrub(str(etype))})"
+    return ProviderError(code, text, provider=provider)
+
+
+def transport_error(provider: str, exc: httpx.HTTPError, url: str, *, deadline_capped: bool = False) -> ProviderError:
+    """Map httpx's connection and timeout errors; the key is never in them (it travels in headers)."""
+    if isinstance(exc, httpx.TimeoutException):
+        what = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for data",
+            httpx.WriteTimeout: "sending the request",
+            httpx.PoolTimeout: "waiting for a pooled connection",
+        }.get(type(exc), "waiting")
+        why = " (capped by the request deadline)" if deadline_capped else ""
+        return ProviderError(ErrorCode.TIMEOUT, f"{provider}: timed out {what} on {url}{why}", provider=provider)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProviderError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{provider}: connection to {url} broke off mid-response ({type(exc).__name__})",
+            provider=provider,
+        )
+    return ProviderError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        f"{provider}: cannot reach {url} ({type(exc).__name__}: {exc})",
+        provider=provider,
+    )
+
+
+def malformed(provider: str, url: str, what: str) -> ProviderError:
+    return ProviderError(
+        ErrorCode.PROVIDER_UNAVAILABLE, f"{provider}: malformed response from {url}: {what}", provider=provider
+    )
+
+
+class ClientPool:
+    """One pooled ``httpx.AsyncClient`` per event loop, created on first use, with explicit limits.
+
+    A client's connections belong to the loop that opened them, so each loop gets its own client
+    (the sync twins run on one long-lived loop per thread, so they reuse theirs).
+    """
+
+    def __init__(self, config: ProviderConfig, headers: Mapping[str, str]) -> None:
+        self.timeout = httpx.Timeout(
+            connect=float(config.connect_timeout),
+            read=float(config.read_timeout),
+            write=float(config.read_timeout),
+            pool=float(config.connect_timeout),
+        )
+        self.limits = httpx.Limits(
+            max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+        )
+        self._headers = dict(headers)
+        # Proxy and CA settings from the environment (HTTPS_PROXY, SSL_CERT_FILE), as httpx and the SDKs do.
+        self._trust_env = bool(config.options.get("trust_env", True))
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(
+                headers=self._headers, timeout=self.timeout, limits=self.limits, trust_env=self._trust_env
+            )
+            self._clients[loop] = client
+        return client
+
+    def timeout_for(self, deadline: float | None) -> tuple[httpx.Timeout | None, bool]:
+        """The request's timeout: the pool's, with each phase capped by what remains of ``deadline``."""
+        if deadline is None:
+            return None, False
+        remaining = max(0.001, deadline - time.monotonic())
+        t = self.timeout
+        read = t.read if t.read is not None else remaining
+        if remaining >= read and t.connect is not None and remaining >= t.connect:
+            return None, False
+        return (
+            httpx.Timeout(
+                connect=min(t.connect or remaining, remaining),
+                read=min(read, remaining),
+                write=min(t.write or remaining, remaining),
+                pool=min(t.pool or remaining, remaining),
+            ),
+            True,
+        )
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop; clients of other loops are dropped with them."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        clients, self._clients = dict(self._clients), weakref.WeakKeyDictionary()
+        for owner, client in clients.items():
+            if owner is loop:
+                await client.aclose()
+
+    def __repr__(self) -> str:
+        return f"<ClientPool clients={len(self._clients)} max_connections={self.limits.max_connections}>"
+
+
+async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str]]:
+    """Parse server-sent events incrementally: yields ``(event, data)`` as each event completes.
+
+    Handles ``\\n``, ``\\r\\n`` and ``\\r`` line ends, multi-line ``data``, comments and events split
+    across network reads. A trailing event without its blank line is not yielded (it was cut off).
+    """
+    buf = b""
+    event = ""
+    data: list[str] = []
+    after_cr = False  # the last piece ended in \r: a \n starting the next one belongs to it
+    async for piece in chunks:
+        if after_cr and piece[:1] == b"\n":
+            piece = piece[1:]
+        if b"\r" in piece:
+            after_cr = piece.endswith(b"\r")
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        else:
+            after_cr = False
+        buf = buf + piece if buf else piece
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            line = buf[start:end]
+            start = end + 1
+            if not line:
+                if data:
+                    yield event or "message", "\n".join(data)
+                event, data = "", []
+                continue
+            if line[:1] == b":":
+                continue
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value.decode("utf-8"))
+            elif name == b"event":
+                event = value.decode("utf-8")
+        buf = buf[start:]
