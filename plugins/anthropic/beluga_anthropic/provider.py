@@ -1,0 +1,351 @@
+"""``AnthropicProvider``: the Messages API over httpx, with streaming, tools, images and prompt caching."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from httpx import USE_CLIENT_DEFAULT
+
+from beluga_core.http import (
+    ClientPool,
+    Scrubber,
+    deadline_passed,
+    malformed,
+    outgoing_headers,
+    sse_events,
+    status_error,
+    stream_error,
+    transport_error,
+)
+from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core.llm import BaseProvider, ProviderConfig
+from beluga_core.masking import get_logger
+from beluga_core.schema import (
+    AIMessage,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    SystemMessage,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolMessage,
+    ToolSpec,
+    Usage,
+)
+
+log = get_logger("beluga.anthropic")
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 1024
+
+#: Anthropic's stop reasons in the words the rest of Beluga (and OpenAI) use; the raw one is kept.
+STOP_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def endpoint(base_url: str | None, path: str) -> str:
+    """``{base_url}/v1/{path}``; a base URL that already ends in ``/v1`` is kept as is."""
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    if not base.endswith("/v1"):
+        base += "/v1"
+    return f"{base}/{path}"
+
+
+def _text_block(p: TextPart) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": p.text}
+    if p.cache_breakpoint:
+        block["cache_control"] = _EPHEMERAL
+    return block
+
+
+def _image_block(p: ImagePart) -> dict[str, Any]:
+    if p.data is not None:
+        import base64
+
+        source = {"type": "base64", "media_type": p.mime_type, "data": base64.b64encode(p.data).decode("ascii")}
+    elif p.url is not None and p.url.startswith("data:"):
+        head, _, data = p.url.partition(",")
+        media_type = head[5:].split(";", 1)[0] or p.mime_type or "image/png"
+        source = {"type": "base64", "media_type": media_type, "data": data}
+    else:
+        source = {"type": "url", "url": p.url}
+    return {"type": "image", "source": source}
+
+
+def _blocks(parts: tuple[Any, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            if p.text:  # the API rejects empty text blocks
+                out.append(_text_block(p))
+        elif isinstance(p, ImagePart):
+            out.append(_image_block(p))
+    return out
+
+
+def encode_messages(messages: tuple[Message, ...]) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """``(system, messages)`` for the Messages API.
+
+    System messages become the top-level ``system`` (blocks with ``cache_control`` where a part is
+    a cache breakpoint); tool results become ``tool_result`` blocks in a user turn; consecutive
+    turns of the same role are merged, as the API requires alternating roles.
+    """
+    system: list[TextPart] = []
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            system.extend(p for p in m.parts if isinstance(p, TextPart) and p.text)
+            continue
+        if isinstance(m, AIMessage):
+            role = "assistant"
+            blocks = _blocks(m.parts)
+            blocks.extend(
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)} for c in m.tool_calls
+            )
+        elif isinstance(m, ToolMessage):
+            role = "user"
+            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
+            tb = _blocks(m.parts)
+            if tb:
+                result["content"] = tb
+            blocks = [result]
+        else:
+            role = "user"
+            blocks = _blocks(m.parts)
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    sys_value: str | list[dict[str, Any]] | None = None
+    if any(p.cache_breakpoint for p in system):
+        sys_value = [_text_block(p) for p in system]
+    elif system:
+        sys_value = "\n".join(p.text for p in system)
+    return sys_value, out
+
+
+def encode_tool(t: ToolSpec) -> dict[str, Any]:
+    tool: dict[str, Any] = {"name": t.name, "input_schema": dict(t.parameters)}
+    if t.description:
+        tool["description"] = t.description
+    return tool
+
+
+def _int(d: Mapping[str, Any], key: str) -> int:
+    return int(d.get(key) or 0)
+
+
+def usage_from(data: Any) -> Usage:
+    """Anthropic counts cache reads and writes apart from ``input_tokens``; Beluga's input is the sum."""
+    if not isinstance(data, Mapping):
+        return Usage()
+    read = _int(data, "cache_read_input_tokens")
+    total_in = _int(data, "input_tokens") + read + _int(data, "cache_creation_input_tokens")
+    return Usage(total_in, _int(data, "output_tokens"), read)
+
+
+class AnthropicProvider(BaseProvider):
+    """Messages API (``POST {base_url}/v1/messages``) with streaming, tools, images and cache_control.
+
+    Options: ``version`` (the ``anthropic-version`` header, default ``2023-06-01``), ``beta``
+    (``anthropic-beta``), ``max_tokens`` (default when a request sets none: the API requires one),
+    ``headers`` (extra request headers).
+    """
+
+    name = "anthropic"
+
+    def __init__(self, config: ProviderConfig | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        opts = dict(cfg.options)
+        self.url = endpoint(cfg.base_url, "messages")
+        headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "anthropic-version": str(opts.get("version", DEFAULT_VERSION)),
+        }
+        if cfg.api_key:
+            headers["x-api-key"] = cfg.api_key
+        if opts.get("beta"):
+            headers["anthropic-beta"] = str(opts["beta"])
+        headers.update({str(k): str(v) for k, v in dict(opts.get("headers") or {}).items()})
+        self._pool = ClientPool(cfg, headers)
+        self._scrub = Scrubber(cfg.api_key)
+        self._max_tokens = int(opts.get("max_tokens", DEFAULT_MAX_TOKENS))
+
+    def build_body(self, request: LLMRequest, *, stream: bool) -> dict[str, Any]:
+        """The JSON body for ``request`` (``params`` such as ``top_p`` or ``stop_sequences`` pass through)."""
+        model = request.model or self.config.model
+        if not model:
+            raise ProviderError(
+                ErrorCode.INVALID_INPUT,
+                "anthropic: no model given; set providers.anthropic.model or pass model=...",
+                provider=self.name,
+            )
+        system, messages = encode_messages(request.messages)
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": request.max_tokens if request.max_tokens is not None else self._max_tokens,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = system
+        if request.tools:
+            body["tools"] = [encode_tool(t) for t in request.tools]
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if stream:
+            body["stream"] = True
+        if request.params:
+            body.update(request.params)
+        return body
+
+    async def agenerate(self, request: LLMRequest) -> LLMResponse:
+        content = _dumps(self.build_body(request, stream=False))
+        timeout, capped = self._pool.timeout_for(request.deadline)
+        client = self._pool.get()
+        try:
+            resp = await client.post(
+                self.url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(self.name, exc, self.url, deadline_capped=capped) from None
+        if resp.status_code >= 300:
+            err = status_error(self.name, resp.status_code, resp.headers, resp.content, self._scrub, self.url)
+            log.debug("%s", err.message)
+            raise err
+        try:
+            data = json.loads(resp.content)
+        except ValueError:
+            raise malformed(self.name, self.url, "the body is not JSON") from None
+        if isinstance(data, dict) and data.get("type") == "error":
+            raise stream_error(self.name, data, self._scrub)
+        blocks = data.get("content") if isinstance(data, dict) else None
+        if not isinstance(blocks, list):
+            raise malformed(self.name, self.url, "no content list in the JSON body")
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for b in blocks:
+            kind = b.get("type")
+            if kind == "text":
+                texts.append(str(b.get("text", "")))
+            elif kind == "tool_use":
+                args = b.get("input")
+                args = args if isinstance(args, dict) else {}
+                calls.append(ToolCall(str(b.get("id", "")), str(b.get("name", "")), args))
+        stop = data.get("stop_reason")
+        return LLMResponse(
+            AIMessage("".join(texts), tool_calls=calls),  # mypy misreads attrs converter=tuple
+            model=str(data.get("model") or model_of(request, self.config)),
+            provider=self.name,
+            usage=usage_from(data.get("usage")),
+            finish_reason=STOP_REASONS.get(stop, stop) if stop else None,
+            metadata={"stop_reason": stop} if stop else {},
+        )
+
+    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        content = _dumps(self.build_body(request, stream=True))
+        timeout, capped = self._pool.timeout_for(request.deadline)
+        client = self._pool.get()
+        deadline = request.deadline
+        url, name = self.url, self.name
+        usage: dict[str, Any] = {}
+        stop: str | None = None
+        model: str | None = None
+        tools: dict[int, int] = {}  # content block index -> tool call index
+        done = False
+        try:
+            req = client.build_request(
+                "POST", url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
+            )
+            resp = await client.send(req, stream=True)
+            try:
+                if resp.status_code >= 300:
+                    body = await resp.aread()
+                    raise status_error(name, resp.status_code, resp.headers, body, self._scrub, url)
+                async for event, data in sse_events(resp.aiter_raw()):
+                    if done or event == "ping":
+                        continue  # after message_stop: read to the end so the connection is pooled
+                    try:
+                        payload = json.loads(data)
+                    except ValueError:
+                        raise malformed(name, url, f"the data of a {event!r} event is not JSON") from None
+                    if not isinstance(payload, dict):
+                        raise malformed(name, url, f"the data of a {event!r} event is not a JSON object")
+                    kind = payload.get("type") or event
+                    if kind == "error":
+                        raise stream_error(name, payload, self._scrub)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise deadline_passed(name)
+                    if kind == "content_block_delta":
+                        delta = payload.get("delta") or {}
+                        dtype = delta.get("type")
+                        if dtype == "text_delta":
+                            if delta.get("text"):
+                                yield StreamChunk(text=delta["text"], model=model)
+                        elif dtype == "input_json_delta":
+                            idx = tools.get(int(payload.get("index", 0)))
+                            if idx is not None and delta.get("partial_json"):
+                                yield StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=delta["partial_json"]),))
+                    elif kind == "content_block_start":
+                        block = payload.get("content_block") or {}
+                        if block.get("type") == "tool_use":
+                            idx = tools[int(payload.get("index", 0))] = len(tools)
+                            yield StreamChunk(
+                                tool_calls=(ToolCallDelta(idx, str(block.get("id", "")), str(block.get("name", ""))),),
+                                model=model,
+                            )
+                        elif block.get("type") == "text" and block.get("text"):
+                            yield StreamChunk(text=block["text"], model=model)
+                    elif kind == "message_start":
+                        message = payload.get("message") or {}
+                        model = message.get("model") or model
+                        if isinstance(message.get("usage"), Mapping):
+                            usage.update(message["usage"])
+                    elif kind == "message_delta":
+                        stop = (payload.get("delta") or {}).get("stop_reason") or stop
+                        if isinstance(payload.get("usage"), Mapping):
+                            usage.update({k: v for k, v in payload["usage"].items() if v is not None})
+                    elif kind == "message_stop":
+                        done = True
+            finally:
+                await resp.aclose()
+        except httpx.HTTPError as exc:
+            raise transport_error(name, exc, url, deadline_capped=capped) from None
+        if not done:
+            raise ProviderError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"{name}: the stream from {url} ended before message_stop (cut off midway)",
+                provider=name,
+            )
+        yield StreamChunk(
+            usage=usage_from(usage), finish_reason=STOP_REASONS.get(stop, stop) if stop else None, model=model
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+def model_of(request: LLMRequest, config: ProviderConfig) -> str:
+    return request.model or config.model or ""

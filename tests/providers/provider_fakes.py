@@ -1,0 +1,338 @@
+"""Small but real HTTP servers on 127.0.0.1 that speak the OpenAI and Anthropic wire formats.
+
+Each answers like the real API by default (echoing the last user message, calling a tool when
+tools are offered, streaming SSE when asked) and can be scripted to misbehave for one request:
+``server.push(reply)`` queues a reply that is used instead of the default.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = Callable[["Handler"], None]
+
+OPENAI_KEY = "sk-test-0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (the port was just free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeServer  # type: ignore[assignment]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        record = {"path": self.path, "headers": headers, "body": body, "client": self.client_address}
+        self.server.requests.append(record)
+        reply = self.server.next_reply(self)
+        try:
+            reply(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- writing helpers used by the replies ---------------------------------------------------
+    def send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, json.dumps(obj).encode(), "application/json", headers)
+
+    def send_bytes(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def start_chunked(self, status: int = 200, ctype: str = "text/event-stream") -> None:
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def cut(self) -> None:
+        """Drop the connection now, mid-body."""
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, default: Callable[[Handler], None], api_key: str) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.default = default
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[Reply] = []
+        self.cached_tokens = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that time out and hang up are part of the tests
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def push(self, *replies: Reply) -> None:
+        with self._lock:
+            self.script.extend(replies)
+
+    def next_reply(self, handler: Handler) -> Reply:
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+        return self.default
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]
+
+
+# -- scripted replies ----------------------------------------------------------------------------
+
+
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
+    def reply(h: Handler) -> None:
+        if delay:
+            time.sleep(delay)
+        h.send_json(status, obj, headers)
+
+    return reply
+
+
+def raw_reply(status: int, data: bytes, ctype: str = "application/json", headers: dict[str, str] | None = None,
+              ) -> Reply:
+    return lambda h: h.send_bytes(status, data, ctype, headers)
+
+
+def sse_reply(pieces: list[bytes], *, delay: float = 0.0, cut: bool = False) -> Reply:
+    """Send ``pieces`` as separate network writes (so events arrive split), then end or cut."""
+
+    def reply(h: Handler) -> None:
+        h.start_chunked()
+        for p in pieces:
+            h.chunk(p)
+            if delay:
+                time.sleep(delay)
+        if cut:
+            h.cut()
+        else:
+            h.end_chunked()
+
+    return reply
+
+
+def slow(seconds: float, then: Reply | None = None) -> Reply:
+    def reply(h: Handler) -> None:
+        time.sleep(seconds)
+        (then or h.server.default)(h)
+
+    return reply
+
+
+def data(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def event(name: str, obj: Any) -> bytes:
+    return f"event: {name}\n".encode() + data(obj)
+
+
+# -- OpenAI Chat Completions ---------------------------------------------------------------------
+
+
+def _openai_answer(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(text, tool_calls) a tiny deterministic "model" gives for a Chat Completions body."""
+    messages = body["messages"]
+    last = messages[-1]
+    if last["role"] == "tool":
+        return f"the tool said: {last['content']}", []
+    content = last["content"]
+    if isinstance(content, list):
+        texts = [p["text"] for p in content if p["type"] == "text"]
+        images = [p["image_url"] for p in content if p["type"] == "image_url"]
+    else:
+        texts, images = [content], []
+    text = " ".join(texts)
+    if body.get("tools"):
+        tool = body["tools"][0]["function"]["name"]
+        fn = {"name": tool, "arguments": json.dumps({"q": text})}
+        return "", [{"id": "call_1", "type": "function", "function": fn}]
+    if images:
+        desc = ", ".join(f"{i + 1}:{'data' if im['url'].startswith('data:') else 'url'}/{im.get('detail', 'auto')}"
+                         for i, im in enumerate(images))
+        return f"I see {len(images)} images ({desc}). {text}", []
+    return f"echo: {text}", []
+
+
+def openai_default(h: Handler) -> None:
+    server, req = h.server, h.server.last
+    if req["headers"].get("authorization") != f"Bearer {server.api_key}":
+        got = req["headers"].get("authorization", "").removeprefix("Bearer ")
+        h.send_json(401, {"error": {"message": f"Incorrect API key provided: {got}.", "type": "invalid_request_error",
+                                    "code": "invalid_api_key"}})
+        return
+    body = req["body"]
+    if not isinstance(body, dict) or "model" not in body or "messages" not in body:
+        h.send_json(400, {"error": {"message": "model and messages are required", "type": "invalid_request_error"}})
+        return
+    text, calls = _openai_answer(body)
+    prompt = sum(len(json.dumps(m)) // 4 for m in body["messages"])
+    completion = max(1, len(text) // 4)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+             "prompt_tokens_details": {"cached_tokens": server.cached_tokens}}
+    finish = "tool_calls" if calls else "stop"
+    if not body.get("stream"):
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls
+        h.send_json(200, {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+                          "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
+        return
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"]}
+    pieces = [data({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})]
+    words = text.split(" ") if text else []
+    for i, w in enumerate(words):
+        pieces.append(data({**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}}]}))
+    for n, c in enumerate(calls):
+        fn = {"name": c["function"]["name"], "arguments": ""}
+        head = {"index": n, "id": c["id"], "type": "function", "function": fn}
+        pieces.append(data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]}))
+        args = c["function"]["arguments"]
+        for k in range(0, len(args), 5):
+            frag = {"index": n, "function": {"arguments": args[k:k + 5]}}
+            pieces.append(data({**base, "choices": [{"index": 0, "delta": {"tool_calls": [frag]}}]}))
+    pieces.append(data({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        pieces.append(data({**base, "choices": [], "usage": usage}))
+    pieces.append(b"data: [DONE]\n\n")
+    sse_reply(pieces)(h)
+
+
+def openai_server(api_key: str = OPENAI_KEY) -> FakeServer:
+    return FakeServer(openai_default, api_key).start()
+
+
+# -- Anthropic Messages --------------------------------------------------------------------------
+
+
+def anthropic_default(h: Handler) -> None:
+    server, req = h.server, h.server.last
+    if req["headers"].get("x-api-key") != server.api_key:
+        got = req["headers"].get("x-api-key")
+        err = {"type": "authentication_error", "message": f"invalid x-api-key {got}"}
+        h.send_json(401, {"type": "error", "error": err})
+        return
+    body = req["body"]
+    problem = None
+    if not req["headers"].get("anthropic-version"):
+        problem = "anthropic-version header is required"
+    elif not isinstance(body, dict) or "max_tokens" not in body or "model" not in body:
+        problem = "model and max_tokens are required"
+    else:
+        roles = [m["role"] for m in body["messages"]]
+        if any(a == b for a, b in itertools.pairwise(roles)) or (roles and roles[0] != "user"):
+            problem = "roles must alternate between user and assistant, starting with user"
+        elif any(m["role"] == "system" for m in body["messages"]):
+            problem = "system messages go in the top-level system parameter"
+    if problem:
+        h.send_json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": problem}})
+        return
+    last = body["messages"][-1]["content"]
+    blocks = last if isinstance(last, list) else [{"type": "text", "text": last}]
+    results = [b for b in blocks if b["type"] == "tool_result"]
+    texts = [b["text"] for b in blocks if b["type"] == "text"]
+    images = [b["source"] for b in blocks if b["type"] == "image"]
+    calls: list[dict[str, Any]] = []
+    if results:
+        inner = results[0].get("content") or []
+        text = "the tool said: " + "".join(b.get("text", "") for b in inner)
+    elif body.get("tools"):
+        text = "Let me check."
+        name = body["tools"][0]["name"]
+        calls = [{"type": "tool_use", "id": "toolu_1", "name": name, "input": {"q": " ".join(texts)}}]
+    elif images:
+        text = f"I see {len(images)} images ({', '.join(s['type'] for s in images)}). {' '.join(texts)}"
+    else:
+        text = "echo: " + " ".join(texts)
+    cache_read = server.cached_tokens
+    usage = {"input_tokens": 10, "output_tokens": max(1, len(text) // 4), "cache_read_input_tokens": cache_read,
+             "cache_creation_input_tokens": 5}
+    stop = "tool_use" if calls else "end_turn"
+    content = [{"type": "text", "text": text}, *calls]
+    if not body.get("stream"):
+        h.send_json(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+                          "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage})
+        return
+    start_usage = {**usage, "output_tokens": 1}
+    pieces = [event("message_start", {"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+        "stop_reason": None, "usage": start_usage}})]
+    pieces.append(event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                "content_block": {"type": "text", "text": ""}}))
+    pieces.append(event("ping", {"type": "ping"}))
+    for i, w in enumerate(text.split(" ")):
+        pieces.append(event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                    "delta": {"type": "text_delta", "text": w if i == 0 else " " + w}}))
+    pieces.append(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    for n, c in enumerate(calls, start=1):
+        pieces.append(event("content_block_start", {"type": "content_block_start", "index": n, "content_block": {
+            "type": "tool_use", "id": c["id"], "name": c["name"], "input": {}}}))
+        args = json.dumps(c["input"])
+        for k in range(0, len(args), 5):
+            pieces.append(event("content_block_delta", {"type": "content_block_delta", "index": n, "delta": {
+                "type": "input_json_delta", "partial_json": args[k:k + 5]}}))
+        pieces.append(event("content_block_stop", {"type": "content_block_stop", "index": n}))
+    pieces.append(event("message_delta", {"type": "message_delta",
+                                          "delta": {"stop_reason": stop, "stop_sequence": None},
+                                          "usage": {"output_tokens": usage["output_tokens"]}}))
+    pieces.append(event("message_stop", {"type": "message_stop"}))
+    sse_reply(pieces)(h)
+
+
+def anthropic_server(api_key: str = ANTHROPIC_KEY) -> FakeServer:
+    return FakeServer(anthropic_default, api_key).start()
