@@ -697,6 +697,7 @@ def _provider_call(
     out_async = any(g.is_async for g in out_guards)
     notify = _decision_listener(observers)
     default = config.beluga.provider
+    holdback = config.beluga.stream_holdback
 
     def blocked(res: GuardResult, stage: Stage) -> GuardBlocked:
         return GuardBlocked(res.guard or "?", res.reason or "blocked", stage=stage)
@@ -750,7 +751,7 @@ def _provider_call(
             )
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
             if out_guards:
-                return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state))
+                return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state), holdback)
             return stream
         if request.deadline is None:
             response = await provider.agenerate(request)
@@ -785,7 +786,9 @@ async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:
 
 
 #: Characters of streamed text held back so a pattern split across chunks is seen whole.
-STREAM_HOLDBACK = 256
+STREAM_HOLDBACK = 128
+#: Text released at a time, at least: fewer, larger releases cost fewer guard runs.
+_MIN_RELEASE = 16
 
 
 def _guarded_stream(
@@ -815,7 +818,7 @@ def _guarded_stream(
                 if not chunk.text:
                     continue
                 buf += chunk.text
-                if len(buf) < 2 * holdback:
+                if len(buf) < holdback + _MIN_RELEASE:
                     continue
                 whole = await guard(buf)  # raises GuardBlocked on a block
                 cut = _cut_point(buf, len(buf) - holdback, whole.findings)

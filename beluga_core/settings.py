@@ -35,6 +35,9 @@ class BelugaSettings:
         factory=tuple, help="guard plugins whose errors let text pass (default: errors block)"
     )
     deadline: Duration | None = setting(None, min=0, help="per-call deadline, e.g. '30s' (none by default)")
+    stream_holdback: int = setting(
+        128, min=16, max=65536, help="characters of streamed output held so output guards see split entities whole"
+    )
     fallback: tuple[str, ...] = setting(
         factory=tuple, help="providers tried in order when the main one fails with a retryable error"
     )
