@@ -7,6 +7,7 @@ reused by the next. Calling a sync twin from inside a running event loop is a mi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -26,4 +27,6 @@ def run_sync(coro: Coroutine[Any, Any, T], name: str = "this call") -> T:
     runner: asyncio.Runner | None = getattr(_local, "runner", None)
     if runner is None:
         runner = _local.runner = asyncio.Runner()
-    return runner.run(coro)
+    # Run in a copy of the caller's context, so contextvars (the current span, a request id) set
+    # around a sync call are seen inside it, as they would be for the async form.
+    return runner.run(coro, context=contextvars.copy_context())
