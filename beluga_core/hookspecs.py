@@ -89,6 +89,15 @@ def on_config_change(old: Config | None, new: Config) -> None:
 
 
 @hookspec
+def on_close() -> Awaitable[None] | None:
+    """Called once by ``Kit.aclose()``/``Kit.close()``: release connections, flush exporters.
+
+    May be ``def`` or ``async def``. An exception is logged with the plugin's name and ignored, so
+    every plugin gets its chance to close.
+    """
+
+
+@hookspec
 def on_guard_decision(decision: GuardDecision) -> None:
     """Observer: a guard returned a verdict (allowed, modified or blocked).
 

@@ -512,6 +512,14 @@ class Kit:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        for name, result in self.plugins.call_each("on_close", list(self.plugins.loaded)).items():
+            try:
+                if inspect.isawaitable(result):
+                    await result
+                elif isinstance(result, Exception):
+                    raise result
+            except Exception:  # noqa: BLE001 - every plugin gets its chance to close
+                log.exception("plugin %r failed in on_close", name)
         for provider in list(self._provider_cache.values()):
             try:
                 await provider.aclose()

@@ -550,3 +550,27 @@ async def test_stream_block_stops_the_stream_before_the_offending_text() -> None
         async for c in kit.astream(text):
             seen.append(c.text)
     assert "pass" not in "".join(seen)
+
+
+async def test_aclose_gives_every_plugin_its_on_close_even_if_one_fails() -> None:
+    closed: list[str] = []
+
+    class SyncCloser:
+        name = "sync-closer"
+
+        @hookimpl
+        def on_close(self) -> None:
+            closed.append("sync")
+            raise RuntimeError("boom")
+
+    class AsyncCloser:
+        name = "async-closer"
+
+        @hookimpl
+        async def on_close(self) -> None:
+            await asyncio.sleep(0)
+            closed.append("async")
+
+    kit = kit_with(SyncCloser(), AsyncCloser())
+    await kit.aclose()
+    assert sorted(closed) == ["async", "sync"]

@@ -85,6 +85,11 @@ class TracingPlugin:
         return TracingSettings
 
     @hookimpl
+    def on_close(self) -> None:
+        """Export what is buffered before the Kit goes away (short scripts lose nothing)."""
+        _runtime.flush(5_000)
+
+    @hookimpl
     def on_config_change(self, old: Config | None, new: Config) -> None:
         self._apply(new.plugin_settings(self.name) or TracingSettings(), new)
 
