@@ -518,7 +518,7 @@ class Kit:
                     await result
                 elif isinstance(result, Exception):
                     raise result
-            except Exception:  # noqa: BLE001 - every plugin gets its chance to close
+            except Exception:
                 log.exception("plugin %r failed in on_close", name)
         for provider in list(self._provider_cache.values()):
             try:

@@ -121,9 +121,9 @@ async def ttfc_us(stream: Callable[[], Any], n: int = N_CALLS, repeat: int = REP
 async def measure(url: str) -> list[list[Any]]:
     import httpx
     import openai
-    from beluga_openai import OpenAIPlugin, OpenAIProvider
 
     from beluga_core import Kit, LLMRequest, ProviderConfig
+    from beluga_openai import OpenAIPlugin, OpenAIProvider
 
     messages: Any = [{"role": "user", "content": "Hello, how are you today?"}]
     raw = httpx.AsyncClient(headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"})

@@ -29,7 +29,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, table
-from beluga_ratelimit import RateLimiter
 from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage as LimitsAsyncRedis
 from limits.aio.strategies import FixedWindowRateLimiter as AioFixed
@@ -42,6 +41,8 @@ from limits.strategies import (
     MovingWindowRateLimiter,
     SlidingWindowCounterRateLimiter,
 )
+
+from beluga_ratelimit import RateLimiter
 
 MEM_N = 20_000
 REDIS_N = 1_000

@@ -22,14 +22,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, table
-from beluga_tracing import invoke_agent, use_tracer_provider
-from beluga_tracing.plugin import TracingPlugin
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
 from beluga_core.testing import kit_with
+from beluga_tracing import invoke_agent, use_tracer_provider
+from beluga_tracing.plugin import TracingPlugin
 
 N = 10_000
 SN = 3_000

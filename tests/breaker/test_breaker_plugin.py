@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 import pytest
-from beluga_breaker import CircuitOpenError, CircuitState
-from beluga_breaker.plugin import BreakerPlugin
-from beluga_retry import RetryDeadlineExceeded
-from beluga_retry.plugin import RetryPlugin
 from breaker_fakes import FakeClock
 
+from beluga_breaker import CircuitOpenError, CircuitState
+from beluga_breaker.plugin import BreakerPlugin
 from beluga_core.errors import ConfigError, ErrorCode, ProviderError
 from beluga_core.kit import Kit
 from beluga_core.llm import EchoProvider
+from beluga_retry import RetryDeadlineExceeded
+from beluga_retry.plugin import RetryPlugin
 
 THREE = {"plugins": {"breaker": {"failure_threshold": 3, "reset_timeout": "30s"}}}
 

@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from beluga_breaker import CircuitBreaker, CircuitOpenError, CircuitState
 from breaker_fakes import FakeClock, fail, ok, outage
 
+from beluga_breaker import CircuitBreaker, CircuitOpenError, CircuitState
 from beluga_core.errors import BudgetExhausted, ErrorCode, GuardBlocked, ProviderError, RateLimited
 from beluga_core.errors import CircuitOpenError as CoreCircuitOpenError
 

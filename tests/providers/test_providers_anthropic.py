@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from beluga_anthropic import AnthropicProvider
 from provider_fakes import ANTHROPIC_KEY, FakeServer, event, json_reply, raw_reply, slow, sse_reply
 
+from beluga_anthropic import AnthropicProvider
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.llm import ProviderConfig
 from beluga_core.schema import (

@@ -26,10 +26,11 @@ EMAIL = "jane.doe@example.com"
 
 @pytest.fixture
 def spans() -> Iterator[Any]:
-    from beluga_tracing import use_tracer_provider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from beluga_tracing import use_tracer_provider
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

@@ -6,10 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from beluga_anthropic import AnthropicPlugin
-from beluga_openai import OpenAIPlugin, OpenAIProvider
 from provider_fakes import ANTHROPIC_KEY, OPENAI_KEY, FakeServer, json_reply, sse_reply
 
+from beluga_anthropic import AnthropicPlugin
 from beluga_core import Kit
 from beluga_core.errors import BelugaError, ErrorCode, ProviderError
 from beluga_core.guard import GuardInput, GuardResult
@@ -17,6 +16,7 @@ from beluga_core.hookspecs import CallNext, hookimpl
 from beluga_core.schema import AIMessage, HumanMessage, LLMRequest, LLMResponse, ToolMessage, ToolSpec
 from beluga_core.stream import LLMStream
 from beluga_core.testing import kit_with
+from beluga_openai import OpenAIPlugin, OpenAIProvider
 
 WEATHER = ToolSpec("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
 
@@ -199,7 +199,6 @@ def test_prompt_builder_output_keeps_sections_apart_and_marks_the_cache_breakpoi
     openai_fake: FakeServer, anthropic_fake: FakeServer
 ) -> None:
     from beluga_anthropic import AnthropicProvider
-
     from beluga_core.llm import ProviderConfig
     from beluga_core.prompt import PromptBuilder
 

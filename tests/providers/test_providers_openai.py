@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from beluga_core import http as _http
-from beluga_openai import OpenAIProvider
 from provider_fakes import OPENAI_KEY, FakeServer, closed_port_url, data, json_reply, raw_reply, slow, sse_reply
 
+from beluga_core import http as _http
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.llm import ProviderConfig
 from beluga_core.schema import (
@@ -30,6 +29,7 @@ from beluga_core.schema import (
     ToolSpec,
 )
 from beluga_core.stream import LLMStream
+from beluga_openai import OpenAIProvider
 
 WEATHER = ToolSpec("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
 

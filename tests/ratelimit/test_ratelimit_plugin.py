@@ -7,10 +7,10 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-from beluga_ratelimit.plugin import RateLimitPlugin, RateLimitSettings
 
 from beluga_core.errors import BelugaError, ConfigError, ErrorCode, RateLimited
 from beluga_core.testing import Recorder, kit_with
+from beluga_ratelimit.plugin import RateLimitPlugin, RateLimitSettings
 
 
 class FakeClock:

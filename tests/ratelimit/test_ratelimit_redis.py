@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import redis
-from beluga_ratelimit import RateLimiter, StorageUnavailable
-from beluga_ratelimit.plugin import RateLimitPlugin
-from beluga_ratelimit.redis_storage import _ACQUIRE
 
 from beluga_core.errors import ErrorCode, ProviderError, RateLimited
 from beluga_core.testing import kit_with
+from beluga_ratelimit import RateLimiter, StorageUnavailable
+from beluga_ratelimit.plugin import RateLimitPlugin
+from beluga_ratelimit.redis_storage import _ACQUIRE
 
 pytestmark = pytest.mark.redis
 

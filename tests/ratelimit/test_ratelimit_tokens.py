@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from beluga_ratelimit import RateLimiter
-from beluga_ratelimit.plugin import RateLimitPlugin
 
 from beluga_core.errors import ErrorCode, ProviderError, RateLimited
 from beluga_core.llm import estimate_request_tokens
 from beluga_core.schema import HumanMessage
 from beluga_core.testing import kit_with
+from beluga_ratelimit import RateLimiter
+from beluga_ratelimit.plugin import RateLimitPlugin
 
 T0 = 3_600_000.0
 

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from beluga_retry import RetryDeadlineExceeded, RetryExhausted
-from beluga_retry.plugin import RetryPlugin
 
 from beluga_core.errors import BudgetExhausted, ConfigError, ErrorCode, ProviderError
 from beluga_core.hookspecs import hookimpl
@@ -17,6 +15,8 @@ from beluga_core.kit import Kit
 from beluga_core.llm import BaseProvider, EchoProvider, ProviderConfig
 from beluga_core.schema import LLMRequest, LLMResponse, StreamChunk
 from beluga_core.testing import Recorder, kit_with
+from beluga_retry import RetryDeadlineExceeded, RetryExhausted
+from beluga_retry.plugin import RetryPlugin
 
 NO_WAIT = {"plugins": {"retry": {"initial_backoff": 0, "max_backoff": 0}}}
 

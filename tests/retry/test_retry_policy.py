@@ -7,16 +7,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from beluga_retry import (
-    RetryDeadlineExceeded,
-    RetryEvent,
-    RetryExhausted,
-    RetryPolicy,
-    aretry,
-    aretrying,
-    retry,
-    retrying,
-)
 from hypothesis import given
 from hypothesis import strategies as st
 from retry_fakes import FakeClock
@@ -29,6 +19,16 @@ from beluga_core.errors import (
     GuardBlocked,
     ProviderError,
     RateLimited,
+)
+from beluga_retry import (
+    RetryDeadlineExceeded,
+    RetryEvent,
+    RetryExhausted,
+    RetryPolicy,
+    aretry,
+    aretrying,
+    retry,
+    retrying,
 )
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.1, max_backoff=1.0, jitter=0.0)

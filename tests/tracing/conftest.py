@@ -7,11 +7,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from beluga_tracing import use_tracer_provider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tracing_support import FORBIDDEN, span_texts
+
+from beluga_tracing import use_tracer_provider
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from beluga_tracing import invoke_agent, semconv, use_tracer_provider
-from beluga_tracing._runtime import build_provider, resolve_plan
-from beluga_tracing.plugin import TracingPlugin
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from tracing_support import OTLPReceiver, attributes, run_script
 
 from beluga_core.testing import kit_with
+from beluga_tracing import invoke_agent, semconv, use_tracer_provider
+from beluga_tracing._runtime import build_provider, resolve_plan
+from beluga_tracing.plugin import TracingPlugin
 
 
 def test_otlp_export_reaches_a_loopback_receiver_with_names_kinds_parents_and_attributes():

@@ -11,6 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from beluga_core.testing import kit_with
 from beluga_tracing import (
     TraceMiddleware,
     extract_context,
@@ -21,9 +24,6 @@ from beluga_tracing import (
     trace_id,
 )
 from beluga_tracing.plugin import TracingPlugin
-from opentelemetry.trace import SpanKind, StatusCode
-
-from beluga_core.testing import kit_with
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")  # flags: sampled, maybe random
 

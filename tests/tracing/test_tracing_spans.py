@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from beluga_tracing import invoke_agent, semconv, start_span
-from beluga_tracing.plugin import TracingPlugin
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from tracing_support import EMAIL, PHONE, SECRET
@@ -17,6 +15,8 @@ from beluga_core import hookimpl
 from beluga_core.errors import BelugaError, GuardBlocked, ProviderError, ToolFailed
 from beluga_core.guard import GuardInput, GuardResult
 from beluga_core.testing import kit_with
+from beluga_tracing import invoke_agent, semconv, start_span
+from beluga_tracing.plugin import TracingPlugin
 
 
 def by_name(exporter: InMemorySpanExporter) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+
+from beluga_core.errors import ErrorCode
 from beluga_workflow import (
     Edge,
     Graph,
@@ -18,8 +20,6 @@ from beluga_workflow import (
     WorkflowError,
     current_step,
 )
-
-from beluga_core.errors import ErrorCode
 
 
 def support_graph() -> Graph:

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from beluga_workflow import Edge, Graph, KitNode, NodeFailed, Scatter, runnable
-from beluga_workflow.plugin import WorkflowPlugin
 
 from beluga_core import GuardBlocked, GuardInput, GuardResult, ToolSpec, hookimpl
 from beluga_core.errors import ErrorCode
 from beluga_core.prompt import PromptBuilder
 from beluga_core.testing import Recorder
+from beluga_workflow import Edge, Graph, KitNode, NodeFailed, Scatter, runnable
+from beluga_workflow.plugin import WorkflowPlugin
 
 
 class BlockWord:

@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-from beluga_workflow import NodeFailed, NodeTimeout, Scatter, ScatterResult, current_step, remaining, runnable
 
 from beluga_core.budget import TimeoutBudget
 from beluga_core.errors import ErrorCode, RateLimited
+from beluga_workflow import NodeFailed, NodeTimeout, Scatter, ScatterResult, current_step, remaining, runnable
 
 
 def sleeper(name: str, seconds: float, log: list[str] | None = None) -> object:

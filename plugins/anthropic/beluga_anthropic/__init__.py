@@ -7,9 +7,25 @@ from typing import TYPE_CHECKING
 from beluga_anthropic.plugin import AnthropicPlugin
 
 if TYPE_CHECKING:
-    from beluga_anthropic.provider import AnthropicProvider, DEFAULT_BASE_URL, DEFAULT_VERSION, STOP_REASONS, encode_messages, encode_tool, usage_from
+    from beluga_anthropic.provider import (
+        DEFAULT_BASE_URL,
+        DEFAULT_VERSION,
+        STOP_REASONS,
+        AnthropicProvider,
+        encode_messages,
+        encode_tool,
+        usage_from,
+    )
 
-_LAZY = {'DEFAULT_BASE_URL', 'DEFAULT_VERSION', 'STOP_REASONS', 'AnthropicProvider', 'encode_messages', 'encode_tool', 'usage_from'}
+_LAZY = {
+    "DEFAULT_BASE_URL",
+    "DEFAULT_VERSION",
+    "STOP_REASONS",
+    "AnthropicProvider",
+    "encode_messages",
+    "encode_tool",
+    "usage_from",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from httpx import USE_CLIENT_DEFAULT
 
+from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
     ClientPool,
     Scrubber,
@@ -21,7 +22,6 @@ from beluga_core.http import (
     stream_error,
     transport_error,
 )
-from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.llm import BaseProvider, ProviderConfig
 from beluga_core.masking import get_logger
 from beluga_core.schema import (

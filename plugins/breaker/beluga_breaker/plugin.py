@@ -31,21 +31,21 @@ class BreakerSettings:
 
     # setting() is an attrs field specifier (RUF009 cannot know)
     failure_threshold: int = setting(5, min=1, help="consecutive failures that open a breaker")
-    reset_timeout: Duration = setting(Duration(30.0), min=0, help="how long a breaker stays open")  # noqa: RUF009
+    reset_timeout: Duration = setting(Duration(30.0), min=0, help="how long a breaker stays open")
     half_open_max_calls: int = setting(1, min=1, help="probe calls admitted when half-open; all must succeed")
     failure_rate: float | None = setting(
         None, min=0.01, max=1, help="failure-rate mode: open when this share of calls in the window failed"
     )
-    window: Duration = setting(Duration(60.0), min=0.1, help="sliding window of the failure-rate mode")  # noqa: RUF009
+    window: Duration = setting(Duration(60.0), min=0.1, help="sliding window of the failure-rate mode")
     minimum_calls: int = setting(10, min=1, help="calls in the window before the failure rate is judged")
-    slow_call_threshold: Duration | None = setting(  # noqa: RUF009
+    slow_call_threshold: Duration | None = setting(
         None, min=0, help="a call slower than this counts as a failure (streams: time to first chunk)"
     )
     ignored: tuple[ErrorCode, ...] = setting(
         tuple(sorted(DEFAULT_IGNORED)), help="error codes that count as neither success nor failure"
     )
     respect_retry_after: bool = setting(True, help="an error with Retry-After opens the breaker for that long")
-    max_retry_after: Duration = setting(  # noqa: RUF009
+    max_retry_after: Duration = setting(
         Duration(300.0), min=0, help="longest Retry-After honoured"
     )
     per: Literal["model", "provider"] = setting("model", help="one breaker per provider and model, or per provider")

@@ -9,7 +9,7 @@ from beluga_openai.plugin import OpenAIPlugin
 if TYPE_CHECKING:
     from beluga_openai.provider import DEFAULT_BASE_URL, OpenAIProvider, encode_message, encode_tool
 
-_LAZY = {'DEFAULT_BASE_URL', 'OpenAIProvider', 'encode_message', 'encode_tool'}
+_LAZY = {"DEFAULT_BASE_URL", "OpenAIProvider", "encode_message", "encode_tool"}
 
 
 def __getattr__(name: str) -> object:

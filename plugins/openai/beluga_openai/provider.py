@@ -11,6 +11,17 @@ import httpx
 from httpx import USE_CLIENT_DEFAULT
 
 from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core.http import (
+    ClientPool,
+    Scrubber,
+    deadline_passed,
+    malformed,
+    outgoing_headers,
+    sse_events,
+    status_error,
+    stream_error,
+    transport_error,
+)
 from beluga_core.llm import BaseProvider, ProviderConfig
 from beluga_core.masking import get_logger
 from beluga_core.schema import (
@@ -28,17 +39,6 @@ from beluga_core.schema import (
     ToolMessage,
     ToolSpec,
     Usage,
-)
-from beluga_core.http import (
-    ClientPool,
-    Scrubber,
-    deadline_passed,
-    malformed,
-    outgoing_headers,
-    sse_events,
-    status_error,
-    stream_error,
-    transport_error,
 )
 
 log = get_logger("beluga.openai")

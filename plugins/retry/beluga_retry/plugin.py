@@ -32,15 +32,15 @@ class RetrySettings:
 
     max_attempts: int = setting(3, min=1, max=20, help="attempts per call, the first included")
     # setting() is an attrs field specifier (RUF009 cannot know)
-    initial_backoff: Duration = setting(Duration(1.0), min=0, help="wait before the first retry")  # noqa: RUF009
-    max_backoff: Duration = setting(Duration(30.0), min=0, help="no wait is longer, jitter included")  # noqa: RUF009
+    initial_backoff: Duration = setting(Duration(1.0), min=0, help="wait before the first retry")
+    max_backoff: Duration = setting(Duration(30.0), min=0, help="no wait is longer, jitter included")
     backoff_factor: float = setting(2.0, min=1, max=10, help="each wait is this many times the previous")
     jitter: float = setting(0.1, min=0, max=1, help="spread of each wait, as a fraction (0.1 is ±10%)")
     retryable: tuple[ErrorCode, ...] = setting(
         tuple(sorted(RETRYABLE_BY_DEFAULT)), help="error codes that are retried; every other error fails at once"
     )
     honor_retry_after: bool = setting(True, help="wait at least as long as an error's Retry-After asks")
-    max_retry_after: Duration = setting(  # noqa: RUF009
+    max_retry_after: Duration = setting(
         Duration(60.0), min=0, help="give up instead of waiting when Retry-After asks for more than this"
     )
 
