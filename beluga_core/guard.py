@@ -118,55 +118,53 @@ def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput) -> GuardRes
     return GuardResult(False, None, f"guard error ({type(exc).__name__}); failing closed", (), g.name)
 
 
-def _fold(g: StageGuard, result: Any, gi: GuardInput, findings: list[Finding]) -> GuardResult | None:
-    """Account one guard's result; returns a final (blocking) result or None to go on."""
-    if result is None:
-        return None
-    if not isinstance(result, GuardResult):
-        exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
-        return _error_result(g, exc, gi)
-    findings.extend(result.findings)
-    if not result.allowed:
-        return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
-    return None
-
-
 def _done(original: str, text: str, findings: list[Finding]) -> GuardResult:
     if text is original and not findings:
         return _ALLOWED
     return GuardResult(True, None if text is original else text, None, tuple(findings))
 
 
+def _step(
+    g: StageGuard, result: Any, gi: GuardInput, findings: list[Finding], on_decision: DecisionListener | None
+) -> GuardResult | GuardInput:
+    """Account one guard's non-None answer: a final (blocking) result, or the input for the next guard."""
+    if not isinstance(result, GuardResult):
+        exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
+        blocked = _error_result(g, exc, gi)
+        return blocked if blocked is not None else gi
+    if on_decision is not None:
+        on_decision(g.name, gi, result)
+    findings.extend(result.findings)
+    if not result.allowed:
+        return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
+    if result.modified is not None and result.modified != gi.text:
+        return gi.with_text(result.modified)
+    return gi
+
+
 def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None) -> GuardResult:
     """Run sync guards over one segment. Returns the stage's result (``guard`` names a blocker)."""
-    original = text = gi.text
+    original = gi.text
     findings: list[Finding] = []
     for g in guards:
         try:
             result = g.fn(gi)
         except Exception as exc:  # noqa: BLE001 - a guard's failure is a verdict, not a crash
             result = _error_result(g, exc, gi)
-        if not isinstance(result, GuardResult):
-            final = _fold(g, result, gi, findings)
-            if final is not None:
-                return final
+        if result is None:
             continue
-        if on_decision is not None:
-            on_decision(g.name, gi, result)
-        final = _fold(g, result, gi, findings)
-        if final is not None:
-            return final
-        if result.modified is not None and result.modified != gi.text:
-            text = result.modified
-            gi = gi.with_text(text)
-    return _done(original, text, findings)
+        nxt = _step(g, result, gi, findings, on_decision)
+        if isinstance(nxt, GuardResult):
+            return nxt
+        gi = nxt
+    return _done(original, gi.text, findings)
 
 
 async def arun_stage(
     guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None
 ) -> GuardResult:
     """Like ``run_stage`` for a stage where some guards are ``async def``."""
-    original = text = gi.text
+    original = gi.text
     findings: list[Finding] = []
     for g in guards:
         try:
@@ -175,15 +173,13 @@ async def arun_stage(
                 result = await result  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001
             result = _error_result(g, exc, gi)
-        if result is not None and on_decision is not None and isinstance(result, GuardResult):
-            on_decision(g.name, gi, result)
-        final = _fold(g, result, gi, findings)
-        if final is not None:
-            return final
-        if result is not None and result.modified is not None and result.modified != gi.text:
-            text = result.modified
-            gi = gi.with_text(text)
-    return _done(original, text, findings)
+        if result is None:
+            continue
+        nxt = _step(g, result, gi, findings, on_decision)
+        if isinstance(nxt, GuardResult):
+            return nxt
+        gi = nxt
+    return _done(original, gi.text, findings)
 
 
 def _guard_name(guard: Any) -> str:
