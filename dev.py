@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up Beluga's development environment and run its main job, tests or benchmarks.
 
-    python3 dev.py run     # set up .venv, then send a request through the chain on the defaults
+    python3 dev.py run     # set up .venv, start the gateway on the defaults, send one request through it
     python3 dev.py test    # set up .venv, then run the whole test suite
     python3 dev.py bench   # set up .venv with the peers' packages, then run every benchmark
 
@@ -67,12 +67,15 @@ def main(argv: list[str]) -> int:
         setup()
         return 0
     if cmd == "run":
+        # The main job: the OpenAI-compatible gateway on the embedded defaults (echo provider,
+        # in-memory storage), started on a loopback port, one request sent through it, stopped.
         setup()
         beluga = str(BIN / "beluga")
-        config = str(ROOT / "examples" / "beluga.toml")
-        text = " ".join(rest) or "Hello Beluga! Mail me at jane.doe@example.com"
-        print(f"$ beluga run --config examples/beluga.toml {text!r}", flush=True)
-        return subprocess.call([beluga, "run", "--config", config, text])
+        args = ["serve", "--demo", "--config", str(ROOT / "examples" / "beluga.toml")]
+        if rest:
+            args += ["--text", " ".join(rest)]
+        print(f"$ beluga {' '.join(args[:2])} --config examples/beluga.toml", flush=True)
+        return subprocess.call([beluga, *args])
     if cmd == "test":
         setup()
         return subprocess.call([str(PY), "-m", "pytest", *rest])

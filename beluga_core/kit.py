@@ -505,6 +505,17 @@ class Kit:
         self._watcher.start()
         return self._watcher
 
+    @property
+    def watcher(self) -> Any:
+        """The running config watcher (``watch_config``), or None."""
+        return self._watcher
+
+    def stop_watching(self) -> None:
+        """Stop polling the config file (the running config stays in force)."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Stop the watcher and close every provider's connections."""

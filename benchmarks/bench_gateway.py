@@ -1,0 +1,387 @@
+"""The gateway's added latency and throughput, side by side with LiteLLM's proxy.
+
+Every server is a separate process in front of the same zero-latency OpenAI-compatible upstream on
+loopback (a fixed answer, no work). Servers run pinned to CPU 1; the upstream and the load
+generators share CPU 0, so the load never eats the server's core:
+
+- latency: an open-loop generator (its own process, raw keep-alive sockets) sends requests at a
+  fixed rate (200/s) and times each full response; "added" is the server's percentile minus the
+  same percentile straight to the upstream.
+- throughput: ``wrk`` (C, from Debian's package) on keep-alive connections, closed loop, for the
+  most requests/s the server answers (Python's loop is used when wrk is not installed).
+
+Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import header, table
+
+MODEL = "gpt-4o-mini"
+UPSTREAM_KEY = "sk-bench-upstream-0123456789"
+GATEWAY_KEY = "sk-bench-gateway-0123456789"
+BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello, how are you today?"}],
+                   "max_tokens": 16}).encode()
+RATE = 200
+LATENCY_SECONDS = 5.0
+WRK_SECONDS = 5
+ANSWER = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": MODEL,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "I am fine, thank you."},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
+}).encode()
+
+
+# -- the upstream: a minimal OpenAI-compatible HTTP/1.1 server ------------------------------------
+
+
+class _Upstream(asyncio.Protocol):
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].lower()
+            i = head.find(b"content-length:")
+            length = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
+            if len(self.buf) < end + 4 + length:
+                return
+            self.buf = self.buf[end + 4 + length:]
+            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                                 + str(len(ANSWER)).encode() + b"\r\n\r\n" + ANSWER)
+
+
+def run_upstream(port: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(_Upstream, "127.0.0.1", port, backlog=1024))
+    loop.run_until_complete(server.serve_forever())
+
+
+# -- the open-loop latency generator ----------------------------------------------------------------
+
+
+def _request(port: int, path: str, auth: str | None) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"host: 127.0.0.1:{port}", "content-type: application/json",
+             f"content-length: {len(BODY)}"]
+    if auth:
+        lines.append(f"authorization: Bearer {auth}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + BODY
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    low = head.lower()
+    i = low.find(b"content-length:")
+    length = int(low[i + 15:low.find(b"\r\n", i)]) if i >= 0 else 0
+    await reader.readexactly(length)
+    return status
+
+
+async def _open_loop(port: int, path: str, auth: str | None, rate: int, seconds: float) -> dict[str, Any]:
+    raw = _request(port, path, auth)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    for _ in range(16):
+        idle.append(await asyncio.open_connection("127.0.0.1", port))
+    for r, w in idle[:4]:  # warm up: imports, caches, connection pools
+        for _ in range(50):
+            await _exchange(r, w, raw)
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(start: float) -> None:
+        nonlocal errors
+        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        try:
+            status = await _exchange(conn[0], conn[1], raw)
+        except (OSError, asyncio.IncompleteReadError):
+            errors += 1
+            return
+        latencies.append(time.perf_counter() - start)
+        if status != 200:
+            errors += 1
+        idle.append(conn)
+
+    loop = asyncio.get_running_loop()
+    n = int(rate * seconds)
+    t0 = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(n):
+        due = t0 + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(loop.create_task(one(due)))  # timed from when it was due: no coordinated omission
+    await asyncio.gather(*tasks)
+    for _, w in idle:
+        w.close()
+    latencies.sort()
+    return {
+        "n": len(latencies),
+        "errors": errors,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+def run_loadgen(port: int, path: str, auth: str, rate: int, seconds: float) -> None:
+    print(json.dumps(asyncio.run(_open_loop(port, path, auth or None, rate, seconds))))
+
+
+async def _closed_loop(port: int, path: str, auth: str | None, conns: int, seconds: float) -> float:
+    raw = _request(port, path, auth)
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < stop:
+            await _exchange(r, w, raw)
+            done += 1
+        w.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conns)))
+    return done / (time.perf_counter() - t0)
+
+
+# -- orchestration ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pin(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port} after {timeout:.0f}s")
+
+
+def _ready(port: int, path: str, auth: str | None, timeout: float) -> None:
+    """Wait until a real request succeeds (LiteLLM listens before it can answer)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    headers = {"authorization": f"Bearer {auth}"} if auth else {}
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.post(f"http://127.0.0.1:{port}{path}", content=BODY, headers={**headers,
+                           "content-type": "application/json"}, timeout=5)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"no successful request to port {port} within {timeout:.0f}s")
+
+
+def measure(port: int, path: str, auth: str | None) -> dict[str, Any]:
+    cmd = [*_pin(0), sys.executable, __file__, "--loadgen", str(port), path, auth or "", str(RATE),
+           str(LATENCY_SECONDS)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    lat = json.loads(out.strip().splitlines()[-1])
+    lat["rps"] = throughput(port, path, auth)
+    return lat
+
+
+def throughput(port: int, path: str, auth: str | None) -> float:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return asyncio.run(_closed_loop(port, path, auth, 16, WRK_SECONDS))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        headers = 'wrk.headers["content-type"] = "application/json"\n'
+        if auth:
+            headers += f'wrk.headers["authorization"] = "Bearer {auth}"\n'
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(BODY.decode())}\n{headers}')
+        script = f.name
+    try:
+        out = subprocess.run([*_pin(0), wrk, "-t1", "-c16", f"-d{WRK_SECONDS}s", "-s", script,
+                              f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(script)
+    non2xx = [ln for ln in out.splitlines() if "Non-2xx" in ln]
+    if non2xx:
+        print(f"  warning: {non2xx[0].strip()}")
+    return float(next(ln for ln in out.splitlines() if ln.startswith("Requests/sec")).split()[1])
+
+
+BELUGA_MINIMAL = """
+[beluga]
+plugins = ["gateway", "openai"]
+load_unlisted = false
+provider = "openai"
+
+[providers.openai]
+api_key = "{key}"
+base_url = "http://127.0.0.1:{up}"
+
+[plugins.gateway]
+reload_interval = 0
+keys = [{{ key = "{gw}", project = "bench" }}]
+models = {{ "{model}" = "openai:{model}" }}
+"""
+
+BELUGA_FULL = BELUGA_MINIMAL.replace(
+    'plugins = ["gateway", "openai"]',
+    'plugins = ["tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker", "gateway", "openai"]',
+) + """
+[plugins.ratelimit]
+requests_per_minute = 100000000
+tokens_per_minute = 1000000000
+"""
+
+# The same chain answering with the in-process echo provider: what the gateway itself adds, without
+# the provider's HTTP client (the upstream hop is replaced by a function call).
+BELUGA_ECHO = BELUGA_FULL.replace('provider = "openai"', 'provider = "echo"').replace('"openai:{model}"', '"echo"')
+
+LITELLM = """
+model_list:
+  - model_name: {model}
+    litellm_params:
+      model: openai/{model}
+      api_base: http://127.0.0.1:{up}/v1
+      api_key: {key}
+litellm_settings:
+  telemetry: false
+  drop_params: true
+general_settings:
+  master_key: {master}
+"""
+
+
+def litellm_bin() -> str | None:
+    for candidate in (os.environ.get("LITELLM_BIN"), shutil.which("litellm"), "/work/litellm-venv/bin/litellm"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def start(cmd: list[str], port: int, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([*_pin(1), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True)
+    _wait_port(port, proc, timeout)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> None:
+    header("bench_gateway: added latency at 200 req/s and max req/s, same loopback upstream")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    up = free_port()
+    upstream = subprocess.Popen([*_pin(0), sys.executable, __file__, "--upstream", str(up)], start_new_session=True)
+    _wait_port(up, upstream, 10)
+    rows: list[list[Any]] = []
+    results: dict[str, dict[str, Any]] = {}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BELUGA_", "OTEL_"))}
+    beluga = str(Path(sys.executable).with_name("beluga"))
+    try:
+        results["upstream direct"] = measure(up, "/v1/chat/completions", None)
+        configs = (
+            ("beluga gateway, no plugins", BELUGA_MINIMAL),
+            ("beluga gateway, full chain", BELUGA_FULL),
+            ("beluga full chain, echo (no hop)", BELUGA_ECHO),
+        )
+        for name, template in configs:
+            cfg = tmp / f"{len(results)}.toml"
+            cfg.write_text(template.format(key=UPSTREAM_KEY, up=up, gw=GATEWAY_KEY, model=MODEL))
+            port = free_port()
+            proc = start([beluga, "serve", "--config", str(cfg), "--port", str(port)], port, env)
+            try:
+                _ready(port, "/v1/chat/completions", GATEWAY_KEY, 15)
+                results[name] = measure(port, "/v1/chat/completions", GATEWAY_KEY)
+            finally:
+                stop(proc)
+        litellm = litellm_bin()
+        if litellm is None:
+            print("LiteLLM's proxy is not installed (pip install 'litellm[proxy]' in a venv; LITELLM_BIN=...): skipped")
+        else:
+            cfg = tmp / "litellm.yaml"
+            master = "sk-" + os.urandom(32).hex()  # LiteLLM refuses to start without a strong master key
+            cfg.write_text(LITELLM.format(key=UPSTREAM_KEY, up=up, model=MODEL, master=master))
+            port = free_port()
+            lenv = {**env, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "true"}
+            proc = start([litellm, "--config", str(cfg), "--port", str(port), "--host", "127.0.0.1",
+                          "--num_workers", "1"], port, lenv, timeout=90)
+            try:
+                _ready(port, "/v1/chat/completions", master, 60)
+                results["litellm proxy"] = measure(port, "/v1/chat/completions", master)
+            finally:
+                stop(proc)
+    finally:
+        stop(upstream)
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = results["upstream direct"]
+    peer = results.get("litellm proxy")
+    for name, r in results.items():
+        added50 = r["p50"] - base["p50"] if name != "upstream direct" else 0.0
+        added99 = r["p99"] - base["p99"] if name != "upstream direct" else 0.0
+        vs = f"{r['rps'] / peer['rps']:.2f}x" if peer and name != "upstream direct" else "-"
+        rows.append([name, r["n"], r["errors"], r["p50"], r["p99"], added50, added99, r["rps"], vs])
+    print(table(["server", "requests", "errors", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms",
+                 "max req/s", "req/s vs litellm"], rows))
+    print(f"\nlatency: open loop at {RATE} req/s for {LATENCY_SECONDS:g}s per server (separate process, CPU 0); "
+          f"max req/s: {'wrk -t1 -c16' if shutil.which('wrk') else 'Python closed loop, 16 connections'} "
+          f"for {WRK_SECONDS}s (CPU 0); each server: 1 process pinned to CPU 1; upstream on CPU 0.")
+    print("full chain = tracing, ratelimit (memory), guard-injection, guard-pii, retry, breaker, key auth, openai "
+          "provider;\n'echo (no hop)' = the same chain on the in-process echo provider: the gateway's own share;\n"
+          "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks.")
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
+        run_upstream(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
+        run_loadgen(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
+    else:
+        main()

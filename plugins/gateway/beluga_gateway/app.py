@@ -1,0 +1,539 @@
+"""The gateway's ASGI application: OpenAI's HTTP API in front of a ``beluga_core.Kit``.
+
+``POST /v1/chat/completions`` is a plain ASGI handler (it reads the body under a size limit,
+watches for the client going away and streams SSE itself); the small endpoints are Starlette
+routes. Every model call goes through ``kit.agenerate``/``kit.astream``, so the configured chain
+(guards, limits, breaker, retry, fallback, tracing) applies to each request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimited
+from beluga_core.kit import Kit, ReloadResult
+from beluga_core.masking import get_logger
+from beluga_gateway.keys import Caller, GatewayState, StateCache
+from beluga_gateway.metrics import Metrics
+from beluga_gateway.wire import APIError, ChunkWriter, completion, dumps, error_event, from_beluga, parse_chat
+from beluga_gateway.wire import provider_params as _provider_params
+
+log = get_logger("beluga.gateway")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+CHAT_ROUTE = "/v1/chat/completions"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class _ClientGone(Exception):
+    """The client hung up before its request body arrived."""
+
+
+class _Endpoint:
+    """A bound handler that Starlette must treat as a raw ASGI app (not a request/response function)."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.handler = handler
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return self.handler(scope, receive, send)
+
+
+class _Disconnect:
+    """Watches ``receive`` for ``http.disconnect`` and cancels the request's task when it comes."""
+
+    __slots__ = ("disconnected", "finished", "task")
+
+    def __init__(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        self.disconnected = False
+        self.finished = False
+        self.task = asyncio.get_running_loop().create_task(self._watch(receive, task))
+
+    async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if not self.finished:
+                    self.disconnected = True
+                    task.cancel()
+                return
+
+    def stop(self) -> None:
+        self.finished = True
+        self.task.cancel()
+
+
+class Gateway:
+    """An OpenAI-compatible HTTP gateway over ``kit``. The ASGI app is ``gateway.app`` (or the
+    gateway itself); ``owns_kit`` closes the Kit on shutdown; ``watch`` hot-reloads its config file.
+    """
+
+    def __init__(self, kit: Kit, *, watch: bool = True, owns_kit: bool = True, registry: Any = None) -> None:
+        self.kit = kit
+        self.watch = watch
+        self.owns_kit = owns_kit
+        self._states = StateCache()
+        self.metrics = Metrics(self.breaker_states, registry)
+        self.in_flight = 0
+        self.draining = False
+        self._idle: asyncio.Event | None = None
+        self._redis: dict[str, Any] = {}
+        if self.state.unvalidated:
+            raise ConfigError(
+                "[plugins.gateway] is set but the gateway plugin is not loaded, so its keys cannot be read; "
+                'add "gateway" to [beluga] plugins (or set load_unlisted = true)',
+                file=kit.config.source,
+            )
+        kit.on_reload(self._reloaded)
+        routes = [
+            Route(CHAT_ROUTE, _Endpoint(self.chat_completions), methods=["POST"]),
+            Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+        ]
+        self.app = Starlette(
+            routes=routes,
+            lifespan=self._lifespan,
+            exception_handlers={404: _not_found, 405: _not_allowed},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> Gateway:
+        """A gateway over ``Kit.from_config(path)`` (None: the embedded defaults)."""
+        return cls(Kit.from_config(path), **kwargs)
+
+    @property
+    def state(self) -> GatewayState:
+        """The gateway settings of the config in force (rebuilt after each reload)."""
+        return self._states.get(self.kit.config)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        self._idle = asyncio.Event()
+        self._idle.set()
+        interval = float(self.state.settings.reload_interval)
+        if self.watch and self.kit.config.source and interval > 0:
+            self.kit.watch_config(interval)
+            log.info("watching %s for changes every %gs", self.kit.config.source, interval)
+        try:
+            yield
+        finally:
+            await self.drain()
+            await self.close()
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Stop taking requests and wait for those in flight (streams included) to finish."""
+        self.draining = True
+        limit = float(self.state.settings.drain_timeout) if timeout is None else timeout
+        if self._idle is None or self.in_flight == 0:
+            return True
+        log.info("draining %d in-flight request(s), up to %gs", self.in_flight, limit)
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit)
+        except TimeoutError:
+            log.warning("%d request(s) still in flight after %gs; closing anyway", self.in_flight, limit)
+            return False
+        return True
+
+    async def close(self) -> None:
+        for client in self._redis.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._redis.clear()
+        if self.owns_kit:
+            await self.kit.aclose()  # plugins close through their on_close hooks
+        else:
+            self.kit.stop_watching()
+
+    def _reloaded(self, result: ReloadResult) -> None:
+        self.metrics.reloads.labels("applied" if result.applied else "rejected").inc()
+
+    def _enter(self) -> None:
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        if self._idle is not None:
+            self._idle.clear()
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
+        self.metrics.in_flight.dec()
+        if self.in_flight == 0 and self._idle is not None:
+            self._idle.set()
+
+    # -- chat completions ----------------------------------------------------------------------
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        t0 = time.perf_counter()
+        self._enter()
+        stream = False
+        label = "-"
+        status = 500
+        try:
+            status, label, stream = await self._chat(scope, receive, send)
+        finally:
+            self._leave()
+            self.metrics.requests.labels(CHAT_ROUTE, label, str(status)).inc()
+            self.metrics.latency.labels(CHAT_ROUTE, "true" if stream else "false").observe(time.perf_counter() - t0)
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+        state = self.state
+        auth = rid = length = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                auth = v.decode("latin-1")
+            elif k == b"x-api-key" and auth is None:
+                auth = "Bearer " + v.decode("latin-1")
+            elif k == b"content-length":
+                length = v
+            elif k == b"x-request-id":
+                rid = v.decode("latin-1")
+        if rid is None or not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex
+        rid_header = (b"x-request-id", rid.encode())
+        if self.draining:
+            return await _error(send, APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
+                                               code="shutting_down"), rid_header), "-", False
+        key = auth[7:].strip() if auth is not None and auth[:7].lower() == "bearer " else None
+        caller = state.authenticate(key)
+        if caller is None:
+            err = APIError(401, "Incorrect API key provided." if key else "You didn't provide an API key. Send it as "
+                           "'Authorization: Bearer YOUR_KEY'.", code="invalid_api_key")
+            return await _error(send, err, rid_header), "-", False
+        try:
+            body = await _read_body(receive, length, state.max_body)
+            req = parse_chat(body)
+        except APIError as bad:
+            return await _error(send, bad, rid_header), "-", False
+        except _ClientGone:
+            self.metrics.disconnects.inc()
+            return 499, "-", False
+        route = state.route(req.model)
+        if route is None or not caller.may_use(req.model):
+            err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+            return await _error(send, err, rid_header), "-", req.stream
+        label = route.public
+        kwargs: dict[str, Any] = {
+            "model": route.model,
+            "provider": route.provider,
+            "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
+            "timeout": state.timeout,
+            "tools": req.tools,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+        }
+        params = _provider_params(req, route.kind, state.passthrough)
+        if params:
+            kwargs.update(params)
+        task = asyncio.current_task()
+        assert task is not None
+        watch = _Disconnect(receive, task)
+        try:
+            with self._trace(scope):
+                if req.stream:
+                    status = await self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
+                else:
+                    status = await self._complete(send, req, kwargs, caller, label, rid_header, watch)
+        except asyncio.CancelledError:
+            if not watch.disconnected:
+                raise
+            task.uncancel()
+            self.metrics.disconnects.inc()
+            log.info("client went away; request %s cancelled", rid)
+            return 499, label, req.stream
+        finally:
+            watch.stop()
+        return status, label, req.stream
+
+    async def _complete(
+        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+    ) -> int:
+        try:
+            resp = await self.kit.agenerate(req.messages, **kwargs)
+        except BelugaError as exc:
+            err = self._failed(exc, caller)
+            watch.finished = True
+            return await _error(send, err, rid_header)
+        self._count_tokens(caller, label, resp.usage)
+        payload = dumps(completion("chatcmpl-" + uuid.uuid4().hex, int(time.time()), req.model, resp))
+        watch.finished = True
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header],
+        })
+        await send({"type": "http.response.body", "body": payload})
+        return 200
+
+    async def _stream(
+        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str, rid: str,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+    ) -> int:
+        chunks: Any = self.kit.astream(req.messages, **kwargs)
+        try:
+            try:
+                first = await chunks.__anext__()
+            except StopAsyncIteration:
+                first = None
+            except BelugaError as exc:
+                err = self._failed(exc, caller)
+                watch.finished = True
+                return await _error(send, err, rid_header)
+            writer = ChunkWriter("chatcmpl-" + uuid.uuid4().hex, int(time.time()), req.model, req.include_usage)
+            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
+            out = writer.opening()
+            finish: str | None = None
+            usage = None
+            chunk = first
+            try:
+                while chunk is not None:
+                    out += writer.chunk(chunk)
+                    if chunk.finish_reason:
+                        finish = chunk.finish_reason
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    if out:
+                        await send({"type": "http.response.body", "body": out, "more_body": True})
+                        out = b""
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        chunk = None
+            except BelugaError as exc:
+                # Headers are gone: the error travels as an SSE event, which the SDKs raise.
+                err = self._failed(exc, caller)
+                watch.finished = True
+                await send({"type": "http.response.body", "body": out + error_event(err), "more_body": False})
+                return err.status
+            if usage is not None:
+                self._count_tokens(caller, label, usage)
+            watch.finished = True
+            await send({"type": "http.response.body", "body": out + writer.closing(finish, usage), "more_body": False})
+            return 200
+        finally:
+            await chunks.aclose()
+
+    def _failed(self, exc: BelugaError, caller: Caller) -> APIError:
+        if isinstance(exc, GuardBlocked):
+            self.metrics.guard_blocks.labels(exc.guard, exc.stage).inc()
+        elif isinstance(exc, RateLimited):
+            self.metrics.rate_limited.labels(caller.project).inc()
+        err = from_beluga(exc)
+        if err.status >= 500:
+            log.warning("request failed: [%s] %s", exc.code.value, exc.message)
+        return err
+
+    def _count_tokens(self, caller: Caller, label: str, usage: Any) -> None:
+        if usage.input_tokens:
+            self.metrics.tokens.labels(caller.project, label, "input").inc(usage.input_tokens)
+        if usage.output_tokens:
+            self.metrics.tokens.labels(caller.project, label, "output").inc(usage.output_tokens)
+
+    def _trace(self, scope: Scope) -> contextlib.AbstractContextManager[Any]:
+        """A SERVER span continuing the caller's ``traceparent`` when tracing is on; else the
+        caller's context alone (so provider calls still propagate it), else nothing."""
+        if "tracing" in self.kit.order:
+            try:
+                from beluga_tracing import server_span  # type: ignore[import-untyped]
+            except ImportError:
+                pass
+            else:
+                attrs = {"http.request.method": "POST", "url.path": scope.get("path", "")}
+                span: contextlib.AbstractContextManager[Any] = server_span(
+                    scope["headers"], f"POST {CHAT_ROUTE}", attrs
+                )
+                return span
+        for k, _ in scope["headers"]:
+            if k == b"traceparent":
+                return _attached(scope["headers"])
+        return contextlib.nullcontext()
+
+    # -- small endpoints -----------------------------------------------------------------------
+    async def models(self, request: Request) -> Response:
+        state = self.state
+        header = request.headers.get("authorization", "")
+        key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key")
+        caller = state.authenticate(key)
+        if caller is None:
+            err = APIError(401, "Incorrect API key provided.", code="invalid_api_key")
+            return JSONResponse(err.body(), err.status)
+        names = state.model_names(caller)
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": owner} for name, owner in names]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready unless shutting down, the shared Redis of the rate limiter is unreachable, or every
+        provider a request could go to has its breaker open. Reports each check."""
+        checks: dict[str, Any] = {}
+        ready = not self.draining
+        if self.draining:
+            checks["shutdown"] = "draining"
+        states = self.breaker_states()
+        open_ = sorted(n for n, s in states.items() if s == "open")
+        beluga = self.kit.config.beluga
+        candidates = [beluga.provider, *(t.partition(":")[0] for t in beluga.fallback)]
+        down = [p for p in candidates if any(n == p or n.startswith(p + "/") for n in open_)]
+        checks["breakers"] = {"open": open_, "states": states}
+        if candidates and len(down) == len(candidates):
+            ready = False
+            checks["providers"] = {"unavailable": down}
+        url = self._redis_url()
+        if url is not None:
+            ok, detail = await self._ping(url)
+            checks["redis"] = {"ok": ok, "url": mask_url(url), **({"error": detail} if detail else {})}
+            ready = ready and ok
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "in_flight": self.in_flight, "checks": checks},
+            200 if ready else 503,
+        )
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- introspection of other plugins --------------------------------------------------------
+    def breaker_states(self) -> dict[str, str]:
+        """``{"provider/model": "closed" | "half_open" | "open"}`` from the breaker plugin, if loaded."""
+        if "breaker" not in self.kit.order:
+            return {}
+        plugin = self.kit.plugins.get("breaker")
+        breakers = getattr(plugin, "breakers", None) or {}
+        out: dict[str, str] = {}
+        for key, breaker in list(breakers.items()):
+            name = "/".join(k for k in key if k) if isinstance(key, tuple) else str(key)
+            out[name] = str(getattr(breaker.state, "value", breaker.state))
+        return out
+
+    def _redis_url(self) -> str | None:
+        if "ratelimit" not in self.kit.order:
+            return None
+        settings = self.kit.config.plugin_settings("ratelimit")
+        url = getattr(settings, "storage", "") or ""
+        return url if url.split("://", 1)[0] in ("redis", "rediss", "unix") else None
+
+    async def _ping(self, url: str) -> tuple[bool, str]:
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            return False, "the redis package is not installed"
+        client = self._redis.get(url)
+        if client is None:
+            client = self._redis[url] = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            await client.ping()  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - any failure means not reachable
+            return False, type(exc).__name__
+        return True, ""
+
+
+@contextlib.contextmanager
+def _attached(headers: Any) -> Iterator[None]:
+    try:
+        from opentelemetry import context, propagate
+    except ImportError:
+        yield
+        return
+    carrier = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+    token = context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+async def _read_body(receive: Receive, length: bytes | None, limit: int) -> bytes:
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise APIError(400, "Content-Length is not a number.") from None
+        if declared > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone()
+        part = message.get("body", b"")
+        if part:
+            size += len(part)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(part)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def mask_url(url: str) -> str:
+    """A storage URL with its password hidden."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+
+
+def _too_large(limit: int) -> APIError:
+    return APIError(413, f"The request body is larger than this gateway accepts ({limit} bytes).",
+                    code="request_too_large")
+
+
+async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> int:
+    payload = dumps(err.body())
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header]
+    headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+    return err.status
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions and /v1/models.",
+                   code="not_found")
+    return JSONResponse(err.body(), 404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    err = APIError(405, f"Method {request.method} is not allowed on {request.url.path}.", code="method_not_allowed")
+    return JSONResponse(err.body(), 405)
+
+
+def create_app(config: str | Path | None = None, *, kit: Kit | None = None, watch: bool = True) -> Gateway:
+    """The gateway as an ASGI app: over ``kit`` if given (not closed on shutdown), else over
+    ``Kit.from_config(config)``."""
+    if kit is not None:
+        return Gateway(kit, watch=watch, owns_kit=False)
+    return Gateway(Kit.from_config(config), watch=watch)
+
+
+__all__ = ["CHAT_ROUTE", "Gateway", "create_app"]

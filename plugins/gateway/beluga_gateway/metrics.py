@@ -1,0 +1,90 @@
+"""Prometheus metrics of one gateway, in a registry of its own (several gateways may share a process)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+#: Latency buckets (seconds) fine enough to see the gateway's own sub-millisecond overhead.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class _BreakerCollector(Collector):
+    """``beluga_gateway_breaker_state``, read from the breaker plugin when scraped."""
+
+    def __init__(self, breakers: Callable[[], dict[str, str]]) -> None:
+        self._breakers = breakers
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily(
+            "beluga_gateway_breaker_state", "Circuit breaker state per provider/model: 0 closed, 1 half-open, 2 open",
+            labels=["breaker"],
+        )
+        for name, state in sorted(self._breakers().items()):
+            g.add_metric([name], _BREAKER_VALUE.get(state, -1.0))
+        yield g
+
+
+class Metrics:
+    """The gateway's counters and histograms (labels kept to bounded sets: routes, models, projects)."""
+
+    def __init__(self, breakers: Callable[[], dict[str, str]], registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "beluga_gateway_requests", "HTTP requests answered", ["route", "model", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "beluga_gateway_request_duration_seconds",
+            "Time to the full response (streams: to the last byte)",
+            ["route", "stream"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "beluga_gateway_tokens", "Tokens reported by providers", ["project", "model", "kind"], registry=r
+        )
+        self.guard_blocks = Counter(
+            "beluga_gateway_guard_blocks", "Requests stopped by a guard", ["guard", "stage"], registry=r
+        )
+        self.rate_limited = Counter(
+            "beluga_gateway_rate_limited", "Requests denied by a rate limit", ["project"], registry=r
+        )
+        self.in_flight = Gauge(
+            "beluga_gateway_in_flight", "Requests and streams in progress", registry=r, multiprocess_mode="livesum"
+        )
+        self.disconnects = Counter(
+            "beluga_gateway_client_disconnects", "Requests whose client went away before the answer", registry=r
+        )
+        self.reloads = Counter("beluga_gateway_config_reloads", "Config reload attempts", ["result"], registry=r)
+        self._breakers = _BreakerCollector(breakers)
+        r.register(self._breakers)
+
+    def render(self) -> bytes:
+        shared = multiprocess_registry()
+        if shared is None:
+            return generate_latest(self.registry)
+        own = CollectorRegistry()
+        own.register(self._breakers)  # breaker state is this worker's view; counters are summed
+        return generate_latest(shared) + generate_latest(own)
+
+
+def multiprocess_registry() -> Any:
+    """With ``PROMETHEUS_MULTIPROC_DIR`` set (``beluga serve --workers N`` sets it), a registry that
+    adds up every worker's counters; else None."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+__all__ = ["BUCKETS", "Metrics", "multiprocess_registry"]
