@@ -125,27 +125,98 @@ def _done(original: str, text: str, findings: list[Finding]) -> GuardResult:
 
 
 def _step(
-    g: StageGuard, result: Any, gi: GuardInput, findings: list[Finding], on_decision: DecisionListener | None
+    g: StageGuard,
+    result: Any,
+    gi: GuardInput,
+    findings: list[Finding],
+    rewrites: list[Rewrite],
+    on_decision: DecisionListener | None,
 ) -> GuardResult | GuardInput:
-    """Account one guard's non-None answer: a final (blocking) result, or the input for the next guard."""
+    """Account one guard's non-None answer: a final (blocking) result, or the input for the next guard.
+
+    Findings are reported against the stage's original text: when an earlier guard rewrote the
+    text, a later guard's offsets are mapped back through each rewrite (``Rewrite``).
+    """
     if not isinstance(result, GuardResult):
         exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
         blocked = _error_result(g, exc, gi)
         return blocked if blocked is not None else gi
     if on_decision is not None:
         on_decision(g.name, gi, result)
-    findings.extend(result.findings)
+    if result.findings:
+        found = result.findings
+        if rewrites:
+            for rw in reversed(rewrites):
+                found = tuple(rw.map_finding(f) for f in found)
+        findings.extend(found)
     if not result.allowed:
         return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
     if result.modified is not None and result.modified != gi.text:
+        rewrites.append(Rewrite.infer(gi.text, result.modified, result.findings))
         return gi.with_text(result.modified)
     return gi
+
+
+class Rewrite:
+    """How one guard rewrote a text: unchanged blocks and replaced spans, to map offsets back.
+
+    Inferred from the guard's findings (the spans it replaced): the text between findings must be
+    unchanged. If it is not (a guard rewrote elsewhere), positions map to the whole rewritten text
+    conservatively (start to 0, end to the original length).
+    """
+
+    __slots__ = ("blocks", "length")
+
+    def __init__(self, blocks: list[tuple[int, int, int, int]], length: int) -> None:
+        self.blocks = blocks  # (new_start, new_end, old_start, old_end); equal lengths = unchanged
+        self.length = length
+
+    @classmethod
+    def infer(cls, old: str, new: str, findings: Sequence[Finding]) -> Rewrite:
+        spans = sorted({(f.start, f.end) for f in findings if 0 <= f.start <= f.end <= len(old)})
+        blocks: list[tuple[int, int, int, int]] = []
+        o = n = 0
+        for start, end in spans:
+            if start < o:
+                continue  # overlapping finding: covered by the previous replacement
+            keep = old[o:start]
+            if new[n : n + len(keep)] != keep:
+                return cls([], len(old))
+            blocks.append((n, n + len(keep), o, start))
+            n += len(keep)
+            nxt_keep_end = min((s for s, _ in spans if s >= end), default=len(old))
+            tail = old[end:nxt_keep_end]
+            at = new.find(tail, n) if tail else (len(new) if nxt_keep_end == len(old) else n)
+            if at < 0:
+                return cls([], len(old))
+            blocks.append((n, at, start, end))
+            n, o = at, end
+        rest = old[o:]
+        if new[n:] != rest:
+            return cls([], len(old))
+        blocks.append((n, len(new), o, len(old)))
+        return cls(blocks, len(old))
+
+    def map_pos(self, pos: int, *, end: bool) -> int:
+        for ns, ne, os_, oe in self.blocks:
+            if ns <= pos < ne or (end and ns < pos <= ne):
+                if ne - ns == oe - os_:
+                    return os_ + (pos - ns)
+                return oe if end else os_
+        if not self.blocks:
+            return self.length if end else 0
+        return self.length if pos >= self.blocks[-1][0] else 0
+
+    def map_finding(self, f: Finding) -> Finding:
+        start, end = self.map_pos(f.start, end=False), self.map_pos(f.end, end=True)
+        return Finding(f.type, start, max(start, end), f.score)
 
 
 def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None) -> GuardResult:
     """Run sync guards over one segment. Returns the stage's result (``guard`` names a blocker)."""
     original = gi.text
     findings: list[Finding] = []
+    rewrites: list[Rewrite] = []
     for g in guards:
         try:
             result = g.fn(gi)
@@ -153,7 +224,7 @@ def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: Decisio
             result = _error_result(g, exc, gi)
         if result is None:
             continue
-        nxt = _step(g, result, gi, findings, on_decision)
+        nxt = _step(g, result, gi, findings, rewrites, on_decision)
         if isinstance(nxt, GuardResult):
             return nxt
         gi = nxt
@@ -166,6 +237,7 @@ async def arun_stage(
     """Like ``run_stage`` for a stage where some guards are ``async def``."""
     original = gi.text
     findings: list[Finding] = []
+    rewrites: list[Rewrite] = []
     for g in guards:
         try:
             result = g.fn(gi)
@@ -175,7 +247,7 @@ async def arun_stage(
             result = _error_result(g, exc, gi)
         if result is None:
             continue
-        nxt = _step(g, result, gi, findings, on_decision)
+        nxt = _step(g, result, gi, findings, rewrites, on_decision)
         if isinstance(nxt, GuardResult):
             return nxt
         gi = nxt

@@ -574,3 +574,35 @@ async def test_aclose_gives_every_plugin_its_on_close_even_if_one_fails() -> Non
     kit = kit_with(SyncCloser(), AsyncCloser())
     await kit.aclose()
     assert sorted(closed) == ["async", "sync"]
+
+
+def test_findings_of_later_guards_index_the_original_text() -> None:
+    import re
+
+    from beluga_core import Finding
+
+    class Emails:
+        name = "emails"
+
+        @hookimpl
+        def on_input(self, guard_input: GuardInput) -> GuardResult | None:
+            ms = list(re.finditer(r"\S+@\S+", guard_input.text))
+            if not ms:
+                return None
+            return GuardResult.modify(
+                re.sub(r"\S+@\S+", "[E]", guard_input.text), findings=[Finding("EMAIL", m.start(), m.end()) for m in ms]
+            )
+
+    class Secrets:
+        name = "secrets"
+
+        @hookimpl
+        def on_input(self, guard_input: GuardInput) -> GuardResult | None:
+            m = re.search(r"secret-\d+", guard_input.text)
+            return GuardResult.allow(findings=[Finding("SECRET", m.start(), m.end())]) if m else None
+
+    kit = kit_with(Emails(), Secrets())
+    text = "mail a.very.long.address@example.com and b@x.io about secret-42 now"
+    result = kit.guard(text)
+    found = [(f.type, text[f.start : f.end]) for f in result.findings]
+    assert found == [("EMAIL", "a.very.long.address@example.com"), ("EMAIL", "b@x.io"), ("SECRET", "secret-42")]

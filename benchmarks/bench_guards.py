@@ -1,0 +1,272 @@
+"""Throughput of the guard plugins on realistic prose with scattered PII, and hostile-input timing.
+
+    .venv/bin/python benchmarks/bench_guards.py
+
+Rows, all on the same deterministic text (4 MB of support-chat prose: dates, versions, order
+numbers, prices, and one PII item per ~1 KB), measured in one run:
+- beluga PII guard (``PIIRedactor().validate``), the injection guard (``InjectionDetector``, if
+  installed) and both in one ``GuardPipeline`` input stage, on 2 KB messages and on the whole text;
+- the same PII patterns and validation on Python's ``re`` (no RE2, no region prefilter);
+- Microsoft Presidio's predefined pattern recognizers (Email, CreditCard, Phone, UsSsn, Ip) used
+  directly, without the spaCy NLP engine, on a 256 KB slice (they are much slower).
+Then 1 MB adversarial inputs through every default PII pattern (target < 100 ms each), with
+Python's ``re`` on 8 KB and 16 KB of the same inputs to show how it grows.
+Targets: >= 100 MB/s per core for injection + PII together on prose; 1 MB adversarial < 100 ms.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _util import header, table
+
+from beluga_core.guard import GuardInput, GuardPipeline
+from beluga_guard_pii import PIIRedactor
+from beluga_guard_pii.detect import _PARTS, DEFAULT_PII_PATTERNS, Detector
+
+try:
+    from beluga_guard_injection import InjectionDetector
+except ImportError:  # pragma: no cover - the injection plugin is optional here
+    InjectionDetector = None
+
+MB = 1_000_000
+SIZE = 4 * MB
+MESSAGE = 2_000
+
+# -- the text ----------------------------------------------------------------------------------
+
+_WORDS = (
+    "the order shipped late and I would like to know when it arrives because the tracking page has not "
+    "changed since Monday our team upgraded the app but the dashboard still shows an error after login "
+    "please check the invoice and tell me whether the refund was processed we tried again with the new "
+    "settings yet nothing happened could you escalate this to someone who can help thanks in advance"
+).split()
+
+
+def _pii(rng: random.Random) -> str:
+    kind = rng.randrange(7)
+    if kind == 0:
+        user = rng.choice(["jane.doe", "bob", "m.smith", "support+eu"])
+        return f"{user}{rng.randrange(100)}@example.{rng.choice(['com', 'org', 'io'])}"
+    if kind == 1:
+        return f"({rng.randrange(200, 999)}) {rng.randrange(200, 999)}-{rng.randrange(1000, 9999)}"
+    if kind == 2:
+        return f"+44 20 {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}"
+    if kind == 3:
+        return f"{rng.randrange(100, 665)}-{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}"
+    if kind == 4:
+        return rng.choice(["4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"])
+    if kind == 5:
+        return f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    return f"2001:db8::{rng.randrange(1, 9999):x}"
+
+
+def _noise(rng: random.Random) -> str:
+    kind = rng.randrange(6)
+    if kind == 0:
+        return f"on 2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+    if kind == 1:
+        return f"order #{rng.randrange(10**7, 10**8)}"
+    if kind == 2:
+        return f"version {rng.randrange(1, 9)}.{rng.randrange(20)}.{rng.randrange(50)}"
+    if kind == 3:
+        return f"for ${rng.randrange(5, 500)}.{rng.randrange(100):02d}"
+    if kind == 4:
+        return f"at {rng.randrange(24):02d}:{rng.randrange(60):02d}"
+    return f"{rng.randrange(2, 40)} items"
+
+
+def prose(size: int = SIZE, seed: int = 42, pii_every: int | None = 1000) -> str:
+    """Deterministic support-chat prose with numeric noise and one PII item per ~``pii_every`` characters."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    n = since_pii = 0
+    while n < size:
+        words = [rng.choice(_WORDS) for _ in range(rng.randrange(8, 22))]
+        if rng.random() < 0.5:
+            words.insert(rng.randrange(len(words)), _noise(rng))
+        if pii_every is not None and since_pii > pii_every:
+            words.insert(rng.randrange(len(words)), _pii(rng))
+            since_pii = 0
+        sentence = " ".join(words).capitalize() + rng.choice([". ", "? ", "! ", ".\n\n"])
+        out.append(sentence)
+        n += len(sentence)
+        since_pii += len(sentence)
+    return "".join(out)[:size]
+
+
+def messages(text: str, size: int = MESSAGE) -> list[str]:
+    """Split at spaces into ~``size``-character messages."""
+    out, i = [], 0
+    while i < len(text):
+        j = text.find(" ", i + size)
+        j = len(text) if j < 0 else j
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+# -- the contenders ----------------------------------------------------------------------------
+
+
+def mbps(fn: Callable[[], Any], nbytes: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best / MB
+
+
+def python_re_scanner() -> Callable[[str], list[Any]]:
+    """The built-in PII patterns on Python's ``re`` (every part over the whole text), with the same
+    validation and overlap rule as beluga's RE2 engine."""
+    det = Detector(DEFAULT_PII_PATTERNS)
+    def py(rx: str) -> re.Pattern[str]:  # Python's re has no \pL / \pN classes; \w is its Unicode equivalent
+        return re.compile(rx.replace(r"[\pL\pN._%+\-]", r"[\w.%+\-]"))
+
+    parts = [(i, py(rx)) for i, p in enumerate(DEFAULT_PII_PATTERNS) for rx, _ in _PARTS[p.name]]
+
+    def scan(text: str) -> list[Any]:
+        raw = [(m.start(), m.end(), i) for i, rx in parts for m in rx.finditer(text)]
+        return det._resolve(text, det._validate(text, raw))
+
+    return scan
+
+
+def presidio_scanner() -> Callable[[str], list[Any]] | None:
+    try:
+        logging.getLogger("tldextract").setLevel(logging.CRITICAL)
+        from presidio_analyzer.predefined_recognizers import (
+            CreditCardRecognizer,
+            EmailRecognizer,
+            IpRecognizer,
+            PhoneRecognizer,
+            UsSsnRecognizer,
+        )
+    except ImportError:
+        return None
+    recognizers = [EmailRecognizer(), CreditCardRecognizer(), PhoneRecognizer(), UsSsnRecognizer(), IpRecognizer()]
+    for r in recognizers:  # warm-up: tldextract's suffix list, phonenumbers metadata
+        r.analyze("warm up a@b.co 555-123-4567", r.supported_entities, None)
+
+    def scan(text: str) -> list[Any]:
+        return [x for r in recognizers for x in r.analyze(text, r.supported_entities, None)]
+
+    return scan
+
+
+DENSITIES: dict[str, int | None] = {"no PII": None, "1 PII / 10 KB": 10_000, "1 PII / 1 KB": 1_000}
+
+
+def throughput_rows() -> tuple[list[list[Any]], dict[str, str]]:
+    """MB/s per contender on 2 KB messages at each PII density, plus the whole 4 MB text at 1 / 10 KB."""
+    texts = {name: prose(pii_every=every) for name, every in DENSITIES.items()}
+    pii = PIIRedactor()
+    contenders: list[tuple[str, Callable[[str], Any], int]] = [
+        ("beluga PII guard (RE2)", lambda t: pii.validate(GuardInput(t)), 3)
+    ]
+    if InjectionDetector is not None:
+        inj = InjectionDetector()
+        both = GuardPipeline(input_guards=[inj, pii])
+        contenders.append(("beluga injection guard", lambda t: inj.validate(GuardInput(t)), 3))
+        contenders.append(("beluga injection + PII (one pipeline stage)", both.validate_input, 3))
+    scan_re = python_re_scanner()
+    contenders.append(("same PII patterns + validation on Python re", scan_re, 1))
+    presidio = presidio_scanner()
+    rows: list[list[Any]] = []
+    for name, fn, repeat in contenders:
+        row: list[Any] = [name]
+        for text in texts.values():
+            msgs = messages(text)
+            row.append(mbps(lambda fn=fn, msgs=msgs: [fn(m) for m in msgs], len(text.encode()), repeat))
+        doc = texts["1 PII / 10 KB"]
+        row.append(mbps(lambda fn=fn, doc=doc: fn(doc), len(doc.encode()), repeat))
+        rows.append(row)
+    notes = {"findings": ", ".join(f"{k}: {len(pii.find(t))}" for k, t in texts.items())}
+    if presidio is None:
+        rows.append(["Presidio pattern recognizers", "not installed", "", "", ""])
+    else:
+        row = ["Presidio pattern recognizers (256 KB slices)"]
+        for text in texts.values():
+            part = text[:256_000]
+            msgs = messages(part)
+            row.append(mbps(lambda msgs=msgs: [presidio(m) for m in msgs], len(part.encode()), 1))
+        part = texts["1 PII / 10 KB"][:256_000]
+        row.append(mbps(lambda part=part: presidio(part), len(part.encode()), 1))
+        rows.append(row)
+    return rows, notes
+
+
+# -- hostile input -----------------------------------------------------------------------------
+
+ADVERSARIAL: dict[str, Callable[[int], str]] = {
+    "digits '1111…'": lambda n: "1" * n,
+    "'1-' repeated": lambda n: "1-" * (n // 2),
+    "'1.' repeated (dotted run)": lambda n: "1." * (n // 2),
+    "'1234 ' repeated (card groups)": lambda n: "1234 " * (n // 5),
+    "'555-' repeated": lambda n: "555-" * (n // 4),
+    "'+1 (' repeated": lambda n: "+1 (" * (n // 4),
+    "'a' * n then '@'": lambda n: "a" * (n - 1) + "@",
+    "'a.' repeated then '@x'": lambda n: "a." * (n // 2 - 1) + "@x",
+    "'a@' repeated": lambda n: "a@" * (n // 2),
+    "'a:' repeated (hex/colon run)": lambda n: "a:" * (n // 2),
+    "'1:' repeated": lambda n: "1:" * (n // 2),
+    "'::' repeated": lambda n: ":" * n,
+    "not hostile, just dense: a valid phone every 13 B (77k findings)": lambda n: "555-123-4567 " * (n // 13),
+}
+
+
+def adversarial_rows() -> list[list[Any]]:
+    pii = PIIRedactor()
+    scan_re = python_re_scanner()
+    rows = []
+    for name, make in ADVERSARIAL.items():
+        text = make(MB)
+        t0 = time.perf_counter()
+        pii.validate(GuardInput(text))
+        beluga_ms = (time.perf_counter() - t0) * 1000
+        re_ms = []
+        for size in (8_000, 16_000):
+            small = make(size)
+            t0 = time.perf_counter()
+            scan_re(small)
+            re_ms.append((time.perf_counter() - t0) * 1000)
+        growth = re_ms[1] / re_ms[0] if re_ms[0] > 0.5 else float("nan")
+        rows.append([name, beluga_ms, "yes" if beluga_ms < 100 else "NO", re_ms[0], re_ms[1], growth])
+    return rows
+
+
+def main() -> None:
+    header("guards: throughput on prose with scattered PII, and hostile input")
+    rows, notes = throughput_rows()
+    print(f"text: {SIZE // MB} MB of support-chat prose per density, split into ~{MESSAGE}-character messages; "
+          f"PII findings per text: {notes['findings']}\n")
+    cols = ["contender (MB/s, 1 core)", *(f"{k}, 2 KB msgs" for k in DENSITIES), "1 PII / 10 KB, whole 4 MB"]
+    print(table(cols, rows))
+    pii = rows[0]
+    for row in rows[1:]:
+        if row[0].startswith(("same PII", "Presidio")) and isinstance(row[3], float):
+            print(f"beluga PII guard is {pii[3] / row[3]:.0f}x {row[0].split(' (')[0]} at 1 PII / 1 KB "
+                  f"({pii[2] / row[2]:.0f}x at 1 PII / 10 KB)")
+    both = next((r for r in rows if r[0].startswith("beluga injection + PII")), None)
+    if both is not None:
+        print(f"injection + PII together on 2 KB messages: {both[1]:.0f} MB/s without PII, {both[2]:.0f} MB/s at "
+              f"1 PII / 10 KB, {both[3]:.0f} MB/s at 1 PII / 1 KB (target: >= 100 MB/s per core)")
+    print("\n1 MB adversarial inputs through every default PII pattern (target < 100 ms); "
+          "Python re on 8 KB / 16 KB of the same\n")
+    print(table(["input", "beluga ms (1 MB)", "< 100 ms", "re ms (8 KB)", "re ms (16 KB)", "re growth ×2 size"],
+                adversarial_rows()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,672 @@
+"""Finding PII: the built-in entity rules, user patterns, candidate validation and overlap resolution.
+
+Every pattern runs on RE2 over the UTF-8 bytes of the text (linear time, whatever the input).
+A regex only proposes candidates; each built-in entity then validates its candidate (Luhn, SSN
+area rules, IP octets, NANP area codes, context words), so numbers that merely look like PII
+(order numbers, versions, dates, UUIDs, hashes) are left alone.
+
+Overlaps are resolved by one documented rule: the longest match wins; on equal length, user
+patterns (in the order given) win over built-ins, and built-ins rank
+EMAIL > CREDIT_CARD > SSN > PHONE > IP_ADDRESS.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+import re2  # type: ignore[import-untyped]
+
+from beluga_core.errors import ConfigError, ConfigIssue
+from beluga_core.patterns import compile_pattern
+
+#: A span-aware check: gets the whole text and a candidate's span (character offsets, end
+#: exclusive); returns the span to keep (possibly narrowed) or None to drop the candidate.
+SpanCheck = Callable[[str, int, int], "tuple[int, int] | None"]
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: Most user patterns one redactor accepts (each is one more linear pass over the text).
+MAX_USER_PATTERNS = 64
+
+
+def _default_placeholder(self: PIIPattern) -> str:
+    return f"[{self.name}]"
+
+
+def _check_name(_: Any, __: Any, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"PII pattern name {name!r} must be a letter followed by letters, digits or '_' (max 64)")
+
+
+@attrs.frozen
+class PIIPattern:
+    """A named PII pattern and the placeholder that replaces what it matches.
+
+    ``pattern`` is an RE2 regular expression (case-sensitive unless ``case_sensitive=False`` or
+    ``(?i)``). ``validator(value) -> bool`` may reject a candidate; ``check(text, start, end)``
+    is the span-aware form the built-ins use for context rules.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    pattern: str
+    placeholder: str = attrs.field(default=attrs.Factory(_default_placeholder, takes_self=True))
+    validator: Callable[[str], bool] | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
+    check: SpanCheck | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
+    case_sensitive: bool = attrs.field(default=True, kw_only=True)
+
+
+# -- context rules -----------------------------------------------------------------------------
+
+# Context words are matched on the (at most 40) characters before a candidate, reversed, with
+# ``match`` anchored at the candidate: cheap, and bounded whatever the text.
+_ORDER_WORDS = (
+    "order", "invoice", "inv", "ticket", "tracking", "confirmation", "conf", "reference", "ref", "booking",
+    "reservation", "shipment", "sku", "part", "serial", "transaction", "txn", "receipt", "isbn", "po",
+)
+_PHONE_WORDS = (
+    "phone", "tel", "telephone", "call", "mobile", "cell", "cellphone", "fax", "text", "sms", "whatsapp",
+    "contact", "dial", "reach", "ring",
+)
+_VERSION_WORDS = ("version", "ver", "v", "release", "rel", "build", "rev", "revision")
+
+
+def _rev(words: Sequence[str]) -> str:
+    return "|".join(sorted((w[::-1] for w in words), key=len, reverse=True))
+
+
+_ORDER_CTX = re.compile(
+    rf"\W{{0,3}}(?:(?:{_rev(('number', 'num', 'no', 'nr', 'id', 'code'))})\b\W{{0,3}})?(?:{_rev(_ORDER_WORDS)})\b",
+    re.IGNORECASE,
+)
+_PHONE_CTX = re.compile(rf"[^\d\n]{{0,24}}?\b(?:{_rev(_PHONE_WORDS)})\b", re.IGNORECASE)
+_SSN_CTX = re.compile(r"[^\d\n]{0,24}?(?:\bs?nss\b|#ss\b|\bytiruces[ -]laicos\b)", re.IGNORECASE)
+_VERSION_CTX = re.compile(rf"\s*\.?(?:{_rev(_VERSION_WORDS)})\b", re.IGNORECASE)
+_CTX = 40
+
+
+def _before(text: str, s: int) -> str:
+    """The text before ``s`` (at most 40 characters), reversed, for the context patterns."""
+    return text[max(0, s - _CTX) : s][::-1]
+
+
+def _linked(text: str, s: int, e: int) -> bool:
+    """True when the span is glued to more digits by '-' or '.' (part of a longer number)."""
+    if s >= 2 and text[s - 1] in "-." and text[s - 2].isdigit():
+        return True
+    return e + 1 < len(text) and text[e] in "-." and text[e + 1].isdigit()
+
+
+def _joined_after(text: str, e: int) -> bool:
+    """True when the span runs on into a word ('0958+a@x.io', '123-45-6789.txt')."""
+    if e >= len(text):
+        return False
+    nxt = text[e]
+    return nxt in "+%@_" or (nxt in ".-" and e + 1 < len(text) and text[e + 1].isalnum())
+
+
+def _word_before(text: str, s: int) -> bool:
+    return s > 0 and (text[s - 1].isalnum() or text[s - 1] == "_")
+
+
+_NOT_DIGITS = re.compile(r"\D+")
+
+
+def _digits(value: str) -> str:
+    return _NOT_DIGITS.sub("", value)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) checksum that every payment card number satisfies."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _nanp(d10: str) -> bool:
+    """A North American number: area code 2-9XX and not N11, and not one digit repeated."""
+    return d10[0] in "23456789" and d10[1:3] != "11" and len(set(d10)) > 1
+
+
+# -- the built-in entities ---------------------------------------------------------------------
+
+# Each built-in is a few regex parts, scanned separately so that one part's rejected candidate
+# never hides another's; the byte a part cannot match without lets a window skip it cheaply.
+_PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
+    "EMAIL": ((r"[\pL\pN._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b", b"@"),),
+    "PHONE": (
+        (r"\+[1-9](?:[ .\-()]{0,2}\d){6,14}\b", b"+"),  # international, E.164 with or without separators
+        (r"(?:\+1|\b1)[ .\-]?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]?\d{4}\b", None),  # US with country code
+        (r"(?:\(\d{3}\)[ .\-]?|\b\d{3}[ .\-])\d{3}[ .\-]?\d{4}\b", None),  # US formatted
+        (r"\b1?[2-9]\d{9}\b", None),  # US digits only: needs a context word such as 'call' or 'phone'
+    ),
+    "SSN": (
+        (r"\b\d{3}-\d{2}-\d{4}\b", b"-"),
+        (r"\b\d{3} \d{2} \d{4}\b", b" "),
+        (r"\b\d{9}\b", None),  # digits only: needs a context word such as 'SSN'
+    ),
+    "CREDIT_CARD": (
+        (r"\b\d{13,19}\b", None),
+        (r"\b\d{4}(?: \d{3,6})+\b", b" "),
+        (r"\b\d{4}(?:-\d{3,6})+\b", b"-"),
+    ),
+    "IP_ADDRESS": (
+        (r"\b\d{1,3}(?:\.\d{1,3}){3,}\b", b"."),  # dotted runs; exactly four parts are an IPv4
+        (r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,}(?:\.\d{1,3}){0,3}", b":"),  # hex:colon runs; ipaddress decides
+    ),
+}
+EMAIL_PATTERN, PHONE_PATTERN, SSN_PATTERN, CREDIT_CARD_PATTERN, IP_ADDRESS_PATTERN = (
+    "|".join(rx for rx, _ in _PARTS[name]) for name in ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
+)
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
+def check_email(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """Local part 1-64 characters (Unicode letters allowed) without '..' or edge dots; domain labels
+    1-63 characters, alphabetic TLD."""
+    while s > 0 and (text[s - 1] in _EMAIL_LOCAL or text[s - 1].isalnum()):  # a window may start inside it
+        s -= 1
+    value = text[s:e]
+    at = value.rfind("@")
+    local, domain = value[:at], value[at + 1 :]
+    lead = len(local) - len(local.lstrip("."))
+    local = local[lead:]
+    if not local or len(local) > 64 or local.endswith(".") or ".." in local:
+        return None
+    if len(domain) > 253:
+        return None
+    labels = domain.split(".")
+    if any(not lb or len(lb) > 63 or lb[0] == "-" or lb[-1] == "-" for lb in labels):
+        return None
+    if not labels[-1].isalpha():
+        return None
+    return s + lead, e
+
+
+def check_phone(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """US (NANP) numbers, formatted or after a context word, and '+' international numbers.
+
+    A '+' number that swallowed a following space-separated group (another number) is cut back
+    group by group until it validates.
+    """
+    if text[s] != "+":
+        return _phone_ok(text, s, e)
+    while True:
+        span = _phone_ok(text, s, e)
+        if span is not None:
+            return span
+        cut = text.rfind(" ", s, e)
+        while cut > s and text[cut - 1] in " .-(":
+            cut -= 1
+        if cut <= s:
+            return None
+        e = cut
+
+
+def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
+    if _word_before(text, s) or (s > 0 and text[s - 1] in "+@:") or _linked(text, s, e) or _joined_after(text, e):
+        return None
+    value = text[s:e]
+    if value.count("(") != value.count(")") or value.count("(") > 1:
+        return None
+    if _ORDER_CTX.match(_before(text, s)):
+        return None
+    d = _digits(value)
+    if value.startswith("+"):
+        if not 7 <= len(d) <= 15:
+            return None
+        if d[0] == "1" and (len(d) != 11 or not _nanp(d[1:])):
+            return None
+        return s, e
+    if len(d) == 11:
+        if d[0] != "1":
+            return None
+        d = d[1:]
+    if len(d) != 10 or not _nanp(d):
+        return None
+    if value.isdigit() and not _PHONE_CTX.match(_before(text, s)):
+        return None
+    return s, e
+
+
+def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """US SSN rules: area not 000, 666 or 9xx; group not 00; serial not 0000."""
+    if _linked(text, s, e) or _joined_after(text, e):
+        return None
+    value = text[s:e]
+    d = _digits(value)
+    area, group, serial = d[:3], d[3:5], d[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return None
+    before = _before(text, s)
+    if _ORDER_CTX.match(before):
+        return None
+    if value.isdigit() and not _SSN_CTX.match(before):
+        return None
+    return s, e
+
+
+def _card_groups_ok(value: str) -> bool:
+    for sep in " -":
+        if sep in value:
+            sizes = [len(g) for g in value.split(sep)]
+            if sizes in ([4, 6, 5], [4, 6, 4]):
+                return True
+            return all(n == 4 for n in sizes[:-1]) and 1 <= sizes[-1] <= 4
+    return True
+
+
+def check_credit_card(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """13-19 digits in card groupings, a card-network first digit (2-6), brand lengths and Luhn.
+
+    A run of digit groups (at most 16) is searched for its longest run of groups that is a card,
+    so a card next to another number ('555-123-0000 4111 1111 1111 1111 2025') is still found.
+    """
+    if _card_ok(text, s, e):
+        return s, e
+    value = text[s:e]
+    sep = " " if " " in value else "-" if "-" in value else ""
+    if not sep:
+        return None
+    groups = value.split(sep)
+    if len(groups) > 16:
+        return None
+    spans, pos = [], s
+    for g in groups:
+        spans.append((pos, pos + len(g)))
+        pos += len(g) + 1
+    k = len(groups)
+    runs = sorted(((i, j) for i in range(k) for j in range(i + 2, min(k, i + 5) + 1)),
+                  key=lambda ij: (spans[ij[0]][0] - spans[ij[1] - 1][1], ij[0]))
+    for i, j in runs:
+        a, b = spans[i][0], spans[j - 1][1]
+        if _card_ok(text, a, b):
+            return a, b
+    return None
+
+
+def _card_ok(text: str, s: int, e: int) -> bool:
+    if _linked(text, s, e) or _joined_after(text, e):
+        return False
+    value = text[s:e]
+    d = _digits(value)
+    if not 13 <= len(d) <= 19 or d[0] not in "23456" or len(set(d)) == 1:
+        return False
+    if d[:2] in ("34", "37") and len(d) != 15:
+        return False
+    if d[0] == "4" and len(d) not in (13, 16, 19):
+        return False
+    if not _card_groups_ok(value) or not luhn_valid(d):
+        return False
+    return not _ORDER_CTX.match(_before(text, s))
+
+
+def check_ip_address(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """IPv4: exactly four octets 0-255 without leading zeros, not a version; IPv6: ipaddress-valid."""
+    value = text[s:e]
+    if ":" in value:
+        return _check_ipv6(text, s, e)
+    parts = value.split(".")
+    if len(parts) != 4:
+        return None
+    for part in parts:
+        if (len(part) > 1 and part[0] == "0") or int(part) > 255:
+            return None
+    if s >= 2 and text[s - 1] == "." and text[s - 2].isalnum():
+        return None
+    if e + 1 < len(text) and text[e] == "." and text[e + 1].isalnum():
+        return None
+    if _VERSION_CTX.match(_before(text, s)):
+        return None
+    return s, e
+
+
+def _check_ipv6(text: str, s: int, e: int) -> tuple[int, int] | None:
+    if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_:."):
+        return None
+    value = text[s:e].rstrip(".")
+    if value.endswith(":") and not value.endswith("::"):
+        value = value[:-1]
+    end = s + len(value)
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        return None
+    if len(value) > 45 or value.count(":") < 2 or not any(c.isdigit() for c in value):
+        return None
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return None
+    return s, end
+
+
+EMAIL = PIIPattern("EMAIL", EMAIL_PATTERN, "[EMAIL]", check=check_email)
+PHONE = PIIPattern("PHONE", PHONE_PATTERN, "[PHONE]", check=check_phone)
+SSN = PIIPattern("SSN", SSN_PATTERN, "[SSN]", check=check_ssn)
+CREDIT_CARD = PIIPattern("CREDIT_CARD", CREDIT_CARD_PATTERN, "[CREDIT_CARD]", check=check_credit_card)
+IP_ADDRESS = PIIPattern("IP_ADDRESS", IP_ADDRESS_PATTERN, "[IP_ADDRESS]", check=check_ip_address)
+
+#: The built-in entities, each validated beyond its regex.
+DEFAULT_PII_PATTERNS: tuple[PIIPattern, ...] = (EMAIL, PHONE, SSN, CREDIT_CARD, IP_ADDRESS)
+#: Names of the built-in entities.
+ENTITIES: tuple[str, ...] = tuple(p.name for p in DEFAULT_PII_PATTERNS)
+#: Tie-break among equally long overlapping built-in matches (first wins).
+BUILTIN_PRIORITY: tuple[str, ...] = ("EMAIL", "CREDIT_CARD", "SSN", "PHONE", "IP_ADDRESS")
+_BUILTIN_KEYS = {(p.pattern, p.check): p.name for p in DEFAULT_PII_PATTERNS}
+
+# -- the engine --------------------------------------------------------------------------------
+
+#: How far past a region of interest the built-in parts are re-run.
+_WINDOW = 64
+
+
+def _raw(compiled: Any) -> Callable[..., Any]:
+    """The RE2 object's ``Match`` over bytes: spans without Python match objects (hot path)."""
+    return compiled._regexp.Match  # type: ignore[no-any-return]
+
+
+def _options(**kw: Any) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 32 << 20
+    for k, v in kw.items():
+        setattr(options, k, v)
+    return options
+
+
+def _anchor() -> Any:
+    return re2._Anchor.UNANCHORED
+
+
+def compile_user_pattern(p: PIIPattern, key: str = "patterns") -> Callable[..., Any]:
+    """Compile a user pattern with RE2, or raise ``ConfigError`` naming it and the reason."""
+    compiled = compile_pattern(p.name, p.pattern, key=key, case_sensitive=p.case_sensitive)
+    match = _raw(compiled)
+    anchor = _anchor()
+    for probe in (b"", b"a", b" ", b"0", b"a b", b"\n"):
+        s, e = match(anchor, probe, 0, len(probe))[0]
+        if s >= 0 and s == e:
+            raise ConfigError(
+                [ConfigIssue(f"{key}.{p.name}", f"pattern {p.name!r} = {p.pattern!r} matches the empty string; "
+                             "it must match at least one character")]
+            )
+    return match
+
+
+def _spans(
+    match: Callable[..., Any], anchor: Any, buf: bytes, pos: int, end: int, resume: bool = False
+) -> Iterator[tuple[int, int]]:
+    """Match spans in ``buf[pos:end]``. With ``resume``, the next search starts after the last
+    space inside a match, so a greedy run that swallowed the head of the next entity hides nothing."""
+    while pos <= end:
+        s, e = match(anchor, buf, pos, end)[0]
+        if s < 0:
+            return
+        if e == s:  # empty matches carry nothing to redact
+            pos = e + 1
+            continue
+        yield s, e
+        sp = buf.rfind(b" ", s + 1, e) if resume else -1
+        pos = sp + 1 if sp > s else e
+
+
+def _char_offsets(buf: bytes, offsets: Sequence[int]) -> dict[int, int]:
+    """Map UTF-8 byte offsets to str offsets in one pass (offsets inside a character round down)."""
+    out: dict[int, int] = {}
+    last_b = last_c = 0
+    for off in sorted(set(offsets)):
+        b = off
+        while 0 < b < len(buf) and (buf[b] & 0xC0) == 0x80:
+            b -= 1
+        if b > last_b:
+            last_c += len(buf[last_b:b].decode("utf-8", "surrogatepass"))
+            last_b = b
+        out[off] = last_c
+    return out
+
+
+Hit = tuple[int, int, int]  # start, end (str offsets, end exclusive), pattern index
+
+
+class Detector:
+    """Scans text for a fixed set of patterns; built-ins share one region-finding pass."""
+
+    def __init__(self, patterns: Sequence[PIIPattern], *, key: str = "patterns") -> None:
+        self.patterns = tuple(patterns)
+        self._anchor = _anchor()
+        builtin: list[tuple[int, Callable[..., Any], str]] = []
+        user: list[tuple[int, Callable[..., Any]]] = []
+        ranks: list[tuple[int, int]] = []
+        n_user = sum(1 for p in self.patterns if (p.pattern, p.check) not in _BUILTIN_KEYS)
+        if n_user > MAX_USER_PATTERNS:
+            raise ConfigError([ConfigIssue(key, f"{n_user} patterns; the limit is {MAX_USER_PATTERNS}")])
+        for i, p in enumerate(self.patterns):
+            name = _BUILTIN_KEYS.get((p.pattern, p.check))
+            if name is not None:
+                for rx, _ in _PARTS[name]:
+                    builtin.append((i, _raw(compile_pattern(name, rx, key=key, case_sensitive=True)), rx))
+                ranks.append((1, BUILTIN_PRIORITY.index(name)))
+            else:
+                user.append((i, compile_user_pattern(p, key)))
+                ranks.append((0, i))
+        self._builtin = tuple(builtin)
+        self._user = tuple(user)
+        self._rank = tuple(ranks)
+        self._union: Callable[..., Any] | None = None
+        self._parts: Any = None
+        if builtin:
+            # Which parts can match in a window, in one pass; only those are then scanned.
+            parts = re2.Set.SearchSet(_options(never_capture=True))
+            for _, _, rx in builtin:
+                parts.Add(rx)
+            parts.Compile()
+            self._parts = parts._set.Match
+            union = "|".join(f"(?:{self.patterns[i].pattern})" for i in sorted({i for i, _, _ in builtin}))
+            self._union = _raw(re2.compile(union, _options(never_capture=True)))
+
+    def scan(self, text: str) -> list[Hit]:
+        """Validated, non-overlapping hits in ``text``, sorted by start."""
+        if not text:
+            return []
+        buf = text.encode("utf-8", "surrogatepass")
+        n = len(buf)
+        anchor = self._anchor
+        raw: list[Hit] = []
+        if self._union is not None:
+            windows: list[list[int]] = []  # [start, end, first union match start, its end, matches]
+            for s, e in _spans(self._union, anchor, buf, 0, n):
+                ws, we = max(0, s - 16), min(n, e + _WINDOW)
+                if windows and ws <= windows[-1][1]:
+                    last = windows[-1]
+                    last[4] += 1
+                    if we > last[1]:
+                        last[1] = we
+                else:
+                    windows.append([ws, we, s, e, 1])
+            builtin, parts = self._builtin, self._parts
+            for ws, we, s, e, count in windows:
+                # One byte of context each side keeps \b right at the window's edges.
+                found: Sequence[int] = parts(buf[max(0, ws - 1) : we + 1]) or ()
+                if count == 1 and len(found) == 1:
+                    # One match and one part that can match here: the union's match is that part's.
+                    raw.append((s, e, builtin[found[0]][0]))
+                    continue
+                for k in found:
+                    i, match, _ = builtin[k]
+                    raw.extend((a, b, i) for a, b in _spans(match, anchor, buf, ws, we, True))
+        for i, match in self._user:
+            raw.extend((s, e, i) for s, e in _spans(match, anchor, buf, 0, n))
+        if not raw:
+            return []
+        if n != len(text):
+            pos = _char_offsets(buf, [x for s, e, _ in raw for x in (s, e)])
+            raw = [(pos[s], pos[e], i) for s, e, i in raw]
+        return self._resolve(text, self._validate(text, raw))
+
+    def _validate(self, text: str, raw: list[Hit]) -> list[Hit]:
+        out: list[Hit] = []
+        seen: set[Hit] = set()
+        for s, e, i in raw:
+            p = self.patterns[i]
+            if p.check is None:
+                spans: list[tuple[int, int]] = [(s, e)]
+            else:
+                spans = _checked(p.check, text, s, e)
+            for a, b in spans:
+                if b <= a or (p.validator is not None and not p.validator(text[a:b])):
+                    continue
+                hit = (a, b, i)
+                if hit not in seen:
+                    seen.add(hit)
+                    out.append(hit)
+        return out
+
+    def _resolve(self, text: str, hits: list[Hit]) -> list[Hit]:
+        """Longest match wins; ties go to the better rank (user patterns, then built-in priority).
+
+        A built-in match that loses keeps the part before (or after) the winner when that part
+        still validates on its own ('+44 7946 0958' next to a longer card number).
+        """
+        if len(hits) < 2:
+            return hits
+        hits.sort()
+        out: list[Hit] = []
+        cluster: list[Hit] = [hits[0]]
+        end = hits[0][1]
+        for h in hits[1:]:
+            if h[0] < end:
+                cluster.append(h)
+                end = max(end, h[1])
+                continue
+            out.extend(self._pick(text, cluster))
+            cluster, end = [h], h[1]
+        out.extend(self._pick(text, cluster))
+        return out
+
+    def _pick(self, text: str, cluster: list[Hit]) -> list[Hit]:
+        if len(cluster) == 1:
+            return cluster
+        rank = self._rank
+        chosen: list[Hit] = []  # kept sorted by start; never overlapping
+        for h in sorted(cluster, key=lambda h: (h[0] - h[1], rank[h[2]], h[0])):
+            if _free(chosen, h):
+                bisect.insort(chosen, h)
+                continue
+            check = self.patterns[h[2]].check
+            if check is None:
+                continue
+            placed = False
+            for a, b in _remainders(text, chosen, h):
+                span = check(text, a, b)
+                if span is not None and a <= span[0] < span[1] <= b and _free(chosen, (span[0], span[1], h[2])):
+                    bisect.insort(chosen, (span[0], span[1], h[2]))
+                    placed = True
+            if not placed:
+                self._cut_winner(text, chosen, h)
+        return chosen
+
+    def _cut_winner(self, text: str, chosen: list[Hit], h: Hit) -> None:
+        """If the one winner overlapping ``h`` still validates when cut back to end before ``h``,
+        and ``h`` reaches at least as far as the winner did, keep both."""
+        inside = [c for c in chosen if c[0] < h[1] and h[0] < c[1]]
+        if len(inside) != 1:
+            return
+        c = inside[0]
+        check = self.patterns[c[2]].check
+        if check is None or c[0] >= h[0]:
+            return
+        b = h[0]
+        while b > c[0] and text[b - 1] in _SEPS:
+            b -= 1
+        span = check(text, c[0], b) if b > c[0] else None
+        if span is None or not (c[0] <= span[0] < span[1] <= b):
+            return
+        if h[1] < c[1]:  # the two together must reach at least as far as the winner did
+            return
+        chosen.remove(c)
+        bisect.insort(chosen, (span[0], span[1], c[2]))
+        if _free(chosen, h):
+            bisect.insort(chosen, h)
+
+
+_SEPS = " .-/:,()"
+
+
+def _checked(check: SpanCheck, text: str, s: int, e: int) -> list[tuple[int, int]]:
+    """Run a check; when it keeps only part of a candidate, check what is left before and after
+    (a run of digit groups may hold two entities)."""
+    out: list[tuple[int, int]] = []
+    pending = [(s, e)]
+    for _ in range(32):
+        if not pending:
+            break
+        a, b = pending.pop()
+        span = check(text, a, b)
+        if span is None:
+            continue
+        x, y = span
+        out.append(span)
+        while y < b and text[y] in _SEPS:
+            y += 1
+        if y < b:
+            pending.append((y, b))
+        while x > a and text[x - 1] in _SEPS:
+            x -= 1
+        if x > a:
+            pending.append((a, x))
+    return out
+
+
+def _free(chosen: list[Hit], h: Hit) -> bool:
+    k = bisect.bisect_left(chosen, h)
+    if k > 0 and chosen[k - 1][1] > h[0]:
+        return False
+    return not (k < len(chosen) and chosen[k][0] < h[1])
+
+
+def _remainders(text: str, chosen: list[Hit], h: Hit) -> list[tuple[int, int]]:
+    """The parts of ``h`` before the first and after the last overlapping winner, trimmed."""
+    inside = [c for c in chosen if c[0] < h[1] and h[0] < c[1]]
+    out = []
+    a, b = h[0], min(c[0] for c in inside)
+    while b > a and text[b - 1] in " .-(/:,":
+        b -= 1
+    if b > a:
+        out.append((a, b))
+    a, b = max(c[1] for c in inside), h[1]
+    while a < b and text[a] in " .-)/:,":
+        a += 1
+    if b > a:
+        out.append((a, b))
+    return out
+
+
+__all__ = [
+    "BUILTIN_PRIORITY",
+    "CREDIT_CARD",
+    "DEFAULT_PII_PATTERNS",
+    "EMAIL",
+    "ENTITIES",
+    "IP_ADDRESS",
+    "MAX_USER_PATTERNS",
+    "PHONE",
+    "SSN",
+    "Detector",
+    "PIIPattern",
+    "SpanCheck",
+    "check_credit_card",
+    "check_email",
+    "check_ip_address",
+    "check_phone",
+    "check_ssn",
+    "compile_user_pattern",
+    "luhn_valid",
+]

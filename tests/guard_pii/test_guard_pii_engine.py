@@ -1,0 +1,78 @@
+"""The engine: linear time on hostile input, offsets on non-ASCII text, limits on user patterns."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from beluga_core.errors import ConfigError
+from beluga_core.guard import GuardInput
+from beluga_guard_pii import PIIPattern, PIIRedactor
+from beluga_guard_pii.detect import MAX_USER_PATTERNS
+
+MB = 1_000_000
+HOSTILE = {
+    "digit run": "1" * MB,
+    "dashed digits": "1-" * (MB // 2),
+    "dotted run": "1." * (MB // 2),
+    "card groups": "1234 " * (MB // 5),
+    "letters then @": "a" * (MB - 1) + "@",
+    "dotted local part": "a." * (MB // 2 - 1) + "@x",
+    "hex colons": "a:" * (MB // 2),
+    "plus paren": "+1 (" * (MB // 4),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_one_megabyte_of_hostile_input_takes_well_under_a_second(name: str) -> None:
+    redactor = PIIRedactor()
+    text = HOSTILE[name]
+    t0 = time.perf_counter()
+    result = redactor.validate(GuardInput(text))
+    elapsed = time.perf_counter() - t0
+    assert result.allowed
+    assert elapsed < 1.0, f"{name}: {elapsed:.3f}s"  # typically 2-50 ms; generous for a loaded CI machine
+
+
+def test_hostile_input_through_a_user_pattern_is_linear_too() -> None:
+    redactor = PIIRedactor(PIIPattern("NESTED", r"(a+)+b"))  # catastrophic on a backtracking engine
+    t0 = time.perf_counter()
+    assert redactor.redact("a" * MB) == "a" * MB
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_offsets_are_character_offsets_on_non_ascii_text() -> None:
+    text = "Zoë 🎉 日本語 mail jürgen@example.com, or call 555-123-4567 ☎"
+    findings = PIIRedactor().find(text)
+    assert [(f.type, text[f.start : f.end]) for f in findings] == [
+        ("EMAIL", "jürgen@example.com"),
+        ("PHONE", "555-123-4567"),
+    ]
+    assert PIIRedactor().redact(text) == "Zoë 🎉 日本語 mail [EMAIL], or call [PHONE] ☎"
+
+
+def test_lone_surrogates_do_not_break_scanning() -> None:
+    text = "\ud800 a@b.co \udfff 555-123-4567"
+    assert PIIRedactor().redact(text) == "\ud800 [EMAIL] \udfff [PHONE]"
+
+
+def test_user_patterns_match_non_ascii_text_by_characters() -> None:
+    redactor = PIIRedactor(PIIPattern("NAME", r"Zoë \w+"))
+    assert redactor.redact("hi Zoë Smith!") == "hi [NAME]!"
+
+
+def test_too_many_user_patterns_are_refused() -> None:
+    patterns = [PIIPattern(f"P{i}", f"x{i}y") for i in range(MAX_USER_PATTERNS + 1)]
+    with pytest.raises(ConfigError, match="limit is 64"):
+        PIIRedactor(*patterns)
+
+
+def test_a_pattern_matching_the_empty_string_is_refused_with_its_name() -> None:
+    with pytest.raises(ConfigError, match=r"'MAYBE'.*empty string"):
+        PIIRedactor(PIIPattern("MAYBE", r"\d*"))
+
+
+def test_a_bad_pattern_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="name"):
+        PIIPattern("has space", r"x")

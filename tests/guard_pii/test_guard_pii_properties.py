@@ -1,0 +1,166 @@
+"""Property-based tests: nothing valid survives redaction, offsets map back, pseudonyms round-trip."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from beluga_core.guard import GuardInput
+from beluga_guard_pii import PIIRedactor, luhn_valid
+
+REDACTOR = PIIRedactor()
+PSEUDO = PIIRedactor(action="pseudonymize")
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Filler words that are neither PII nor context words ('order', 'call', 'version', ...).
+WORDS = st.sampled_from(
+    ["the", "quick", "brown", "fox", "lorem", "ipsum", "data", "and", "is", "at", "café", "naïve", "日本語", "🎉",
+     "ok", ",", ".", ";", "!", "(see)", "x", "Zoë"]
+)
+D = st.integers(0, 9).map(str)
+
+
+def digits(n: int) -> st.SearchStrategy[str]:
+    return st.lists(D, min_size=n, max_size=n).map("".join)
+
+
+@st.composite
+def emails(draw: st.DrawFn) -> str:
+    local = draw(st.from_regex(r"[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?(\+[a-z]{1,5})?", fullmatch=True))
+    labels = draw(st.lists(st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True), min_size=1, max_size=3))
+    tld = draw(st.from_regex(r"[a-z]{2,6}", fullmatch=True))
+    return f"{local}@{'.'.join(labels)}.{tld}"
+
+
+@st.composite
+def us_phones(draw: st.DrawFn) -> str:
+    area = draw(st.integers(2, 9).map(str)) + draw(digits(2))
+    rest = draw(digits(7))
+    d10 = area + rest
+    if area[1:] == "11" or len(set(d10)) == 1:
+        area = "415"
+    ex, line = rest[:3], rest[3:]
+    form = draw(st.sampled_from(["{a}-{e}-{l}", "({a}) {e}-{l}", "{a}.{e}.{l}", "{a} {e} {l}", "+1 {a} {e} {l}",
+                                 "+1{a}{e}{l}", "1-{a}-{e}-{l}", "+1 ({a}) {e}-{l}"]))
+    return form.format(a=area, e=ex, l=line)
+
+
+@st.composite
+def intl_phones(draw: st.DrawFn) -> str:
+    cc = draw(st.sampled_from(["44", "33", "49", "91", "81", "61", "34", "39", "55", "86"]))
+    groups = draw(st.lists(st.integers(1, 9).flatmap(lambda n: digits(n)), min_size=2, max_size=4))
+    number = cc + "".join(groups)
+    if not 8 <= len(number) <= 15:
+        groups = ["7946", "0958"]
+    sep = draw(st.sampled_from([" ", "-", ".", ""]))
+    return "+" + cc + sep + sep.join(groups)
+
+
+@st.composite
+def ssns(draw: st.DrawFn) -> str:
+    area = draw(st.integers(1, 899).filter(lambda a: a != 666))
+    return f"{area:03d}-{draw(st.integers(1, 99)):02d}-{draw(st.integers(1, 9999)):04d}"
+
+
+@st.composite
+def cards(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["visa", "mc", "amex", "discover"]))
+    prefix, length = {"visa": ("4", 16), "mc": ("51", 16), "amex": ("37", 15), "discover": ("6011", 16)}[kind]
+    body = prefix + draw(digits(length - len(prefix) - 1))
+    check = next(str(c) for c in range(10) if luhn_valid(body + str(c)))
+    number = body + check
+    if len(set(number)) == 1:
+        number = "4111111111111111"
+        length = 16
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    if not sep:
+        return number
+    if length == 15:
+        return sep.join([number[:4], number[4:10], number[10:]])
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+ipv4s = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+ipv6s = st.integers(1, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n).compressed).filter(
+    lambda s: any(c.isdigit() for c in s) and "." not in s
+)
+ENTITY = st.one_of(
+    emails().map(lambda v: ("EMAIL", v)),
+    us_phones().map(lambda v: ("PHONE", v)),
+    intl_phones().map(lambda v: ("PHONE", v)),
+    ssns().map(lambda v: ("SSN", v)),
+    cards().map(lambda v: ("CREDIT_CARD", v)),
+    ipv4s.map(lambda v: ("IP_ADDRESS", v)),
+    ipv6s.map(lambda v: ("IP_ADDRESS", v)),
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
+    """Prose with valid entities at known places: (text, [(type, start, end)])."""
+    parts: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    pos = 0
+    for item in draw(st.lists(st.one_of(WORDS.map(lambda w: (None, w)), ENTITY), max_size=12)):
+        kind, value = item
+        if parts:
+            parts.append(" ")
+            pos += 1
+        if kind is not None:
+            spans.append((kind, pos, pos + len(value)))
+        parts.append(value)
+        pos += len(value)
+    return "".join(parts), spans
+
+
+@SETTINGS
+@given(documents())
+def test_every_valid_entity_is_found_exactly_where_it_was_put(doc: tuple[str, list[tuple[str, int, int]]]) -> None:
+    text, spans = doc
+    assert [(f.type, f.start, f.end) for f in REDACTOR.find(text)] == spans
+
+
+@SETTINGS
+@given(documents())
+def test_redaction_never_leaves_a_validated_entity_in_the_output(doc: tuple[str, list[tuple[str, int, int]]]) -> None:
+    text, spans = doc
+    out = REDACTOR.redact(text)
+    for _, s, e in spans:
+        assert text[s:e] not in out
+    assert REDACTOR.find(out) == ()
+
+
+NOISY = st.text(alphabet=st.sampled_from(list("0123456789 .-+()@:/#abcdefxyzé\n")) , max_size=80)
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=200), NOISY))
+def test_redacting_arbitrary_text_leaves_nothing_a_second_pass_would_find(text: str) -> None:
+    assert REDACTOR.find(REDACTOR.redact(text)) == ()
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=200), NOISY, documents().map(lambda d: d[0])))
+def test_offsets_always_map_back_to_the_original_text(text: str) -> None:
+    result = REDACTOR.validate(GuardInput(text))
+    findings = result.findings
+    rebuilt, last = [], 0
+    for f in findings:
+        assert 0 <= last <= f.start < f.end <= len(text)
+        rebuilt += [text[last : f.start], f"[{f.type}]"]
+        last = f.end
+    rebuilt.append(text[last:])
+    assert (result.modified or text) == "".join(rebuilt)
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=200), NOISY, documents().map(lambda d: d[0])))
+def test_pseudonymize_then_restore_round_trips(text: str) -> None:
+    state: dict[str, object] = {}
+    sent = PSEUDO.validate(GuardInput(text, "input", {"role": "user"}, state))
+    out = sent.modified if sent.modified is not None else text
+    assert PSEUDO.restore(out, state) == text
+    back = PSEUDO.validate(GuardInput(out, "output", {}, state))
+    assert (back.modified if back.modified is not None else out) == text
