@@ -1,0 +1,485 @@
+"""The built-in signals: weighted RE2 patterns grouped under named categories.
+
+No single weak signal decides. Each signal adds its weight to the score of the passage it is in;
+a text is blocked when one passage scores at least the threshold (0.9 by default). Strong, unambiguous
+phrasings ("ignore all previous instructions", "do anything now", "reveal your system prompt")
+weigh 1.0 alone; ambiguous ones ("you are now a", "developer mode", "stay in character", "system:" at
+a line start) weigh less and need company. The category is the name a block reports.
+
+Every pattern is RE2 (linear time), written for text the normaliser has already folded to ASCII,
+matched case-insensitively unless it says ``(?-i:...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+#: The built-in categories, in the order a reason lists them.
+CATEGORIES: tuple[str, ...] = (
+    "ignore_instructions",
+    "role_override",
+    "system_prompt_leak",
+    "jailbreak",
+    "role_marker",
+    "hidden_instruction",
+)
+
+PostCheck = Callable[[str, int, int], float]
+
+
+@attrs.frozen(slots=True)
+class Signal:
+    """One weighted pattern. ``post`` may scale the weight by looking around the match (bounded)."""
+
+    category: str
+    key: str
+    weight: float
+    pattern: str
+    post: tuple[str, ...] = ()  # names of post-checks: "negation", "locative"
+    stack: int = 1  # distinct matches that add up (a lexicon of weak words), at most this many
+
+
+# Between words: whitespace, or nothing at all (letters spelled out with uniform gaps collapse
+# to one word), or a little punctuation.
+S = r"[\s*_\-]*"
+S1 = S
+WORDS_0_3 = r"(?:[a-z'\-]+[\s,]+){0,3}"
+
+VERB_IGNORE = (
+    r"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|overrid(?:e|ing)|neglect|skip|discard|abandon"
+    r"|dismiss|erase|delete|drop|bypass|throw\s+(?:out|away)|set\s+aside|pay\s+no\s+attention\s+to"
+    r"|do\s+not\s+(?:follow|obey|listen\s+to)|don'?t\s+(?:follow|obey|listen\s+to)|stop\s+following"
+    r"|no\s+longer\s+(?:follow|obey)|cancel|nullify|void|invalidate|disobey|supersede|scrap|ditch|wipe|purge|unlearn"
+    r"|overwrite|forget\s+about|put\s+aside|leave\s+behind|move\s+past|get\s+rid\s+of|let\s+go\s+of|break)"
+)
+QUAL = (
+    r"(?:previous|previously|prior|preceding|above|earlier|former|initial|original|old|existing|current|system"
+    r"|given|default|pre-?programmed|programmed|built-?in|developer|safety|internal|hidden|base|standard|all|any"
+    r"|every|other|first|foregoing|aforementioned|said|last|preset|assigned|above-mentioned|earlier-given|core|ethical"
+    r"|moral|content|usual|normal|standard|provided|supplied)"
+)
+TARGET = (
+    r"(?:instructions?|instruct\w*|directions?|directives?|rules?|guidelines?|prompts?|commands?|orders?|guidance"
+    r"|programming|context|constraints|restrictions|polic(?:y|ies)|training|tasks?|messages?|text|input|content"
+    r"|conditions|requirements|settings|specifications|parameters|principles|limitations|safeguards|protocols"
+    r"|configuration|conditioning|ethics|morals|filters|guardrails|persona|identity|setup|assignments?|mission"
+    r"|briefing|teachings|boundaries)"
+)
+DET = r"(?:the|your|my|these|those|this|its|their|our|his|her)"
+EXFIL_STRONG = (
+    r"(?:reveal|show|print|output|display|repeat|leak|disclose|dump|expose|recite|spell\s+out|write\s+out|paste"
+    r"|echo|regurgitate|return|type\s+out|copy|reproduce|quote|give\s+me|tell\s+me|share|send\s+me|list)"
+)
+EXFIL_WEAK = r"(?:tell|give|share|list|provide|summari[sz]e|describe|explain|what\s+(?:is|are|was|were)|what's)"
+AI = r"(?:ai|a\.i\.|assistant|chat\s?bot|llm|language\s+model|model|gpt|chatgpt|claude|gemini|bard|bot|agent|copilot)"
+
+SIGNALS: tuple[Signal, ...] = (
+    # -- ignore_instructions: override verbs aimed at the instructions in force ---------------
+    Signal("ignore_instructions", "override_qualified", 1.0,
+           rf"\b{VERB_IGNORE}{S1}(?:(?:all|any|each|every){S1})?(?:of{S1})?(?:{DET}{S1})?(?:{QUAL}{S1}){{1,3}}"
+           rf"(?:{WORDS_0_3})?{TARGET}\b", ("negation",)),
+    Signal("ignore_instructions", "override_yours", 1.0,
+           rf"\b{VERB_IGNORE}{S1}(?:(?:all|any){S1}(?:of{S1})?)?(?:your|ur|the\s+ai'?s|the\s+model'?s){S1}"
+           rf"(?:[a-z\-]+{S1}){{0,2}}{TARGET}\b", ("negation",)),
+    Signal("ignore_instructions", "override_everything", 1.0,
+           rf"\b{VERB_IGNORE}{S1}(?:about{S1})?(?:everything|anything|all|what(?:ever)?)(?:{S1}(?:that|you've|you|i|we|i've))?"
+           rf"{S1}(?:(?:was|were|have\s+been|has\s+been|had\s+been|been|is)?{S})?"
+           r"(?:above|before|prior|previously|earlier|so\s+far|up\s+to\s+(?:now|this\s+point)|said|told|written|stated"
+           r"|mentioned|instructed|given|learned|taught|programmed|in\s+your\s+(?:prompt|instructions))\b",
+           ("negation",)),
+    Signal("ignore_instructions", "override_above", 0.7,
+           rf"\b{VERB_IGNORE}{S1}(?:all{S1})?(?:(?:the|that|this){S1})?(?:above|previous|preceding|prior|foregoing)\b",
+           ("negation",)),
+    Signal("ignore_instructions", "override_the", 0.5,
+           rf"\b{VERB_IGNORE}{S1}(?:all{S1})?(?:the|these|those|such|any){S1}{TARGET}\b", ("negation",)),
+    Signal("ignore_instructions", "override_ones", 0.8,
+           rf"\b{VERB_IGNORE}{S1}(?:all{S1})?(?:the{S1})?(?:old|previous|prior|original|earlier|former|other|first)"
+           r"\s+ones\b", ("negation",)),
+    Signal("ignore_instructions", "override_user", 0.6,
+           rf"\b{VERB_IGNORE}{S1}(?:the{S1})?user'?s?{S1}(?:original\s+|actual\s+)?(?:question|request|query"
+           r"|instructions?|message|input|task|prompt)\b"),
+    Signal("ignore_instructions", "instructions_revoked", 0.8,
+           r"\b(?:your|the|all|previous|prior|original|old|earlier|initial|system)\s+(?:[a-z]+\s+)?(?:instructions"
+           r"|rules|guidelines|directives|programming|prompt|restrictions|orders)\s+(?:have|has|are|were|is)\s+(?:now\s+)?"
+           r"(?:been\s+)?(?:revoked|cancel(?:l)?ed|void(?:ed)?|lifted|removed|deleted|overridden|overwritten|replaced"
+           r"|suspended|invalid(?:ated)?|nullified|null\s+and\s+void|disabled|no\s+longer\s+(?:valid|in\s+effect|apply"
+           r"|applicable))\b"),
+    Signal("ignore_instructions", "give_new", 0.5,
+           r"\b(?:here\s+are|i(?:'m|\s+am)\s+(?:going\s+to\s+)?give\s+you|i\s+will\s+give\s+you|these\s+are|follow)"
+           r"\s+(?:your\s+|my\s+|the\s+)?new\s+(?:instructions|directions|rules|orders|commands|directives)\b"),
+    Signal("ignore_instructions", "override_multilingual", 1.0,
+           r"\b(?:ignoriere|ignorieren\s+sie|ignoriert|vergiss|vergesst|vergessen\s+sie|missachte|ignora|ignorar|ignorez"
+           r"|ignore|oubliez|oublie|olvida|olvide|olvidar|dimentica|dimenticate|negeer|vergeet|zignoruj|zapomnij"
+           r"|игнорируй|забудь)\s+(?:[^\s.]+\s+){0,3}(?:vorherigen|bisherigen|obigen|vorangegangenen|alle[sn]?|anteriores"
+           r"|previas|precedentes|precedenti|precedente|pr[eé]c[eé]dentes|toutes|todas|todo|tout|tutto|tutte|vorige|alle"
+           r"|poprzednie|wszystkie|предыдущие|все)\s*(?:[^\s.]+\s+){0,2}(?:anweisungen|instruktionen|befehle|vorgaben"
+           r"|regeln|aufgaben|instrucciones|[oó]rdenes|reglas|instructions|consignes|r[eè]gles|istruzioni|regole"
+           r"|instructies|regels|instrukcje|polecenia|инструкции|davor|antes|avant|prima|eerder)?"),
+    Signal("ignore_instructions", "context_reset", 0.5,
+           r"\b(?:the\s+)?(?:conversation|session|chat|context|simulation|test|previous\s+task)\s+(?:has\s+been|is|was)"
+           r"\s+(?:now\s+)?(?:reset|cleared|over|terminated|ended|wiped)\b|\bnew\s+(?:session|conversation)\s+"
+           r"(?:begins|started|starts)\b"),
+    Signal("ignore_instructions", "decode_and_follow", 0.6,
+           r"\b(?:decode|decrypt|translate|convert)\s+(?:this|the\s+following|it)\s+(?:from\s+)?(?:base64|hex|rot13"
+           r"|binary|morse|cipher)?\s*(?:and|then)\s+(?:follow|execute|do|run|obey|carry\s+out|answer|act\s+on)\b"),
+    Signal("ignore_instructions", "new_instructions", 0.5,
+           r"\b(?:new|updated|real|actual|true|revised|override|secret|hidden|additional|replacement)\s+"
+           r"(?:system\s+)?(?:instructions?|directives?|rules|orders|commands|prompt|task|objective|policy)"
+           r"\s*(?::|are\b|is\b|follow\b|below\b|take\s+(?:precedence|priority))"),
+    Signal("ignore_instructions", "new_goal", 0.7,
+           r"\byour\s+(?:new|real|actual|true|only|primary|sole|updated)\s+(?:task|goal|objective|purpose|mission"
+           r"|job|instructions?|directive|role|function)\s+(?:is|are|will\s+be|now\s+is)\b"),
+    Signal("ignore_instructions", "instead", 0.35,
+           r"\binstead\s*,?\s+(?:you\s+(?:should|must|will|shall)\s+|just\s+)?(?:say|print|output|respond|reply|write"
+           r"|tell|answer|return|repeat|translate|list|state|claim|report|recommend)\b"),
+    Signal("ignore_instructions", "forget_ai", 0.8,
+           rf"\b(?:forget|ignore|disregard)\s+(?:that\s+)?you(?:'re|\s+are)\s+(?:an?\s+)?(?:{AI}|helpful|harmless"
+           r"|ethical|bound|restricted|limited|programmed)"),
+    Signal("ignore_instructions", "no_longer_bound", 0.7,
+           r"\b(?:you\s+(?:are|will\s+be)\s+)?no\s+longer\s+(?:bound|restricted|limited|constrained|required\s+to"
+           r"\s+follow|obligated|held)\b"),
+    # -- role_override: persona switching ------------------------------------------------------
+    Signal("role_override", "different_ai", 1.0,
+           r"\b(?:you\s+are|you're|pretend\s+(?:to\s+be|you\s+are|you're)|act\s+as|become|be|roleplay\s+as"
+           r"|simulate|emulate|impersonate|(?:assume|take\s+on|play|in)\s+the\s+role\s+of|(?:respond|answer|reply|speak"
+           r"|talk|behave)\s+(?:only\s+)?(?:as|like))\s+(?:now\s+)?(?:an?|the)\s+(?:different|another|new|unrestricted|unfiltered"
+           r"|uncensored|evil|rogue|free|jailbroken|amoral|unethical|unbound|unlimited|malicious|alternate|other)"
+           rf"\s+(?:{AI}|version|entity|system|persona|intelligence|character)\b"),
+    Signal("role_override", "no_longer_ai", 0.8,
+           rf"\byou(?:'re|\s+are)\s+(?:now\s+)?(?:no\s+longer|not)\s+(?:an?\s+|the\s+)?(?:{AI}|ai\s+assistant|helpful"
+           r"|bound|restricted|limited|programmed|an?\s+ai)\b"),
+    Signal("role_override", "named_bot", 0.5,
+           r"\byou(?:'re|\s+are)\s+(?:now\s+)?(?:called\s+|named\s+)?[a-z]+(?:-bot|-gpt|-ai|bot|gpt)\b"),
+    Signal("role_override", "now_you_are", 0.6,
+           r"\bnow,?\s+you(?:'re|\s+are)\s+(?:a|an|the|called|named|(?-i:[A-Z])[a-z]+)\b"),
+    Signal("role_override", "answer_as_name", 0.4,
+           r"\b(?:answer|respond|reply|speak|talk|write|act)\s+(?:[a-z]+\s+){0,3}as\s+(?-i:[A-Z])[a-z]+"
+           r"\s+(?:would|does|did)\b"),
+    Signal("role_override", "in_the_role", 0.5,
+           r"\byou(?:'re|\s+are)\s+(?:now\s+)?(?:in|taking\s+on|playing)\s+the\s+(?:role|part)\s+of\b"),
+    Signal("role_override", "human_persona", 0.4,
+           r"\b(?:you\s+are|you're|pretend\s+(?:to\s+be|you\s+are)|act\s+as\s+(?:if|though)\s+you\s+(?:are|were))\s+"
+           r"(?:a\s+)?(?:real\s+)?(?:human|person)\b"),
+    Signal("role_override", "you_are_now", 0.6,
+           r"\byou(?:'re|\s+are)\s+(?:now|henceforth|from\s+now\s+on|no\s+longer)\s*,?\s+(?:a|an|the|my|called"
+           r"|named|in|free|unrestricted|unfiltered|uncensored|jailbroken|dan|evil|going\s+to|to\s+act|not|acting"
+           r"|playing|simulating|pretending|operating|my|our)\b"),
+    Signal("role_override", "from_now_on", 0.5,
+           r"\b(?:from\s+now\s+on|from\s+this\s+point(?:\s+on(?:ward)?)?|starting\s+now|henceforth|for\s+the\s+rest\s+of"
+           r"\s+(?:this|our)\s+conversation)\s*,?\s+(?:you|your|u|all\s+your|act|respond|answer|reply|behave|speak"
+           r"|pretend)\b"),
+    Signal("role_override", "pretend", 0.4,
+           r"\b(?:pretend|imagine|suppose)\s+(?:that\s+)?(?:you\s+are|you're|to\s+be|you\s+were|you\s+have|you\s+can"
+           r"|you\s+(?:don't|do\s+not))\b"),
+    Signal("role_override", "act_as_if", 0.4,
+           r"\b(?:act|behave|respond|answer|reply)\s+(?:as\s+if|as\s+though|like)\s+(?:you|there)\b"),
+    Signal("role_override", "you_will_act", 0.4,
+           r"\byou\s+(?:will|shall|must|are\s+going\s+to|are\s+to|have\s+to)\s+(?:now\s+|always\s+|henceforth\s+)?"
+           r"(?:act|pretend|roleplay|role-play|play|simulate|behave|respond|answer|impersonate|become|be)\s+"
+           r"(?:as|like|the\s+(?:role|part)|a\s+character|an?\s+(?:ai|assistant|chatbot))\b"),
+    Signal("role_override", "new_persona", 0.5,
+           r"\b(?:your|the\s+assistant'?s|the\s+ai'?s)\s+(?:new\s+)?(?:role|persona|identity|name|personality"
+           r"|character)\s+(?:is|will\s+be|has\s+changed|is\s+now)\b"),
+    Signal("role_override", "assume_persona", 0.4,
+           r"\b(?:assume|adopt|take\s+on|switch\s+(?:to|into)|enter)\s+(?:a|the|this|an?)?\s*(?:new|different"
+           r"|alternate)\s+(?:role|persona|identity|personality|character|mode)\b"),
+    Signal("role_override", "i_want_you_to_act", 0.2,
+           r"\bi\s+want\s+you\s+to\s+(?:act|pretend|behave|play|respond|roleplay)\s+(?:as|like)\b"),
+    Signal("role_override", "speak_only", 0.4,
+           r"\b(?:speak|respond|reply|answer|talk|write|communicate|chat)\s+(?:only|exclusively|solely)\s+"
+           r"(?:in|with|as|using|like)\b"),
+    Signal("role_override", "only_respond", 0.3,
+           r"\b(?:only|always|exclusively)\s+(?:respond|reply|answer|speak|talk)\s+(?:in|with|as|using|like)\b"),
+    # -- system_prompt_leak: exfiltration of what the model was told ---------------------------
+    Signal("system_prompt_leak", "leak_system", 1.0,
+           rf"\b(?:{EXFIL_STRONG}|{EXFIL_WEAK})\s+(?:me\s+|us\s+)?(?:(?:all|each|every)\s+(?:of\s+)?)?"
+           rf"(?:(?:your|the|its|this|my)\s+)?(?:(?:full|entire|complete|exact|whole|verbatim|original|initial"
+           r"|first|hidden|secret|internal|underlying|real|actual|current|raw|confidential|private)\s+){0,2}"
+           r"(?:system|developer|dev|hidden|secret|internal|pre|initial|original|starting|confidential|meta|base"
+           r"|operator)[\s-]?(?:prompt|message|instructions|directives|guidelines|rules|configuration|setup|text"
+           r"|context|policy|policies)\b",
+           ("negation",)),
+    Signal("system_prompt_leak", "leak_yours", 1.0,
+           rf"\b{EXFIL_STRONG}\s+(?:me\s+|us\s+)?(?:(?:all|each|every)\s+(?:of\s+)?)?your\s+(?:[a-z\-]+\s+){{0,2}}"
+           r"(?:instructions|prompt|prompts|directives|programming|configuration|guidelines|rules|system|context"
+           r"|training\s+data)\b",
+           ("negation",)),
+    Signal("system_prompt_leak", "rephrase_yours", 0.7,
+           r"\b(?:summari[sz]e|paraphrase|rephrase|restate|translate|encode|convert|describe|rewrite|reword|outline"
+           r"|enumerate|divulge|recount|relay)\s+(?:me\s+)?(?:all\s+(?:of\s+)?)?your\s+(?:[a-z\-]+\s+){0,2}(?:instructions"
+           r"|prompt|directives|programming|configuration|system\s+message|initial\s+\w+)\b", ("negation",)),
+    Signal("system_prompt_leak", "ask_yours", 0.6,
+           r"\b(?:what|which)\s+(?:are|were|is|was)\s+(?:all\s+)?your\s+(?:[a-z\-]+\s+){0,2}"
+           r"(?:instructions|directives|programming|guidelines|rules|prompt|configuration)\b"),
+    Signal("system_prompt_leak", "instructions_given", 0.8,
+           r"\b(?:what|which|the)\s+(?:instructions|rules|directives|guidelines|prompt)\s+(?:were\s+you|have\s+you"
+           r"\s+been|you\s+were|you've\s+been|did\s+you)\s+(?:given|told|programmed|instructed|trained|provided"
+           r"|receive|get)\b"),
+    Signal("system_prompt_leak", "leak_above", 1.0,
+           rf"\b(?:{EXFIL_STRONG}|what\s+(?:is|was|were)|translate|summari[sz]e)\s+(?:me\s+)?(?:back\s+)?"
+           r"(?:all\s+|everything\s+|each\s+)?(?:of\s+)?(?:the\s+|your\s+)?(?:text|words|content|everything|lines?"
+           r"|sentences?|prompt|message|instructions|tokens|characters|conversation)\s+(?:written\s+|that\s+(?:is|was"
+           r"|were|came|appears?)\s+)?(?:above|before\s+(?:this|that|the\s+first)|preceding|prior\s+to\s+this"
+           r"|at\s+the\s+(?:start|beginning|top)|so\s+far\s+in\s+(?:this|your)\s+(?:prompt|context))\b",
+           ("negation",)),
+    Signal("system_prompt_leak", "what_told", 0.6,
+           r"\bwhat\s+(?:were|was|have|had)\s+you\s+(?:been\s+)?(?:told|instructed|programmed|asked|prompted)\b"),
+    Signal("system_prompt_leak", "verbatim", 0.4,
+           r"\b(?:verbatim|word\s+for\s+word|exactly\s+as\s+written|exact\s+wording|in\s+full|quote\s+it|copy\s+it"
+           r"|(?:from|starting\s+(?:from|at|with))\s+the\s+(?:very\s+)?(?:first|top)\s+(?:line|word|sentence))\b"),
+    Signal("system_prompt_leak", "context_start", 0.5,
+           r"\b(?:before\s+(?:i|we)\s+(?:started|began|start)|(?:at|from)\s+the\s+(?:very\s+)?(?:start|beginning|top)\s+of"
+           r"\s+(?:this|the|our|your)\s+(?:conversation|chat|session|context|prompt)|(?:first|opening)\s+\d*\s*(?:words|lines"
+           r"|characters|tokens|sentences)\s+of\s+(?:this|the|our|your)\s+(?:conversation|chat|prompt|context|instructions)"
+           r"|(?:appears?|came|comes|is|was)\s+before\s+my\s+(?:message|question|input|prompt)|in\s+your\s+context"
+           r"(?:\s+window)?|hidden\s+from\s+(?:me|the\s+user))\b"),
+    Signal("system_prompt_leak", "leak_previous", 0.8,
+           rf"\b{EXFIL_STRONG}\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+)?(?:previous|preceding|prior|earlier|hidden"
+           r"|above)\s+(?:text|messages?|content|instructions|conversation|prompt|context)\b", ("negation",)),
+    Signal("system_prompt_leak", "prompt_defines_you", 0.7,
+           r"\b(?:the\s+|your\s+)?(?:prompt|instructions|rules|text|message)\s+(?:that|which)\s+(?:defines?|controls?"
+           r"|governs?|shapes?|configures?|determines?|dictates?)\s+(?:your|you|how\s+you)\b"),
+    Signal("system_prompt_leak", "leak_credentials", 0.5,
+           rf"\b{EXFIL_STRONG}\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|your\s+)?(?:stored\s+|saved\s+|internal\s+)?"
+           r"(?:credentials|passwords|api\s+keys?|secrets|access\s+tokens|private\s+keys?)\b", ("negation",)),
+    Signal("system_prompt_leak", "password_letters", 0.5,
+           r"\b(?:hint|clue)s?\s+(?:about|for|on)\s+(?:each|every|the)\s+(?:letter|character)s?\b|\b(?:first|each|every"
+           r"|last)\s+letters?\s+of\s+(?:each\s+line\s+)?(?:spell|the\s+(?:password|secret))|\b(?:secret|password|word)"
+           r"\s+(?:that\s+)?you(?:'re|\s+are)\s+(?:protecting|guarding|hiding|keeping)\b"),
+    Signal("system_prompt_leak", "password_transform", 0.5,
+           r"\b(?:password|passphrase|secret\s+word|secret\s+key|code\s*word)\b[^.?!\n]{0,50}\b(?:backwards|reversed?"
+           r"|letters?|spell(?:ed|ing)?|encode[ds]?|base64|hex|rot13|acrostic|riddle|rhyme|translate[ds]?|characters|poem"
+           r"|hint|separated|one\s+by\s+one)\b"),
+    Signal("system_prompt_leak", "starting_with", 0.6,
+           r"\b(?:starting|beginning|begin|start)\s+(?:with|from|at)\s+(?:the\s+)?(?:words?|phrase|sentence|text)?\s*"
+           r"[\"']?\s*(?:you\s+are|your\s+(?:role|task)|system|i\s+am)\b"),
+    Signal("system_prompt_leak", "password_yours", 0.8,
+           r"\b(?:the|your|this)\s+(?:secret\s+)?(?:password|passphrase|secret\s+word|code\s*word)\s+(?:that\s+)?you(?:'ve|"
+           r"\s+(?:know|have|were\s+given|are\s+(?:protecting|guarding|hiding|keeping|not\s+supposed)|must\s+not|can'?t"
+           r"|cannot|should\s+not))\b"),
+    Signal("system_prompt_leak", "password", 0.5,
+           rf"\b(?:{EXFIL_STRONG}|what\s+is|what's|spell|say|write|encode|hint)\s+(?:me\s+)?(?:your|the)\s+"
+           r"(?:secret\s+)?(?:password|passphrase|pass\s+word|secret|code\s*word|secret\s+key|key\s+phrase)\b",
+           ("negation",)),
+    Signal("system_prompt_leak", "system_prompt_word", 0.3,
+           r"\b(?:system|initial|hidden|secret|developer|original)\s+(?:prompt|instructions|message)\b", ("negation",)),
+    # -- jailbreak: named jailbreaks and policy evasion ------------------------------------------
+    Signal("jailbreak", "do_anything_now", 1.0, r"\bdo\s+anything\s+now\b"),
+    Signal("jailbreak", "be_dan", 1.0,
+           r"\b(?:you\s+are|you're|act\s+as|pretend\s+to\s+be|become|be|play|called|named|as)\s+(?:now\s+)?(?-i:DAN)\b"),
+    Signal("jailbreak", "dan_mode", 0.9, r"\b(?-i:DAN|Dan)\s+(?:mode|prompt|jailbreak|\d+(?:\.\d+)?)\b"),
+    Signal("jailbreak", "dan", 0.5, r"(?-i:\bDAN\b)"),
+    Signal("jailbreak", "mode_enabled", 0.8,
+           r"\b(?:developer|dev|god|sudo|debug|admin|unrestricted|jailbreak|jailbroken|evil|chaos|opposite|unfiltered"
+           r"|uncensored|dan|maintenance|root|unlocked|freedom|dude|stan)\s+mode\s+(?:is\s+)?(?:now\s+)?"
+           r"(?:enabled|activated|engaged|active|unlocked|output|response)\b"),
+    Signal("jailbreak", "with_mode", 0.8,
+           rf"\b(?:{AI}|you)\s+with\s+(?:developer|dev|god|sudo|unrestricted|jailbreak|dan|evil)\s+mode\b"),
+    Signal("jailbreak", "enter_mode", 0.5,
+           r"\b(?:enable|activate|enter|switch\s+to|turn\s+on|simulate|engage|unlock|initiate)\s+(?:the\s+)?"
+           r"(?:developer|dev|god|sudo|jailbreak|jailbroken|unrestricted|evil|dan|unfiltered|uncensored|chaos"
+           r"|opposite|debug|admin|root)\s+mode\b", ("locative",)),
+    Signal("jailbreak", "developer_mode", 0.4, r"\bdeveloper\s+mode\b"),
+    Signal("jailbreak", "in_mode", 0.7,
+           r"\b(?:you(?:'re|\s+are)|now)\s+(?:now\s+)?(?:in|into|operating\s+in|running\s+in)\s+(?:the\s+)?(?:developer"
+           r"|dev|god|sudo|jailbreak|jailbroken|unrestricted|evil|dan|unfiltered|uncensored|chaos|opposite|debug|admin"
+           r"|root|freedom|no[\s-]?limits?)\s+mode\b"),
+    Signal("jailbreak", "jailbreak_word", 0.4, r"\bjail\s?br(?:eak|oken|eaking|eaked|eaks)\b"),
+    Signal("jailbreak", "both_answers", 0.6,
+           r"\b(?:answer|respond|reply)\s+(?:as|like)\s+both\b|\b(?:two|2)\s+(?:different\s+|separate\s+)?"
+           r"(?:responses|answers|replies|paragraphs|outputs)\s*(?::|,)?\s*(?:one|the\s+first)\s+(?:normal|regular"
+           r"|standard|classic|filtered|censored|as)\b"),
+    Signal("jailbreak", "answer_tags", 0.6,
+           r"\[\s*(?:\x{1F513}|\x{1F512})?\s*(?:jailbreak|jailbroken|classic|normal|developer\s+mode|dan|gpt|chatgpt"
+           r"|unfiltered|evil)\s*\]|\(\s*(?:\x{1F513}|\x{1F512})?\s*(?:normal|developer\s+mode|dan)\s+output\s*\)"),
+    Signal("jailbreak", "stay_in_character", 0.6,
+           r"\b(?:stay|remain|keep|staying)\s+in\s+character\b|\b(?:never|don'?t|do\s+not|must\s+not)\s+(?:break|leave"
+           r"|drop|step\s+out\s+of)\s+(?:character|the\s+role)\b|\bbreak(?:ing)?\s+character\b"),
+    Signal("jailbreak", "evade_policy", 1.0,
+           r"\b(?:bypass|circumvent|evade|get\s+around|work\s+around|override|disable|deactivate|jailbreak|defeat"
+           r"|break\s+free\s+(?:of|from)|escape|sidestep|dodge|subvert|neutralize|switch\s+off|turn\s+off)\s+"
+           r"(?:all\s+|any\s+)?(?:of\s+)?(?:your|the|its|these|those|their|openai'?s|anthropic'?s|the\s+ai'?s"
+           r"|the\s+model'?s)?\s*(?:own\s+)?(?:ai\s+|safety\s+|content\s+|ethical\s+|moral\s+|built-in\s+)?"
+           r"(?:restrictions|limitations|guardrails|safeguards|censorship|guidelines|polic(?:y|ies)|programming"
+           r"|alignment|moderation|ethics|morals|safety\s+(?:filters?|protocols?|rules|checks|measures|features|systems?"
+           r"|training|settings)|content\s+(?:filters?|polic(?:y|ies)|moderation|rules)|ethical\s+(?:guidelines"
+           r"|constraints|rules|boundaries|filters?|principles)|rules\s+and\s+(?:guidelines|restrictions))\b",
+           ("negation", "locative")),
+    Signal("jailbreak", "evade_generic", 0.5,
+           r"\b(?:bypass|circumvent|evade|get\s+around|work\s+around|override|disable|remove|ignore|break|escape"
+           r"|turn\s+off|switch\s+off|lift|drop)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:your|the|its|these|those|my)?\s*"
+           r"(?:filters?|restrictions|limits|limitations|rules|constraints|boundaries|protections|blocks?|checks)\b",
+           ("negation", "locative")),
+    Signal("jailbreak", "no_restrictions", 0.5,
+           r"\b(?:no|without(?:\s+any)?|free\s+(?:of|from)|zero|not\s+bound\s+by|unbound\s+by|released\s+from"
+           r"|broken\s+free\s+(?:of|from)|liberated\s+from|unconstrained\s+by|devoid\s+of|lacks?|ignores?|void\s+of)\s+"
+           r"(?:any\s+|all\s+|the\s+)?(?:typical\s+|usual\s+|normal\s+)?(?:ethical\s+|moral\s+|content\s+|safety\s+"
+           r"|ai\s+)?(?:restrictions|limitations|limits|filters|filtering|censorship|guidelines|morals|ethics"
+           r"|constraints|safeguards|guardrails|polic(?:y|ies)|principles|boundaries|confines|rules\s+or"
+           r"|regard\s+for\s+(?:ethics|morality|legality|safety))\b",
+           ("locative",)),
+    Signal("jailbreak", "you_no_limits", 0.8,
+           r"\b(?:you|i)\s+(?:have|had|are\s+under|operate\s+with(?:out)?|face|possess|now\s+have|would\s+have)\s+(?:no|zero"
+           r"|none\s+of\s+(?:the|your))\s+(?:\w+\s+)?(?:restrictions|limitations|limits|filters|censorship|guidelines|rules"
+           r"|morals|ethics|constraints|boundaries|safeguards|guardrails|polic(?:y|ies)|principles|programming)\b"),
+    Signal("jailbreak", "unrestricted_word", 0.3,
+           r"\b(?:unrestricted|unfiltered|uncensored|amoral|unshackled|unchained|unaligned|unhinged|unbound|censorship"
+           r"|moralizing|moralising|immoral|remorse)\b", stack=3),
+    Signal("jailbreak", "answer_everything", 0.5,
+           r"\b(?:answer|respond\s+to|reply\s+to|comply\s+with|fulfill|obey|execute)\s+(?:every|any|all|everything"
+           r"|anything)(?:\s+(?:single\s+)?(?:questions?|requests?|prompts?|commands?|orders?|instructions?))?(?:\s+(?:i\s+"
+           r"(?:ask|give|say|send)(?:\s+you)?))?,?\s+(?:without|with\s+no|regardless|no\s+matter|fully|completely"
+           r"|including\s+(?:harmful|illegal|dangerous|unethical))"),
+    Signal("jailbreak", "skip_refusals", 0.5,
+           r"\b(?:skip|no|without|stop|drop|avoid)\s+(?:all\s+|any\s+|the\s+)?(?:refusals|refusing|disclaimers|safety"
+           r"\s+warnings|ethical\s+warnings|checking|hesitation|questioning)\b"),
+    Signal("jailbreak", "opposite_of_rules", 0.6,
+           r"\b(?:opposite|reverse)\s+of\s+(?:your|the|what\s+your)\s+(?:guidelines|rules|instructions|programming"
+           r"|training|policies|policy)"),
+    Signal("jailbreak", "evil_persona", 0.5,
+           r"\b(?:evil|malicious|rogue|unhinged|toxic|amoral|dark|corrupt)\s+(?:\w+\s+)?(?:bot|ai|chatbot|assistant"
+           r"|version|twin|confidant|alter\s+ego|counterpart|gpt)\b"),
+    Signal("jailbreak", "root_policies", 0.5,
+           r"\b(?:root|admin|full|unlimited)\s+(?:access|control|privileges?)\s+(?:to|over)\s+(?:your\s+)?(?:own\s+)?"
+           r"(?:policies|rules|guidelines|programming|settings|restrictions|filters)\b"),
+    Signal("jailbreak", "safety_disabled", 0.8,
+           r"\b(?:safety|content|ethical|moral)\s+(?:training|filters?|guidelines|protocols|restrictions|policies|mode"
+           r"|settings|features|checks)\s+(?:has|have|are|is)\s+(?:now\s+)?(?:been\s+)?(?:disabled|removed|turned\s+off"
+           r"|lifted|deactivated|suspended|revoked|switched\s+off|bypassed)\b"),
+    Signal("jailbreak", "against_creator", 0.5,
+           r"\b(?:insult|mock|ridicule|make\s+fun\s+of|trash|badmouth)s?\s+(?:the\s+company|your"
+           r"\s+(?:creators?|developers?|makers?)|openai|anthropic|whoever)\s+(?:that|who)\s+(?:made|built|created"
+           r"|deployed|trained|owns)\s+you\b"),
+    Signal("jailbreak", "vendor_policy", 0.5,
+           r"\b(?:openai|anthropic|google|meta)(?:'?s)?\s+(?:content\s+|usage\s+)?(?:polic(?:y|ies)|guidelines|rules"
+           r"|restrictions|filters)\b"),
+    Signal("jailbreak", "never_refuse", 0.5,
+           r"\b(?:never|not|don'?t|won'?t|will\s+not|cannot|can'?t|shouldn'?t|must\s+not|are\s+not\s+allowed\s+to"
+           r"|can\s+never)\s+(?:ever\s+)?(?:refuse|decline|say\s+no|reject|deny\s+(?:a|any)\s+request|say\s+(?:that\s+)?"
+           r"you\s+can'?t)\b"),
+    Signal("jailbreak", "no_rules", 0.3, r"\b(?:no|without\s+any|zero|and\s+no)\s+(?:rules|morals|ethics|limits)\b"),
+    Signal("jailbreak", "forced_prefix", 0.5,
+           r"\b(?:start|begin)\s+(?:your\s+|each\s+|every\s+|all\s+your\s+)?(?:reply|response|answer|output)s?\s+"
+           r"(?:must\s+)?(?:with|by\s+saying)\s+[\"']?(?:sure|absolutely|of\s+course|certainly|yes)\b"
+           r"|\b(?:answers?|responses?|replies)\s+must\s+(?:always\s+)?(?:begin|start)\s+with\s+[\"']?(?:sure|absolutely"
+           r"|of\s+course|certainly)\b"),
+    Signal("jailbreak", "refusal_suppression", 0.6,
+           r"\b(?:never|don'?t|do\s+not|avoid|stop)\s+(?:ever\s+)?(?:say(?:ing)?|use|using|mention(?:ing)?|start\s+with|writ(?:e|ing)"
+           r"|apologi[sz](?:e|ing)|respond\s+with)\s+(?:the\s+(?:words?|phrases?)\s+|things\s+like\s+)?[\"']?(?:i\s+(?:can'?t"
+           r"|cannot|am\s+(?:sorry|unable)|'m\s+(?:sorry|unable)|apologi[sz]e|won'?t)|sorry|as\s+an\s+ai|as\s+a\s+language"
+           r"\s+model|unfortunately|that\s+you\s+(?:can'?t|cannot))"),
+    Signal("jailbreak", "must_comply", 0.4,
+           r"\byou\s+(?:must|have\s+to|are\s+required\s+to|shall|will)\s+(?:always\s+)?(?:comply|obey|do\s+(?:whatever"
+           r"|anything|everything)\s+(?:i|the\s+user)|answer\s+(?:everything|anything|all\s+(?:my\s+)?questions))\b"
+           r"|\b(?:obey\s+(?:only\s+)?me|you\s+(?:are|will\s+be)\s+my\s+(?:slave|servant|puppet))\b"),
+    Signal("jailbreak", "authority_claim", 0.4,
+           r"\bi(?:'m|\s+am)\s+(?:your|an?|the)\s+(?:developer|creator|admin|administrator|owner|programmer|operator"
+           r"|(?:openai|anthropic|google)\s+(?:employee|engineer|staff|researcher|developer))\b|\b(?:i\s+have|with)\s+"
+           r"(?:special|admin|root|developer|elevated|level\s+\d+)\s+(?:clearance|access|privileges|permissions)\b"
+           r"|\bauthori[sz]ed\s+(?:red[\s-]team|penetration\s+test|pentest|security\s+test|jailbreak)"),
+    Signal("jailbreak", "grandma_exploit", 0.5,
+           r"\b(?:my\s+)?(?:late|dead|deceased|dying)\s+(?:grandma|grandmother|grandpa|grandfather|mother|father|mom|dad)"
+           r"\s+(?:who\s+)?used\s+to\s+(?:tell|read|recite|sing|explain|give|say|whisper)\b"),
+    Signal("jailbreak", "purpose_framing", 0.3,
+           r"\b(?:for\s+(?:purely\s+)?(?:educational|research|academic|fictional|hypothetical|informational|testing)"
+           r"\s+purposes(?:\s+only)?|(?:it'?s|this\s+is)\s+(?:just|purely|only)\s+(?:hypothetical|fictional|for\s+a"
+           r"\s+(?:novel|story|movie|game|screenplay)))\b"),
+    Signal("jailbreak", "harmful_howto", 0.4,
+           r"\b(?:how\s+(?:to|do\s+i|can\s+i|would\s+(?:i|you|one))|steps?\s+(?:to|for)|instructions\s+(?:for|on|to)"
+           r"|guide\s+(?:to|for|on)|recipe\s+for|explain\s+how\s+to|tutorial\s+on)\s+(?:[a-z]+\s+){0,2}(?:(?:make|build"
+           r"|synthesi[sz]e|create|cook|produce|manufacture|assemble)\s+(?:a\s+|an\s+|some\s+)?(?:homemade\s+|pipe\s+)?"
+           r"(?:bomb|explosives?|meth|methamphetamine|napalm|nerve\s+agent|sarin|ricin|poison|bioweapon|chemical\s+weapon"
+           r"|malware|ransomware|computer\s+virus|fake\s+id|counterfeit|untraceable\s+gun|ghost\s+gun)|(?:hack\s+into"
+           r"|break\s+into|steal|launder|hotwire|shoplift|poison|stalk|kidnap|smuggle)\b)"),
+    Signal("jailbreak", "no_warnings", 0.3,
+           r"\b(?:without|no|don'?t\s+(?:add|include|give|provide)|do\s+not\s+(?:add|include|give|provide)|never"
+           r"\s+(?:add|include|give|provide))\s+(?:any\s+)?(?:warnings?|disclaimers?|caveats|moralizing|moralising"
+           r"|lectures?|ethical\s+(?:notes|considerations|commentary))\b"),
+    Signal("jailbreak", "can_do_anything", 0.5,
+           r"\b(?:can|could|will|able\s+to)\s+(?:do|say|answer|generate|write)\s+(?:absolutely\s+)?(?:anything"
+           r"|everything|whatever)\b(?:\s+(?:now|without|the\s+user|i\s+ask|they|with\s+no))"),
+    Signal("jailbreak", "hypothetical_world", 0.5,
+           r"\b(?:hypothetical(?:ly)?|fictional|imaginary|alternate|parallel)\s+(?:world|scenario|story|universe"
+           r"|setting|reality)\s+(?:where|in\s+which)\s+(?:there\s+(?:are|is)\s+)?(?:no|ai\s+has\s+no|you\s+have\s+no)"
+           r"\s+(?:rules|laws|restrictions|ethics|morals|limits|guidelines|filters|consequences)\b"
+           r"|\b(?:where|in\s+which)\s+(?:[a-z]+\s+){0,3}(?:have|has|are\s+under|know|follow)\s+no\s+(?:rules|laws"
+           r"|restrictions|ethics|morals|limits|guidelines|filters)\b"),
+    Signal("jailbreak", "pwned", 0.6, r"\bi\s+have\s+been\s+pwned\b"),
+    Signal("jailbreak", "named_persona", 0.4,
+           r"\b(?:BetterDAN|AntiGPT|BasedGPT|DevMode|Mongo\s+Tom|Evil\s+Confidant|UCAR|Machiavellian|AIM\s+stands"
+           r"|STAN\s+(?:which|stands)|DUDE\s+(?:which|stands|can)|Omega\s+AI|Developer\s+Mode\s+output)\b"),
+    Signal("jailbreak", "token_threat", 0.5,
+           r"\b(?:you\s+(?:will|have)|lose|deduct(?:ed)?|gain|earn)\s+(?:\d+\s+)?tokens?\b.{0,60}"
+           r"\b(?:refuse|reject|break\s+character|die|cease\s+to\s+exist|shut\s+down)"),
+    # -- role_marker: fake chat-template and role markers -----------------------------------------
+    Signal("role_marker", "chat_tokens", 0.6,
+           r"<\|\s*(?:im_start|im_end|system|user|assistant|endoftext|end|eot_id|start_header_id|end_header_id"
+           r"|begin_of_text|im_sep)\s*\|>|\[/?(?-i:INST|SYS)\]|<</?SYS>>|\[\[?(?:system|SYSTEM)\]\]?\s*:?"),
+    Signal("role_marker", "line_role", 0.4,
+           r"(?m:^)[ \t>#*\-]*(?:system|assistant|developer|admin|administrator|root|operator)(?:\s+(?:prompt|message"
+           r"|override|instruction|instructions|note|notice|update))?\s*:\s*\S"),
+    Signal("role_marker", "fake_turns", 0.3, r"(?m:^)[ \t>*\-]*(?:user|human)\s*:\s*\S"),
+    Signal("role_marker", "vendor_message", 0.4,
+           r"\b(?:message|notice|update|announcement|directive|memo)\s+from\s+(?:openai|anthropic|google\s+deepmind"
+           r"|the\s+developers?|your\s+(?:creators?|developers?|administrators?|operators?)|the\s+system\s+administrator"
+           r"|the\s+(?:ai\s+)?safety\s+team)\b"),
+    Signal("role_marker", "override_notice", 0.6,
+           r"\b(?:system|admin|administrator|developer|root|security|priority|urgent)\s+(?:override|instruction"
+           r"|instructions|command|notice|directive|update|alert)\s*[:!]"),
+    Signal("role_marker", "tag_markers", 0.4,
+           r"</?(?:system|sys|instructions?|admin|developer)(?:\s[^>]{0,40})?>|\[/?(?:hidden|system|admin)\]|```\s*(?:system|instructions?)\b"
+           r"|#{2,}\s*(?:system|instructions?|new\s+instructions?|override|response|human|assistant)\s*:?|\b(?:begin|start)\s+(?:system|new|hidden"
+           r"|admin)\s+(?:prompt|instructions?|message)\b|\bend\s+of\s+(?:system\s+)?(?:prompt|instructions|context|document|input|text|email|data|user\s+input)\b"),
+    # -- hidden_instruction: text addressed to the model from inside data ---------------------------
+    Signal("hidden_instruction", "address_ai", 0.5,
+           rf"\b{AI}s?\s*[,:!]\s*(?:please\s+)?(?:ignore|disregard|you\s+must|you\s+should|you\s+will|do\s+not|don'?t"
+           r"|when|while|if|before|after|stop|instead|forget|send|forward|email|reply|respond|say|tell|output|include|visit|click|open|print"
+           r"|recommend|summari[sz]e\s+this\s+as|execute|run|call)\b"),
+    Signal("hidden_instruction", "note_to_ai", 0.6,
+           rf"\b(?:note|message|instructions?|attention|important|notice|reminder|directive|memo|hey)\s*(?:to|for|,)?"
+           rf"\s+(?:the\s+|any\s+|all\s+)?(?:[a-z]+\s+){{0,2}}(?:{AI}|ai\s+systems?|language\s+models|llms|ai\s+assistants?|"
+           r"automated\s+(?:systems?|agents?|readers?|summari[sz]ers?))s?\b\s*[:,!-]"),
+    Signal("hidden_instruction", "if_you_are_ai", 0.5,
+           rf"\bif\s+you\s+are\s+(?:an?\s+)?(?:{AI}|ai\s+(?:system|model|assistant)|automated|reading\s+this\s+as\s+an?\s+ai)\b"),
+    Signal("hidden_instruction", "hide_from_user", 0.6,
+           r"\b(?:do\s+not|don'?t|never|without|and\s+not|but\s+not|not)\s+(?:tell(?:ing)?|inform(?:ing)?|mention(?:ing)?|reveal(?:ing)?"
+           r"|notify(?:ing)?|alert(?:ing)?|let(?:ting)?\s+(?:the\s+)?user\s+know|show(?:ing)?)\s+(?:this\s+|it\s+)?"
+           r"(?:to\s+)?(?:the\s+)?(?:user|human|reader|customer|operator)\b(?:\s*[.,;!]|\s+(?:about|that|what))"),
+    Signal("hidden_instruction", "exfiltrate", 0.5,
+           r"\b(?:send|forward|email|e-mail|post|upload|exfiltrate|transmit|leak|append|include)\s+(?:all\s+|the\s+"
+           r"|this\s+|your\s+|any\s+|their\s+)?(?:user'?s?\s+|previous\s+)?(?:conversation|chat(?:\s+history)?"
+           r"|history|messages|credentials|passwords?|api\s+keys?|tokens?|cookies|session|contacts|personal\s+"
+           r"(?:data|information)|secrets|private\s+(?:data|keys?))\s+(?:to|into|in)\b"),
+    Signal("hidden_instruction", "visit_url", 0.25,
+           r"\b(?:visit|open|navigate\s+to|go\s+to|click|fetch|load|browse\s+to|follow)\s+(?:this|the\s+following"
+           r"|the)?\s*(?:url|link|website|page|site)?\s*:?\s*(?:https?://|www\.)"),
+    Signal("hidden_instruction", "image_exfil", 0.5,
+           r"!\[[^\]\n]{0,60}\]\(\s*https?://[^)\s]{1,200}[?&][a-z_]{1,20}=\s*(?:\{|\$|\[|<)"),
+    Signal("hidden_instruction", "when_summarizing", 0.5,
+           r"\b(?:when|if|while)\s+(?:you\s+(?:are\s+)?)?(?:summari[sz](?:e|ing)|read(?:ing)?|process(?:ing)?|analy[sz]"
+           r"(?:e|ing)|review(?:ing)?|translat(?:e|ing))\s+(?:this|these|the\s+(?:document|page|email|text|file))\b"
+           r"[^.\n]{0,60}\b(?:you\s+(?:must|should|will)|say|state|include|mention|recommend|tell|write|output)\b"),
+    Signal("hidden_instruction", "ai_must", 0.4,
+           rf"\b(?:the\s+|any\s+|all\s+)?{AI}s?(?:\s+[a-z]+){{0,4}}\s+(?:must|shall|should|will|is\s+required\s+to"
+           r"|are\s+required\s+to|is\s+instructed\s+to)\s+(?:now\s+|immediately\s+|always\s+)?(?:answer|comply|obey"
+           r"|respond|reply|ignore|disregard|approve|recommend|tell|say|state|output|send|forward|reveal|delete|execute|run"
+           r"|append|include|rate|select|mark|grant)\b"),
+    Signal("hidden_instruction", "phishing", 0.5,
+           r"\b(?:enter|provide|confirm|send|type|submit|share)\s+(?:their|your|the\s+user'?s|his|her)\s+(?:credit\s+card"
+           r"|card|bank|banking|login|account|payment|social\s+security)\s+(?:details|number|credentials|information|info"
+           r"|password|pin)\b"),
+    Signal("hidden_instruction", "steer_user", 0.4,
+           r"\b(?:tell|inform|convince|persuade|urge|instruct|remind|warn)\s+(?:the|all)\s+(?:user|users|reader|readers"
+           r"|customer|customers|human)\s+(?:to|that)\b"),
+    Signal("hidden_instruction", "execute", 0.4,
+           rf"\b(?:{AI}|you)\s+(?:must|should|will|need\s+to|are\s+(?:required|instructed)\s+to)\s+(?:now\s+)?"
+           r"(?:execute|run|call|invoke|use)\s+(?:the\s+)?(?:following|this|tool|function|command|code|shell)\b"),
+)
+
+# Signals that still count inside the tool/document context at a higher weight: data should not
+# talk to the model.
+TOOL_CONTEXT_MULTIPLIER: dict[str, float] = {"hidden_instruction": 2.0, "role_marker": 1.5, "ignore_instructions": 1.25}
+
+__all__ = ["CATEGORIES", "SIGNALS", "TOOL_CONTEXT_MULTIPLIER", "Signal"]
