@@ -166,7 +166,7 @@ class Kit:
         for name, obj in extra:
             self.plugins.register(obj, name)
         new = config if isinstance(config, Config) else self._parse(config)
-        self._chain: Chain = self._compile(new)
+        self._swap(self._compile(new))
         self._notify_config(None, new)
 
     # -- construction ------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class Kit:
         """Register a plugin object in-process and recompile the chain. Returns its name."""
         name = self.plugins.register(plugin, name)
         try:
-            self._chain = self._compile(self._reparse())
+            self._swap(self._compile(self._reparse()))
         except Exception:
             self.plugins.unregister(name)
             raise
@@ -270,7 +270,7 @@ class Kit:
 
     def unregister(self, name: str) -> None:
         self.plugins.unregister(name)
-        self._chain = self._compile(self._reparse())
+        self._swap(self._compile(self._reparse()))
 
     def _reparse(self) -> Config:
         current = self._chain.config if hasattr(self, "_chain") else None
@@ -284,10 +284,11 @@ class Kit:
                 return current
             raise
 
-    @property
-    def config(self) -> Config:
-        """The configuration in force (an attribute read: no lock)."""
-        return self._chain.config
+    def _swap(self, chain: Chain) -> None:
+        """Put a compiled chain in force. Each assignment is atomic; a call reads ``_chain`` once,
+        and ``config`` is a plain attribute, so reading it is as cheap as Python allows."""
+        self._chain = chain
+        self.config: Config = chain.config
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -445,7 +446,7 @@ class Kit:
             result = ReloadResult(False, (), exc)
             self._tell(result)
             return result
-        self._chain = new_chain
+        self._swap(new_chain)
         self.last_reload_error = None
         changed = tuple(_changed(old.config, new_config))
         if isinstance(src, str | Path):
