@@ -144,8 +144,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return result, events, elapsed
 
     result, events, elapsed = asyncio.run(go())
+    chain_hooks = {"wrap_llm_call", "on_input", "on_output"}
+    in_path = [n for n in kit.order if chain_hooks & set(_hooks_of(kit, n))]
     report = {
-        "order": list(kit.order),
+        "order": in_path,
         "events": [e.as_dict() for e in events],
         "elapsed_ms": round(elapsed * 1000, 3),
     }
@@ -166,7 +168,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         if "error" in report:
-            print(f"error [{report['error']['code']}]: {report['error']['message']}")
+            print(f"error [{report['error']['code']}]: {report['error']['message']}", flush=True)
         elif not args.stream:
             print(report["reply"])
         print(
@@ -188,6 +190,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- beluga check ------------------------------------------------------------------------------
+
+
+def _hooks_of(kit: Any, name: str) -> list[str]:
+    obj = kit.plugins.get(name)
+    return [hc.name for hc in (kit.plugins.pm.get_hookcallers(obj) or ())] if obj is not None else []
 
 
 def _configure_check(p: argparse.ArgumentParser) -> None:
