@@ -518,3 +518,34 @@ def test_sync_generate_nests_under_the_span_current_at_the_call(exporter):
     spans = by_name(exporter)
     assert spans["chat one"].parent.span_id == spans["first request"].context.span_id
     assert spans["chat two"].parent.span_id == spans["second request"].context.span_id
+
+
+def test_repeated_calls_each_get_their_own_request_attributes_and_model_names(exporter):
+    # The per-(provider, model) start attributes are cached: one call's extras never leak into the next.
+    kit = kit_with(TracingPlugin())
+    kit.generate("hi", model="m1", max_tokens=5, metadata={"request_id": "r-1"})
+    kit.generate("hi", model="m1")
+    kit.generate("hi", model="m2", temperature=0.5)
+    first, second, third = exporter.get_finished_spans()
+    assert (first.name, second.name, third.name) == ("chat m1", "chat m1", "chat m2")
+    assert first.attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] == 5
+    assert first.attributes["beluga.request.request_id"] == "r-1"
+    assert semconv.GEN_AI_REQUEST_MAX_TOKENS not in second.attributes
+    assert "beluga.request.request_id" not in second.attributes
+    assert third.attributes[semconv.GEN_AI_REQUEST_MODEL] == "m2"
+    assert semconv.GEN_AI_REQUEST_TEMPERATURE not in second.attributes
+
+
+def test_a_config_reload_changes_the_provider_and_deprecated_names_of_later_spans(exporter):
+    kit = kit_with(TracingPlugin())
+    kit.generate("hi", model="m")
+    config = {
+        "beluga": {"provider": "fast"},
+        "providers": {"fast": {"type": "echo", "model": "m"}},
+        "plugins": {"tracing": {"emit_deprecated": True}},
+    }
+    assert kit.reload(config).applied
+    kit.generate("hi", model="m")
+    before, after = exporter.get_finished_spans()
+    assert "gen_ai.system" not in before.attributes
+    assert after.attributes["gen_ai.system"] == after.attributes[semconv.GEN_AI_PROVIDER_NAME] == "echo"

@@ -282,3 +282,76 @@ def test_a_timeout_inside_a_nested_scatter_names_both_levels() -> None:
     assert info.value.node == "lookup" and info.value.code is ErrorCode.TIMEOUT
     inner = info.value.__cause__
     assert isinstance(inner, NodeTimeout) and inner.workflow == "inner" and inner.node == "slow"
+
+
+def test_a_later_condition_that_raises_names_its_own_edge() -> None:
+    g = Graph("g").add_node("a", lambda x: x).add_node("b", lambda x: x).add_node("c", lambda x: x)
+    g.add_edge(Edge("a", "b", lambda x: False)).add_edge(Edge("a", "c", lambda x: x["missing"])).set_entry("a")
+    with pytest.raises(WorkflowError, match="'a' -> 'c'"):
+        g.invoke({})
+
+
+def test_edges_after_an_unconditional_edge_are_never_tried() -> None:
+    tried: list[str] = []
+
+    def never(x: int) -> bool:
+        tried.append("never")
+        return True
+
+    g = Graph("g").add_node("a", lambda x: x + 1).add_node("b", lambda x: f"b {x}").add_node("c", lambda x: f"c {x}")
+    g.add_edge("a", "b").add_edge("a", "c", never).set_entry("a")
+    assert g.invoke(1) == "b 2" and tried == []
+
+
+def test_a_run_with_a_deadline_routes_exactly_like_one_without() -> None:
+    # Untimed runs take the compiled fast walk, timed ones the general loop: same routes, same result.
+    def graph(seen: list[str]) -> Graph:
+        def step(name: str) -> Any:
+            def run(x: int) -> int:
+                step_now = current_step()
+                assert step_now is not None and step_now.node == name
+                seen.append(name)
+                return x + 1
+
+            return run
+
+        async def is_odd(x: int) -> bool:
+            return x % 2 == 1
+
+        g = Graph("loop", max_steps=40)
+        for name in ("start", "odd", "even", "check"):
+            g.add_node(name, step(name))
+        g.add_edge(Edge("start", "odd", is_odd)).add_edge("start", "even")
+        g.add_edge("odd", "check").add_edge("even", "check")
+        g.add_edge(Edge("check", "start", lambda x: x < 12)).add_edge(Edge("check", "odd", lambda x: x == 99))
+        return g.set_entry("start")
+
+    fast: list[str] = []
+    timed: list[str] = []
+    assert graph(fast).invoke(0) == graph(timed).invoke(0, timeout=30)
+    assert fast == timed and fast[:3] == ["start", "odd", "check"]
+
+
+def test_the_step_limit_error_lists_the_last_steps_on_the_fast_walk() -> None:
+    g = Graph("spin", max_steps=12).add_node("a", lambda x: x).add_node("b", lambda x: x)
+    g.add_edge("a", "b").add_edge("b", "a").set_entry("a")
+    with pytest.raises(StepLimitExceeded) as info:
+        g.invoke(0)
+    assert info.value.next_node == "a" and info.value.path == ("a", "b") * 4
+    # the same error as a timed run (the general loop) gives
+    with pytest.raises(StepLimitExceeded) as timed:
+        g.invoke(0, timeout=30)
+    assert str(timed.value) == str(info.value)
+
+
+def test_a_chain_longer_than_the_step_limit_stops_at_the_limit() -> None:
+    g = Graph("chain", max_steps=3)
+    for name in "abcde":
+        g.add_node(name, lambda x: x + 1)
+    for src, dst in zip("abcd", "bcde", strict=True):
+        g.add_edge(src, dst)
+    with pytest.raises(StepLimitExceeded) as info:
+        g.set_entry("a").invoke(0)
+    assert info.value.next_node == "d" and info.value.path == ("a", "b", "c")
+    g.max_steps = 5
+    assert g.invoke(0) == 5

@@ -55,15 +55,11 @@ async def llm_call(
     opts: Options, request: LLMRequest, call_next: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
 ) -> LLMResponse | LLMStream:
     """One CLIENT span ``chat {model}`` around the whole call (every retry attempt included)."""
-    model = request.model
-    pname = request.provider or opts.default_provider
-    provider = opts.provider_kinds.get(pname, pname)
-    attributes: dict[str, AttributeValue] = {
-        sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
-        sc.GEN_AI_PROVIDER_NAME: provider,
-    }
-    if model:
-        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    static = opts.static.get((request.provider, request.model))
+    if static is None:
+        static = _static(opts, request.provider, request.model)
+    name, provider, base = static
+    attributes = base.copy()  # the SDK copies too, but a sampler may keep or change what it is given
     if request.max_tokens is not None:
         attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = request.max_tokens
     if request.temperature is not None:
@@ -73,11 +69,9 @@ async def llm_call(
     meta = request.metadata
     if meta:
         _metadata_attributes(meta, opts.metadata_keys, attributes)
-    if opts.emit_deprecated:
-        attributes["gen_ai.system"] = provider
     if opts.capture_content:
         _input_content(request.messages, attributes)
-    span = _tracer(opts).start_span(f"chat {model}" if model else "chat", kind=_CLIENT, attributes=attributes)
+    span = _tracer(opts).start_span(name, kind=_CLIENT, attributes=attributes)
     t0 = _perf()
     token = _attach(_in_context(span))
     try:
@@ -100,6 +94,26 @@ async def llm_call(
         _finish(span, result, opts, provider)
     span.end()
     return result
+
+
+_STATIC_MAX = 1024  # distinct (provider, model) pairs kept; more are unusual and just rebuild
+
+
+def _static(opts: Options, pname: str | None, model: str | None) -> tuple[str, str, dict[str, AttributeValue]]:
+    """The span name and the attributes every call to this provider and model starts with."""
+    name = pname or opts.default_provider
+    provider = opts.provider_kinds.get(name, name)
+    attributes: dict[str, AttributeValue] = {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
+    if model:
+        attributes[sc.GEN_AI_REQUEST_MODEL] = model
+    if opts.emit_deprecated:
+        attributes["gen_ai.system"] = provider
+    static = (f"chat {model}" if model else "chat", provider, attributes)
+    cache = opts.static
+    if len(cache) >= _STATIC_MAX:
+        cache.clear()
+    cache[(pname, model)] = static
+    return static
 
 
 def _metadata_attributes(meta: Mapping[str, Any], keys: tuple[str, ...], out: dict[str, AttributeValue]) -> None:

@@ -93,6 +93,11 @@ class Options:
     emit_deprecated: bool = False
     metadata_keys: tuple[str, ...] = ("request_id",)
     tracer: Tracer | None = None  # a plugin built with tracer_provider= keeps its own
+    #: (request.provider, request.model) -> (span name, provider kind, static start attributes),
+    #: filled by the middleware on first use; a new config makes a new Options, so a new cache.
+    static: dict[tuple[str | None, str | None], tuple[str, str, dict[str, Any]]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
 
 

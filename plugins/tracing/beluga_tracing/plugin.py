@@ -123,7 +123,7 @@ class TracingPlugin:
 
     @hookimpl
     async def wrap_llm_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse | LLMStream:
-        return await _middleware().llm_call(self._options, request, call_next)  # type: ignore[no-any-return]
+        return await (_mw or _middleware()).llm_call(self._options, request, call_next)  # type: ignore[no-any-return]
 
     @hookimpl
     async def wrap_tool_call(self, call: ToolInvocation, call_next: ToolCallNext) -> Any:

@@ -25,14 +25,13 @@ def active_tracer() -> Any | None:
     provider = getattr(_trace, "_TRACER_PROVIDER", _MOVED)
     if provider is _MOVED:
         provider = _trace.get_tracer_provider()
-    if provider is None:
-        return None
-    if isinstance(provider, ProxyTracerProvider | NoOpTracerProvider):
-        return None
     cached = _cached
     if cached is not None and cached[0] is provider:
         return cached[1]
-    tracer = provider.get_tracer("beluga.workflow")  # type: ignore[attr-defined]
+    if provider is None or isinstance(provider, ProxyTracerProvider | NoOpTracerProvider):
+        tracer = None
+    else:
+        tracer = provider.get_tracer("beluga.workflow")  # type: ignore[attr-defined]
     _cached = (provider, tracer)
     return tracer
 

@@ -6,6 +6,7 @@ import asyncio
 import difflib
 import inspect
 from collections.abc import Callable
+from inspect import isawaitable
 from typing import Any, NamedTuple
 
 import attrs
@@ -50,9 +51,22 @@ class _Node(NamedTuple):
     join: str | None
 
 
+# A node compiled for the fast walk: [name, fn, is_async, cond, target, more, default, slow], a
+# list so that records can point at each other (cycles). The node's sync conditional edges before
+# its first unconditional one are ``cond`` -> ``target`` (the first; None if there is none) then
+# ``more``, a tuple of (condition, target record); ``default`` is the target record of the first
+# unconditional edge (None: the run ends there). ``slow`` is the node's edges when one of its
+# conditions is async (then routed by the general loop), else None.
+_Rec = list[Any]
+
+
 class _Plan(NamedTuple):
     entry: str
     nodes: dict[str, _Node]
+    recs: dict[str, _Rec]
+    entry_rec: _Rec
+    fast: bool  # no fan-out node: the whole run can take the inlined fast walk
+    acyclic: bool  # no cycle: a run takes at most len(nodes) steps
 
 
 class _Run:
@@ -63,6 +77,24 @@ class _Run:
         self.tracer = tracer
         self.steps = 0
         self.trail: list[str] = []
+
+
+def _acyclic(names: list[str], edges: list[Edge]) -> bool:
+    """True when the edges form no cycle (Kahn's algorithm)."""
+    indegree = dict.fromkeys(names, 0)
+    out: dict[str, list[str]] = {}
+    for e in edges:
+        out.setdefault(e.from_, []).append(e.to)
+        indegree[e.to] += 1
+    todo = [n for n, d in indegree.items() if d == 0]
+    seen = 0
+    while todo:
+        seen += 1
+        for nxt in out.get(todo.pop(), ()):
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                todo.append(nxt)
+    return seen == len(names)
 
 
 class Graph:
@@ -200,7 +232,24 @@ class Graph:
                 name in self._fan_out,
                 self._join.get(name),
             )
-        plan = _Plan(self._entry, compiled)
+        recs: dict[str, _Rec] = {
+            name: [name, n.fn, n.is_async, None, None, (), None, None] for name, n in compiled.items()
+        }
+        for name, n in compiled.items():
+            rec = recs[name]
+            if any(cond_async for _, _, cond_async in n.edges):
+                rec[7] = n.edges
+                continue
+            conds: list[tuple[Condition, _Rec]] = []
+            for to, cond, _ in n.edges:
+                if cond is None:
+                    rec[6] = recs[to]
+                    break
+                conds.append((cond, recs[to]))
+            if conds:
+                rec[3], rec[4] = conds[0]
+                rec[5] = tuple(conds[1:])
+        plan = _Plan(self._entry, compiled, recs, recs[self._entry], not self._fan_out, _acyclic(names, self._edges))
         self._plan = plan
         return plan
 
@@ -208,7 +257,71 @@ class Graph:
     async def ainvoke(self, input: Any, /, *, timeout: float | None = None, budget: TimeoutBudget | None = None) -> Any:
         """Walk the graph from its entry with ``input``; returns the last node's output."""
         plan = self._plan or self._compile()
-        run = _Run(resolve_deadline(timeout, budget), active_tracer())
+        outer = _STEP.get()
+        if timeout is None and budget is None and (outer is None or outer.deadline is None):
+            deadline = None
+        else:
+            deadline = resolve_deadline(timeout, budget)
+        tracer = active_tracer()
+        if tracer is None and deadline is None and plan.fast and self.node_timeout is None:
+            # The fast walk, inlined here to save coroutine frames: no spans, no deadlines, no
+            # fan-out; one step context per run whose node moves along.
+            workflow = self.name
+            max_steps = self.max_steps
+            trail_from = max_steps - 8
+            trail: list[str] | None = None
+            steps = 0
+            counting = not plan.acyclic or len(plan.nodes) > max_steps
+            rec = plan.entry_rec
+            value = input
+            where = _Where(workflow, plan.entry, None)
+            token = _STEP.set(where)
+            try:
+                while True:
+                    node, fn, is_async, cond, target, more, nxt, slow = rec
+                    if counting:  # an acyclic graph cannot run into its step limit
+                        steps += 1
+                        if steps > trail_from:  # only the last steps before the limit are kept, for its error
+                            if trail is None:
+                                trail = []
+                            if steps > max_steps:
+                                raise StepLimitExceeded(workflow, max_steps, trail[-8:], node)
+                            trail.append(node)
+                    where.node = node
+                    try:
+                        if is_async:
+                            out = await fn(value)
+                        else:
+                            out = fn(value)
+                            if isawaitable(out):
+                                out = await out
+                    except NodeTimeout as exc:
+                        if exc.workflow == workflow and exc.node == node:
+                            raise
+                        raise NodeFailed(workflow, node, exc) from exc
+                    except Exception as exc:
+                        raise NodeFailed(workflow, node, exc) from exc
+                    if cond is not None:
+                        try:
+                            if cond(out):
+                                nxt = target
+                            elif more:
+                                for cond, target in more:
+                                    if cond(out):
+                                        nxt = target
+                                        break
+                        except Exception as exc:
+                            raise self._condition_failed(node, target[0], exc) from exc
+                    elif slow is not None:
+                        found = await self._matching(slow, out, node, every=False)
+                        nxt = plan.recs[found[0]] if found else None  # type: ignore[index]
+                    if nxt is None:
+                        return out
+                    rec = nxt
+                    value = out
+            finally:
+                _STEP.reset(token)
+        run = _Run(deadline, tracer)
         if run.tracer is None:
             return await self._walk(plan, plan.entry, input, run, None)
         with workflow_span(run.tracer, self.name, "graph", len(plan.nodes)):
