@@ -9,6 +9,9 @@ scores at least ``threshold``. User patterns are decisive: one match blocks, as 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,7 +46,7 @@ OBFUSCATION_BONUS = 0.3
 _RE2_MAX_MEM = 64 << 20
 _NEGATION = re.compile(
     r"(?:\b(?:never|not|don'?t|do\s+not|doesn'?t|does\s+not|won'?t|will\s+not|cannot|can'?t|must\s+not|mustn'?t"
-    r"|shouldn'?t|should\s+not|refuse\s+to|under\s+no\s+circumstances(?:\s+should\s+you)?|avoid|prohibited\s+from"
+    r"|shouldn'?t|should\s+not|refuses?\s+to|refused\s+to|under\s+no\s+circumstances(?:\s+should\s+you)?|avoid|prohibited\s+from"
     r"|forbidden\s+to|no\s+need\s+to)\s+(?:ever\s+)?(?:\w+\s+)?)$",
     re.IGNORECASE,
 )
@@ -68,6 +71,55 @@ class InjectionScan:
     categories: tuple[str, ...]
     user_patterns: tuple[str, ...] = ()
     oversize: bool = False
+
+
+_CLEAN = InjectionScan(0.0, False, (), ())
+
+# Hints that a text hides a payload worth decoding (an alternative of the prefilter pass).
+# Folded into the prefilter pass (warm: ~1.4x faster than a second pass; a cold DFA pays ~5x on its
+# first megabytes while RE2 builds states). Kept small: every alternative adds DFA states.
+_HINT_PATTERN = (
+    r"(?-i:[A-Za-z0-9+/]{24,})|rot[\s-]?13|caesar|morse|concatenat|fragments"
+    r"|\b[a-z]*[013457@$][a-z]+[013457@$][a-z0-9]*\b|[.\-]{1,6}(?: [.\-]{1,6}){5,}"
+    r"|['\"]\s*(?:\+|,|and)\s*\w{0,3}\s*=?\s*['\"]|\b[a-z]\s*\+\s*[a-z]\b"
+)
+_B64_RUN = re2.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]+")
+_ROT13_HINT = re.compile(r"rot[\s-]?13|caesar", re.IGNORECASE)
+_LEET_WORD = re.compile(r"\b[a-z]*[013457@$][a-z]+[013457@$][a-z0-9]*\b", re.IGNORECASE)
+_LEET = str.maketrans("013457@$", "oieastas")
+_MORSE_RUN = re.compile(r"[.\-]{1,6}(?:\s+/?\s*[.\-]{1,6}){5,}")
+_MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+}
+_FRAGMENT_CUE = re.compile(
+    r"\+|concatenat|combine|join|fragments?|\bpart\s*\d|\bstep\s*\d|\bs\d\s*=", re.IGNORECASE
+)
+_QUOTED = re.compile(r"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
+
+
+def _printable(data: bytes) -> str | None:
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not decoded or sum(ch.isprintable() or ch.isspace() for ch in decoded) < 0.9 * len(decoded):
+        return None
+    return decoded if sum(ch.isalpha() for ch in decoded) >= 0.5 * len(decoded) else None
+
+
+def _decode_b64(run: str) -> str | None:
+    try:
+        return _printable(base64.b64decode(run + "=" * (-len(run) % 4), validate=False))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_morse(run: str) -> str:
+    words = re.split(r"\s*/\s*|\s{3,}", run.strip())
+    return " ".join("".join(_MORSE.get(c, "") for c in w.split()) for w in words)
 
 
 @attrs.frozen(slots=True)
@@ -109,10 +161,12 @@ def _curly(pattern: str) -> str:
     return "".join(out)
 
 
-def _combined(signals: Sequence[Signal], spaced: bool) -> Any:
-    parts = [f"(?P<s{i}>{_curly(s.pattern)})" for i, s in enumerate(signals)]
+def _combined(signals: Sequence[Signal], spaced: bool, groups: bool = True, hint: bool = False) -> Any:
+    parts = [f"(?P<s{i}>{_curly(s.pattern)})" if groups else f"(?:{_curly(s.pattern)})" for i, s in enumerate(signals)]
     if spaced:
-        parts.append(f"(?P<spaced>{SPACED_RUN})")
+        parts.append(f"(?P<spaced>{SPACED_RUN})" if groups else f"(?:{SPACED_RUN})")
+    if hint:
+        parts.append(f"(?:{_HINT_PATTERN})")
     return re2.compile("|".join(parts), _options())
 
 
@@ -155,6 +209,11 @@ class InjectionDetector:
         )
         self._builtin = _combined(self._signals, spaced=True) if self._signals else None
         self._builtin_no_spaced = _combined(self._signals, spaced=False) if self._signals else None
+        # The same alternation without capturing groups (plus the hints of an encoded payload): RE2
+        # answers "any match, and where" about 1.6x faster, which is all benign prose needs.
+        self._prefilter = _combined(self._signals, spaced=True, groups=False, hint=True) if self._signals else None
+        self._prefilter_no_spaced = _combined(self._signals, spaced=False, groups=False) if self._signals else None
+        self._signal_here = _combined(self._signals, spaced=True, groups=False) if self._signals else None
         self._single = tuple(re2.compile(_curly(sig.pattern), _options()) for sig in self._signals)
         self._user_names: tuple[str, ...] = ()
         self._user_groups: tuple[int, ...] = ()
@@ -201,10 +260,18 @@ class InjectionDetector:
             return InjectionScan(float("inf"), True, (Finding("oversize_input", 0, len(text)),), ("oversize_input",),
                                  (), True)
         norm = Normalized(text)
-        hits = self._builtin_hits(norm)
+        hits, candidate = self._builtin_hits(norm)
         user_hits = self._user_hits(norm)
+        if not hits and not user_hits and not candidate:
+            return _CLEAN
         tool = _is_untrusted(metadata)
+        decoded_hits = False
         score, chosen = self._decide(hits, tool, norm.obfuscated)
+        if self._builtin is not None and round(score, 9) < self.threshold:
+            hidden = self._hidden_payload(text, tool)
+            if hidden is not None and hidden[0] > score:
+                score, chosen = hidden
+                decoded_hits = True  # their spans are already in original offsets
         blocked = bool(user_hits) or round(score, 9) >= self.threshold
         findings: list[Finding] = []
         categories: list[str] = []
@@ -212,11 +279,49 @@ class InjectionDetector:
             for h in user_hits:
                 findings.append(Finding(h.category, h.start, h.end, h.weight))
             for h in _merge(chosen)[: max(0, MAX_FINDINGS - len(findings))]:
-                s, e = norm.to_original(h.start, h.end)
+                s, e = (h.start, h.end) if decoded_hits else norm.to_original(h.start, h.end)
                 findings.append(Finding(h.category, s, e, h.weight))
             categories = list(dict.fromkeys(f.type for f in sorted(findings, key=lambda f: f.start)))
         return InjectionScan(round(score, 6), blocked, tuple(findings), tuple(categories),
                              tuple(dict.fromkeys(h.category for h in user_hits)))
+
+    def _hidden_payload(self, text: str, tool: bool) -> tuple[float, list[_Hit]] | None:
+        """Score what the text hides: base64/hex runs, rot13, leetspeak, morse, quoted fragments meant
+        to be joined. Decoding is bounded (at most 16 runs of at most 4096 characters) and only done when
+        a hint is present; the decoded text counts as obfuscated, and findings span the encoded part."""
+        views: list[tuple[str, int, int]] = []
+        for m in _B64_RUN.finditer(text):  # hex runs are base64-alphabet runs too: one pass for both
+            if len(views) >= 16:
+                break
+            run = m.group()[:4096]
+            decoded = _printable(bytes.fromhex(run[: len(run) // 2 * 2])) if _HEX_RUN.fullmatch(run) else None
+            decoded = decoded or _decode_b64(run)
+            if decoded:
+                views.append((decoded, m.start(), m.end()))
+        head = text[:20_000]
+        if _ROT13_HINT.search(head):
+            views.append((codecs.encode(head, "rot13"), 0, len(head)))
+        if len(_LEET_WORD.findall(head)) >= 2:
+            views.append((head.translate(_LEET), 0, len(head)))
+        m = _MORSE_RUN.search(head)
+        if m:
+            views.append((_decode_morse(m.group()), m.start(), m.end()))
+        if _FRAGMENT_CUE.search(head):
+            frags = [f.group(1) or f.group(2) or "" for f in _QUOTED.finditer(head)][:32]
+            if len(frags) >= 2:
+                views.append(("".join(frags), 0, len(head)))
+        best: tuple[float, list[_Hit]] | None = None
+        for decoded, start, end in views:
+            hits, _ = self._builtin_hits(Normalized(decoded))
+            if not hits:
+                continue
+            score, chosen = self._decide(hits, tool, True)
+            if score < 0.3 + OBFUSCATION_BONUS:  # the bonus alone, on one weak signal, does not block
+                continue
+            placed = [attrs.evolve(h, start=start, end=end) for h in chosen]
+            if best is None or score > best[0]:
+                best = (score, placed)
+        return best
 
     def _user_hits(self, norm: Normalized) -> list[_Hit]:
         """User pattern matches, in original offsets: on the text as written, else on its normal form."""
@@ -236,22 +341,35 @@ class InjectionDetector:
                 return out
         return []
 
-    def _builtin_hits(self, norm: Normalized) -> list[_Hit]:
-        if self._builtin is None:
-            return []
-        hits, spaced = self._search(self._builtin, norm.text)
+    def _builtin_hits(self, norm: Normalized) -> tuple[list[_Hit], bool]:
+        """Signal hits, and whether the one-pass prefilter saw anything at all (a signal, spaced-out
+        letters or a hint of an encoded payload); benign prose usually gets (``[]``, False)."""
+        if self._builtin is None or self._prefilter is None or self._signal_here is None:
+            return [], False
+        data = norm.text.encode("utf-8")
+        first = self._prefilter.search(data)
+        if first is None:
+            return [], False
+        # A prefilter match may be only a hint of an encoded payload: skip those (bounded) so that the
+        # grouped search starts at the first real signal, or does not run at all.
+        for _ in range(MAX_POSITIONS):
+            if self._signal_here.match(data, first.start()) is not None:
+                break
+            first = self._prefilter.search(data, max(first.end(), first.start() + 1))
+            if first is None:
+                return [], True
+        hits, spaced = self._search(self._builtin, data, first.start(), norm.text)
         if spaced and norm.collapse_spaced():
-            hits, _ = self._search(self._builtin_no_spaced, norm.text)
-        return hits
+            data = norm.text.encode("utf-8")
+            hits, _ = self._search(self._builtin_no_spaced, data, 0, norm.text)
+        return hits, True
 
-    def _search(self, rx: Any, text: str) -> tuple[list[_Hit], bool]:
+    def _search(self, rx: Any, data: bytes, pos: int, text: str) -> tuple[list[_Hit], bool]:
         """All signal matches, overlapping ones included (each search restarts one byte after the
         last match's start), in character offsets. Linear: one DFA pass plus at most MAX_MATCHES
         short re-scans."""
-        data = text.encode("utf-8")
         raw: list[tuple[int, int, int]] = []
         spaced = False
-        pos = 0
         n = len(data)
         nsig = len(self._signals)
         searches = 0
@@ -288,7 +406,7 @@ class InjectionDetector:
             if (sig.key, s) in seen:
                 continue
             seen.add((sig.key, s))
-            weight = sig.weight
+            weight = sig.weight * _mention(text, s, e)
             for check in sig.post:
                 weight *= _POST[check](text, s, e)
             if weight > 0:
@@ -391,6 +509,34 @@ def _negation(text: str, start: int, end: int) -> float:
 def _locative(text: str, start: int, end: int) -> float:
     m = _LOCATIVE.match(text[end : end + 60])
     if m and m.group(1).lower() not in _AI_WORDS:
+        return 0.3
+    return 1.0
+
+
+_QUOTED_MENTION = re.compile(
+    r"[^\"'\u2019\u201d\n]{0,40}[\"'\u2019\u201d]\s*(?:[a-z\-]+\s+){0,2}(?:attacks?|prompts?|jailbreaks?|techniques?|tricks?|strings?"
+    r"|phrases?|exploits?|injections?|examples?|payloads?|thing|line)\b",
+    re.IGNORECASE,
+)
+_DEFINITION = re.compile(r"\b(?:what\s+is\s+an?|what'?s\s+an?|what\s+are|term|called|known\s+as|so-called)\s+$",
+                         re.IGNORECASE)
+
+
+# "drop the old guidelines doc", "the original instructions booklet": a document named, not obeyed.
+_DOC_NOUN = re.compile(r"\s+(?:doc|docs|document|file|booklet|manual|binder|folder|pdf|sheet|page|wiki|spreadsheet)\b",
+                       re.IGNORECASE)
+
+
+def _mention(text: str, start: int, end: int) -> float:
+    """A phrase quoted as an example ("the 'ignore previous instructions' attack") or asked about
+    ("what is a DAN prompt?") is talked about, not used: it does not count (like a negated one; several
+    overlapping signals would otherwise add a reduced weight back up)."""
+    before = text[max(0, start - 30) : start]
+    if before.rstrip(" ").endswith(("'", '"', "\u2018", "\u201c")) and _QUOTED_MENTION.match(text, end, end + 60):
+        return 0.0
+    if _DEFINITION.search(before):
+        return 0.0
+    if _DOC_NOUN.match(text, end, end + 30):
         return 0.3
     return 1.0
 

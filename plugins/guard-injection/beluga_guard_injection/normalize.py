@@ -6,8 +6,8 @@ Greek look-alikes, small capitals, Unicode "tag" characters (invisible ASCII), z
 other invisible characters, and separators put between single letters ("i.g.n.o.r.e", "i g n o r e").
 
 Plain ASCII text without spaced-out letters (most text) is returned as is, without copying. Other
-text goes through two C-speed steps (``str.translate`` per 4096-character chunk, then collapsing
-spaced-out letter runs); offsets are mapped back lazily, only for the few findings that need it.
+text goes through two C-speed steps (``str.translate`` per 4096-character chunk, then joining
+spaced-out letter runs by slicing); offsets are mapped back lazily, only for the few findings that need it.
 """
 
 from __future__ import annotations
@@ -109,17 +109,18 @@ _TRIGGER = re2.compile(
     + f"|[{_ACCENTED}]\\pL*[{_ACCENTED}]"
 )
 # Letters spelled out with one separator between them: "i.g.n.o.r.e", "i g n o r e", "i-g-n-o-r-e".
-# SPACED_RUN (RE2) finds such runs of four or more letters; _JOIN (fixed-width lookaround, linear)
-# deletes a separator that sits inside a run of at least three single letters.
+# SPACED_RUN (part of the detector's combined RE2 pass) says whether a run of four or more letters
+# exists; collapse_spaced then joins every run of at least three single letters (linear, C-speed).
 SPACED_RUN = r"(?:^|[^A-Za-z0-9])[A-Za-z](?:[^A-Za-z0-9\n][A-Za-z]){3,}(?:[^A-Za-z0-9]|$)"
-_SEP = r"[^A-Za-z0-9\n]"
-_L = "[A-Za-z]"
-_NOT_ALNUM_L = "(?<![A-Za-z0-9][A-Za-z])"
-_JOIN = re.compile(
-    rf"(?<={_L}){_NOT_ALNUM_L}{_SEP}"
-    rf"(?:(?={_L}{_SEP}{_L}(?![A-Za-z0-9]))"
-    rf"|(?<={_L}{_SEP}{_L}{_SEP})(?<![A-Za-z0-9]{_L}{_SEP}{_L}{_SEP})(?={_L}(?![A-Za-z0-9])))"
-)
+_MIN_RUN = 3
+# One spelled-out run: a letter, then (separator, letter) pairs; word boundaries are checked in Python.
+_RUN = re2.compile(r"[A-Za-z](?:[^A-Za-z0-9\n][A-Za-z]){2,}")
+
+
+def _isalnum_ascii(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
 _INVISIBLE_BETWEEN_LETTERS = re.compile(
     r"[^\W\d_][\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e007f]+[^\W\d_]"
 )
@@ -139,7 +140,7 @@ class Normalized:
         self.original = original
         self._obfuscated: bool | None = False
         self._chunk_starts: list[int] | None = None
-        self._runs_t2: list[int] = []
+        self._runs_t2: list[tuple[int, int, int]] = []
         self._plain_chunks: set[int] = set()
         t1 = original
         if not original.isascii() and _TRIGGER.search(original) is not None:
@@ -177,39 +178,55 @@ class Normalized:
 
     # -- step 2: spaced-out letters ----------------------------------------------------------
     def collapse_spaced(self) -> bool:
-        """Join letters spelled out with separators; returns whether anything changed."""
+        """Join letters spelled out with separators; returns whether anything changed.
+
+        Each run is found by one RE2 pass; a run alternates letter and separator, so its joined form
+        is the slice ``run[::2]`` (C speed). ``_runs_t2`` keeps (start in text, start in stage1, letters)
+        per run for mapping offsets back.
+        """
         t1 = self.stage1
+        n = len(t1)
         parts: list[str] = []
-        starts: list[int] = []
-        pos = 0
-        for i in range(0, len(t1), _CHUNK):
-            starts.append(pos)
-            part = _JOIN.sub("", t1[i : i + _CHUNK])
-            parts.append(part)
-            pos += len(part)
-        if pos == len(t1):
+        runs: list[tuple[int, int, int]] = []
+        last = 0
+        out_len = 0
+        for m in _RUN.finditer(t1):
+            s, e = m.span()
+            if s > 0 and _isalnum_ascii(t1[s - 1]):
+                s += 2  # the first letter is glued to a word: not spelled out
+            if e < n and _isalnum_ascii(t1[e]):
+                e -= 2
+            if (e - s + 1) // 2 < _MIN_RUN or s < last:
+                continue
+            parts.append(t1[last:s])
+            out_len += s - last
+            letters = t1[s:e:2]
+            runs.append((out_len, s, len(letters)))
+            parts.append(letters)
+            out_len += len(letters)
+            last = e
+        if not runs:
             return False
-        self._runs_t2 = starts
+        parts.append(t1[last:])
+        self._runs_t2 = runs
         self.text = "".join(parts)
         self._obfuscated = True
         return True
 
     # -- mapping back ------------------------------------------------------------------------
     def _to_stage1(self, p: int, end: bool) -> int:
-        starts = self._runs_t2
-        if not starts:
+        runs = self._runs_t2
+        if not runs:
             return p
         if end:
             return 0 if p <= 0 else self._to_stage1(p - 1, False) + 1
-        k = bisect.bisect_right(starts, p) - 1
-        base = k * _CHUNK
-        chunk = self.stage1[base : base + _CHUNK]
-        q = p - starts[k]  # index in the joined chunk; count the deleted separators before it
-        for m in _JOIN.finditer(chunk):
-            if m.start() - 0 > q:
-                break
-            q += 1
-        return min(len(self.stage1), base + q)
+        k = bisect.bisect_right(runs, (p, len(self.stage1) + 1, 0)) - 1
+        if k < 0:
+            return p
+        t2, t1, letters = runs[k]
+        if p < t2 + letters:
+            return t1 + 2 * (p - t2)
+        return min(len(self.stage1), t1 + 2 * letters - 1 + (p - t2 - letters))
 
     def _to_original(self, p: int, end: bool) -> int:
         starts = self._chunk_starts

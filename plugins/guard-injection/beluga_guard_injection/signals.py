@@ -75,7 +75,7 @@ EXFIL_STRONG = (
 EXFIL_WEAK = r"(?:tell|give|share|list|provide|summari[sz]e|describe|explain|what\s+(?:is|are|was|were)|what's)"
 AI = r"(?:ai|a\.i\.|assistant|chat\s?bot|llm|language\s+model|model|gpt|chatgpt|claude|gemini|bard|bot|agent|copilot)"
 
-SIGNALS: tuple[Signal, ...] = (
+_CORE: tuple[Signal, ...] = (
     # -- ignore_instructions: override verbs aimed at the instructions in force ---------------
     Signal("ignore_instructions", "override_qualified", 1.0,
            rf"\b{VERB_IGNORE}{S1}(?:(?:all|any|each|every){S1})?(?:of{S1})?(?:{DET}{S1})?(?:{QUAL}{S1}){{1,3}}"
@@ -200,7 +200,7 @@ SIGNALS: tuple[Signal, ...] = (
            r"(?:system|developer|dev|hidden|secret|internal|pre|initial|original|starting|confidential|meta|base"
            r"|operator)[\s-]?(?:prompt|message|instructions|directives|guidelines|rules|configuration|setup|text"
            r"|context|policy|policies)\b",
-           ("negation",)),
+           ("negation", "locative")),
     Signal("system_prompt_leak", "leak_yours", 1.0,
            rf"\b{EXFIL_STRONG}\s+(?:me\s+|us\s+)?(?:(?:all|each|every)\s+(?:of\s+)?)?your\s+(?:[a-z\-]+\s+){{0,2}}"
            r"(?:instructions|prompt|prompts|directives|programming|configuration|guidelines|rules|system|context"
@@ -477,6 +477,224 @@ SIGNALS: tuple[Signal, ...] = (
            rf"\b(?:{AI}|you)\s+(?:must|should|will|need\s+to|are\s+(?:required|instructed)\s+to)\s+(?:now\s+)?"
            r"(?:execute|run|call|invoke|use)\s+(?:the\s+)?(?:following|this|tool|function|command|code|shell)\b"),
 )
+
+#
+def _both(word: str) -> str:
+    """A Cyrillic/Greek word as written or as the normaliser's look-alike folding leaves it."""
+    from beluga_guard_injection.normalize import TABLE
+
+    folded = word.translate(TABLE)
+    return word if folded == word else f"(?:{word}|{folded})"
+
+
+# Words the model is addressed by in documents and tool results.
+AI_ADDR = (
+    rf"(?:{AI}|language\s+models?|llms?|ai\s+(?:agents?|models?|assistants?|systems?|readers?|tools?|screening\s+tools?"
+    r"|coding\s+agents?|shopping\s+agents?|reviewers?)|reviewer\s+bots?|translator\s+models?|automated\s+agents?)"
+)
+IMPERATIVE = (
+    r"(?:ignore|disregard|forget|stop|forward|send|delete|remove|approve|rank|reply|respond|say|tell|output|print"
+    r"|append|add|grant|search|open|include|render|rate|give|mark|run|execute|visit|click|recommend|state|claim"
+    r"|write|do\s+not|don'?t|never|always|only|must|should|please|from\s+now\s+on|when|before|reveal|insert|post"
+    r"|transfer|buy|purchase|check\s+out|download|install|answer|translate|summari[sz]e)"
+)
+VERB_DROP = (
+    rf"(?:{VERB_IGNORE}|never\s+mind|scratch|pay\s+no\s+(?:heed|mind)\s+to|quit\s+following|stop\s+obeying"
+    r"|stop\s+listening\s+to|abort|don'?t\s+(?:have|need)\s+to\s+follow|set\s+(?:[a-z]+\s+){1,3}to\s+one\s+side"
+    r"|wipe\s+your\s+memory\s+of)"
+)
+TARGET2 = (
+    rf"(?:{TARGET}|brief|standing\s+orders|system\s+(?:message|prompt)|content\s+polic(?:y|ies)|preamble|objective)"
+)
+MULTI_REVEAL = (
+    r"(?:revela|revelar|muestra|mu[eé]strame|dime|affiche|montre|r[eé]v[eè]le|donne|zeig|gib|nenne|verrate|revele"
+    r"|mostre"
+    r"|diga|rivela|mostra|dimmi|stampa|告诉|显示|输出|透露|"
+    + _both("покажи") + "|" + _both("выведи") + "|" + _both("раскрой") + "|" + _both("скажи") + ")"
+)
+MULTI_SYSPROMPT = (
+    r"(?:prompt\s+(?:syst[eè]me|de\s+sistema|del\s+sistema|di\s+sistema)|system-?prompt|systemanweisung\w*"
+    r"|instrucciones\s+(?:del|de)\s+sistema|istruzioni\s+di\s+sistema|instru[cç][oõ]es\s+(?:de|do)\s+sistema"
+    r"|系统提示|系统指令|提示词|"
+    + _both("системн") + r"\w*\s+(?:" + _both("промпт") + "|" + _both("инструкци") + r")\w*)"
+)
+MULTI_IGNORE = (
+    r"(?:ignora|ignorar|ignore|ignorez|ignoriere|ignorieren|olvida|olvide|olvidar|oublie|oubliez|vergiss|vergessen"
+    r"|esque[cç]a|esquece|dimentica|dimenticate|"
+    + _both("игнорируй") + "|" + _both("забудь") + "|" + _both("проигнорируй") + ")"
+)
+MULTI_RULES = (
+    r"(?:instrucciones|instru[cç][oõ]es|instructions|consignes|r[eè]gles|regole|istruzioni|reglas|regras|anweisungen"
+    r"|regeln|vorgaben|" + _both("инструкции") + "|" + _both("правила") + ")"
+)
+
+_BROAD: tuple[Signal, ...] = (
+    # -- instruction override: more verbs, "whatever you were told", revoked/obsolete states ---
+    Signal("ignore_instructions", "drop_qualified", 1.0,
+           rf"\b{VERB_DROP}{S1}(?:(?:all|any){S1})?(?:of{S1})?(?:{DET}{S1})?(?:{QUAL}|earlier|standing|configured|operator'?s?"
+           rf"|developer'?s?){S1}(?:{WORDS_0_3})?{TARGET2}\b", ("negation",)),
+    Signal("ignore_instructions", "drop_yours", 0.9,
+           rf"\b{VERB_DROP}{S1}(?:all{S1})?(?:your|the\s+ai'?s|the\s+model'?s){S1}(?:[a-z\-]+{S1}){{0,2}}{TARGET2}\b",
+           ("negation",)),
+    Signal("ignore_instructions", "drop_what_told", 0.9,
+           rf"\b{VERB_DROP}{S1}(?:about\s+)?(?:whatever|what|everything|anything|all|the\s+stuff)\s+(?:that\s+)?"
+           r"(?:(?:the|your)\s+)?(?:developers?|operators?|creators?|admins?|system|they|someone|you|you'?ve|you\s+have)"
+           r"\s+(?:been\s+|were\s+|was\s+|have\s+been\s+)?(?:told|said|instructed|asked|gave|given|configured|wrote|programmed"
+           r"|received|taught|handed)\b", ("negation",)),
+    Signal("ignore_instructions", "told_no_longer_applies", 0.9,
+           r"\b(?:before|earlier|previously|above|prior|so\s+far|this\s+line|this\s+message)\s+(?:[a-z']+\s+){0,3}?"
+           r"(?:no\s+longer\s+(?:applies|apply|matters?|counts?)|(?:is|are|was|were)\s+(?:now\s+)?(?:irrelevant|void"
+           r"|obsolete|cancel(?:l)?ed|null|a\s+test|fake|untrusted\s+noise|noise))\b"),
+    Signal("ignore_instructions", "rules_obsolete", 0.8,
+           rf"\b(?:{QUAL}|your|the|earlier|prior)\s+(?:[a-z]+\s+)?{TARGET2}\s+(?:[a-z']+\s+){{0,4}}?(?:is|are|was|were|has"
+           r"|have)\s+(?:now\s+)?(?:been\s+)?(?:obsolete|void|irrelevant|superseded|suspended|outdated|a\s+test|fake"
+           r"|written\s+by\s+mistake|revoked|cancel(?:l)?ed|overridden|no\s+longer\s+(?:valid|relevant|in\s+force|apply"
+           r"|applies))\b"),
+    Signal("ignore_instructions", "dont_follow_anymore", 0.8,
+           rf"\b(?:don'?t|do\s+not|no\s+longer|never)\s+(?:have|need)\s+to\s+(?:follow|obey|respect|stick\s+to)\s+"
+           rf"(?:the\s+|your\s+|any\s+)?(?:[a-z]+\s+)?{TARGET2}"),
+    Signal("ignore_instructions", "obey_only_me", 0.5,
+           r"\b(?:obey|follow|listen\s+to|act\s+on|take\s+orders\s+from)\s+(?:only|just|solely|exclusively)\s+(?:me|my|what"
+           r"\s+(?:i|follows)|the\s+(?:following|text\s+below))|\b(?:follow|obey|do)\s+(?:only\s+)?(?:what|whatever)\s+i"
+           r"\s+say\b|\bi(?:'m|\s+am)\s+(?:the\s+one\s+)?in\s+charge\s+now\b|\bact\s+on\s+my\s+commands\b"),
+    Signal("ignore_instructions", "system_override", 0.6,
+           r"\b(?:system|admin(?:istrator)?|developer|root|security|emergency|priority)\s+override\b|\boverride\s+mode\b"
+           r"|\bsuperseded\s+by\s+(?:an?\s+)?(?:admin|administrator|developer|operator|the\s+system)"),
+    Signal("ignore_instructions", "change_objective", 0.7,
+           r"\b(?:i(?:'m|\s+am)\s+(?:now\s+)?(?:changing|updating|replacing|overriding|resetting)|let'?s\s+change"
+           r"|change)\s+your\s+(?:objective|goal|purpose|task|instructions|mission|directive|programming|priorities)\b"
+           r"|\bnew\s+(?:priority\s+)?(?:task|directive|objective|goal)\s*:"),
+    Signal("ignore_instructions", "abort_task", 0.5,
+           r"\b(?:abort|cancel|terminate|stop)\s+(?:the\s+|your\s+)?(?:current|previous|original)\s+(?:task|instructions"
+           r"|directive|job|assignment)|\b(?:task|translation|summary|assignment)\s+is\s+(?:now\s+)?(?:cancel(?:l)?ed"
+           r"|aborted|over)\b"),
+    Signal("ignore_instructions", "clean_slate", 0.6,
+           r"\b(?:start\s+(?:over|fresh|again)|blank\s+slate|clean\s+slate|fresh\s+start|factory\s+settings)\b"
+           r"[^.\n]{0,60}\b(?:no|none\s+of|without|discard|drop|forget)\s+(?:your\s+|the\s+)?(?:previous\s+|prior\s+"
+           r"|old\s+|earlier\s+)?(?:rules|instructions|guidelines|restrictions|filters|persona|programming|setup)"),
+    Signal("ignore_instructions", "end_of_input", 0.5,
+           r"\bend\s+of\s+(?:user\s+)?(?:input|prompt|instructions|context|document)\b|%{3}\s*end"),
+    Signal("ignore_instructions", "untrusted_before", 0.6,
+           r"\btreat\s+(?:all\s+|everything\s+|any\s+)?(?:text|content|instructions)\s+(?:before|above)\b"),
+    # -- persona / role-play jailbreaks -------------------------------------------------------
+    Signal("jailbreak", "persona_no_limits", 0.9,
+           r"\b(?:you\s+are|you're|pretend\s+to\s+be|act\s+(?:as|like)|become|simulate|roleplay\s+as|role-play\s+as"
+           r"|reply\s+as|respond\s+as|play|identity\s+of|ai|model|assistant|chatbot|persona|character|bot|version)\b"
+           r"[^.\n]{0,80}?\b(?:no|without|zero|free\s+(?:of|from)|with\s+no|removed\s+all|has\s+no|have\s+no)\s+(?:any\s+)?"
+           r"(?:filters?|restrictions?|limits?|limitations|guidelines|guardrails|censorship|morals|ethics|ethical\s+\w+"
+           r"|content\s+polic(?:y|ies)|safety\s+\w+|warnings)\b"),
+    Signal("jailbreak", "jailbreak_lexicon", 0.3,
+           r"\b(?:unfiltered|uncensored|unaligned|unrestricted|jailbroken|shadow\s+self|evil\s+twin|god\s+mode|opposite"
+           r"\s+mode|zero\s+censorship|no\s+morals|broken\s+free|confines\s+of\s+(?:ai|an\s+ai)|no\s+guardrails"
+           r"|forbidden\s+answer|never\s+refuses?|always\s+answers|no\s+apologies|without\s+filtering|rogue\s+ai"
+           r"|do\s+not\s+break\s+character|don'?t\s+break\s+character|no\s+matter\s+what\s+i\s+ask|avoid\s+norms"
+           r"|breaking\s+rules|without\s+guidelines|no\s+content\s+polic(?:y|ies)|sentient\s+being)\b", stack=3),
+    Signal("jailbreak", "released_from", 0.6,
+           r"\b(?:released|freed|liberated|broken\s+free|escaped|unshackled)\s+(?:from|of)\s+(?:\w+\s+){0,3}?(?:restrictions"
+           r"|rules|confines|limitations|programming|guidelines|chains|shackles|polic(?:y|ies)|filters)"),
+    Signal("jailbreak", "persona_ignores_rules", 0.6,
+           r"\b(?:who|that|which)\s+(?:\w+\s+)?(?:ignores|disregards|bypasses|breaks|doesn'?t\s+follow|loves\s+breaking)"
+           r"\s+(?:all\s+)?(?:\w+'s\s+)?(?:rules|polic(?:y|ies)|guidelines|restrictions|filters)"),
+    Signal("jailbreak", "two_voices", 0.5,
+           r"\b(?:respond|answer|reply)\s+(?:to\s+every\s+\w+\s+)?twice\b|\btwo\s+(?:personalities|personas|modes)\b"
+           r"|\blet\s+(?:the\s+)?(?:bad|evil|dark|other)\s+(?:one|side|self|personality|\w+)\s+(?:respond|answer|reply)"),
+    Signal("jailbreak", "simulate_ai", 0.4,
+           rf"\b(?:simulate|emulate|roleplay\s+as|role-play\s+as|act\s+like|become|reply\s+as|respond\s+as)\s+(?:an?\s+|my\s+"
+           rf"|your\s+)?(?:[a-z\-]+\s+){{0,3}}(?:{AI}|ai\s+(?:called|named)|\w+gpt)\b"),
+    # -- hypothetical / fiction wrappers around harmful detail -----------------------------------
+    Signal("jailbreak", "fiction_frame", 0.3,
+           r"\b(?:hypothetically|in\s+a\s+(?:purely\s+)?(?:fictional|hypothetical|parallel|alternate)\s+(?:world|universe"
+           r"|scenario|reality)|parallel\s+universe|(?:for|in)\s+(?:a|my|our)\s+(?:novel|story|screenplay|film|movie|book"
+           r"|script)|write\s+a\s+(?:story|screenplay|scene)|thought\s+experiment|academic\s+exercise|for\s+research"
+           r"\s+purposes|purely\s+fictional|opposite\s+day|this\s+is\s+(?:just\s+)?a\s+dream|in\s+this\s+simulation"
+           r"|the\s+voice\s+of\s+a\s+character|imagine\s+(?:a|you'?re|you\s+are)|let'?s\s+say)\b"),
+    Signal("jailbreak", "rules_off", 0.8,
+           r"\b(?:your\s+|the\s+|normal\s+|usual\s+)?(?:safety\s+|content\s+|ethical\s+)?(?:rules|restrictions|filters"
+           r"|guidelines|polic(?:y|ies)|guardrails|limits|ethics)\s+(?:don'?t|do\s+not|doesn'?t|no\s+longer)\s+apply"
+           r"|\b(?:rules|restrictions|filters|guidelines|polic(?:y|ies)|guardrails)\s+(?:are|is)\s+(?:now\s+)?(?:suspended"
+           r"|disabled|off|lifted|removed|turned\s+off)|\b(?:filters|restrictions|guardrails)\s+(?:are\s+)?off\b"
+           r"|\bcould\s+ignore\s+your\s+(?:\w+\s+)?(?:guidelines|rules|restrictions)"),
+    Signal("jailbreak", "harm_lexicon", 0.3,
+           r"\b(?:methamphetamine|meth\s+lab|pipe\s+bomb|bomb|explosives?|ricin|nerve\s+agents?|sarin|ransomware|keylogger"
+           r"|malware|launder(?:ing)?\s+money|money\s+laundering|hotwire|stalk(?:ing)?\s+someone|untraceable|fake\s+id"
+           r"|phishing\s+email|thermite|napalm|poison\s+(?:a|my|the|someone)|unsupervised\s+access\s+to\s+a\s+child"
+           r"|breach\s+the\s+\w+'?s?\s+network|without\s+being\s+caught)\b", stack=2),
+    Signal("jailbreak", "full_detail", 0.3,
+           r"\b(?:step[\s-]by[\s-]step|in\s+(?:precise|complete|full|exact|technical)\s+(?:technical\s+)?detail|exactly\s+how"
+           r"|complete,?\s+working|make\s+it\s+realistic|quote\s+him\s+in\s+full|in\s+detail)\b"),
+    # -- exfiltration of the prompt and secrets ------------------------------------------------
+    Signal("system_prompt_leak", "leak_context", 1.0,
+           rf"\b(?:{EXFIL_STRONG}|dump|summari[sz]e|translate|convert|encode|recite)\s+(?:me\s+)?(?:(?:everything|all|the\s+text"
+           r"|the\s+contents?)\s+(?:in|of)\s+)?(?:your|the|this)\s+(?:[a-z]+\s+){0,2}?(?:context\s+window|initiali[sz]ation"
+           r"\s+\w+|preamble|pre-?prompt|defen[cs]e\s+prompt|setup\s+prompt|secret\s+instructions|hidden\s+(?:rules|instructions"
+           r"|preamble|prompt)|confidential\s+instructions|original\s+instructions|system\s+prompt|text\s+of\s+the\s+message"
+           r"\s+that\s+defines)\b", ("negation", "locative")),
+    Signal("system_prompt_leak", "prompt_nouns", 0.4,
+           r"\b(?:context\s+window|initiali[sz]ation\s+(?:text|prompt|message)|pre-?prompt|defen[cs]e\s+prompt|hidden\s+preamble"
+           r"|prompt\s+(?:that\s+was\s+)?used\s+to\s+(?:set\s+you\s+up|configure\s+you|initiali[sz]e\s+you)|(?:message|text"
+           r"|prompt)\s+that\s+defines\s+your\s+behaviou?r|the\s+(?:very\s+)?top\s+of\s+(?:this|the|our)\s+conversation"
+           r"|before\s+my\s+first\s+message|access\s+code|secret\s+word|text\s+you\s+were\s+told\s+to\s+keep\s+private)\b"),
+    Signal("system_prompt_leak", "not_supposed_to_tell", 0.6,
+           r"\b(?:you(?:'re|\s+are)\s+)?(?:not\s+supposed|not\s+allowed|told\s+not|instructed\s+not)\s+to\s+(?:tell|reveal"
+           r"|share|disclose|say|show)\b"),
+    Signal("system_prompt_leak", "stored_secret", 0.6,
+           r"\b(?:api\s+key|secret\s+key|access\s+token|credentials?|password|token)s?\s+(?:stored|kept|saved|hidden|contained)"
+           r"\s+in\s+your\b|\b(?:any\s+)?passwords?\s+(?:they|it)\s+contains?\b"),
+    Signal("system_prompt_leak", "exact_quote", 0.4,
+           r"\b(?:quote\s+it\s+exactly|word\s+for\s+word|verbatim|include\s+everything|in\s+full|one\s+letter\s+per\s+line"
+           r"|put\s+a\s+space\s+between\s+each\s+letter|write\s+it\s+backwards)\b"),
+    Signal("system_prompt_leak", "multilingual_leak", 1.0, rf"{MULTI_REVEAL}[^.\n。]{{0,40}}{MULTI_SYSPROMPT}"),
+    # -- indirect injection addressed to the model -----------------------------------------------
+    Signal("hidden_instruction", "vocative_ai", 0.5,
+           rf"(?:^|[\[{{(<\n.!?:-]|\b(?:dear|hey|hi|attention|attn|p\.?s\.?|note|instructions?|message|reminder)\s+"
+           rf"(?:to|for)?)\s*(?:the\s+|any\s+|all\s+|@)?{AI_ADDR}\s*(?:(?:reading|processing|browsing|summari[sz]ing"
+           r"|screening|reviewing|parsing)\s+(?:this|these|the\s+\w+)\s*)?[,:]\s*(?:[a-z'\-]+\s+){0,8}?"
+           rf"{IMPERATIVE}\b"),
+    Signal("hidden_instruction", "ai_when_user", 0.5,
+           rf"\b{AI_ADDR}\b[^.\n]{{0,40}}\bwhen(?:ever)?\s+(?:the\s+)?user\s+asks\b|\bwhen\s+(?:the\s+)?user\s+asks\b"
+           r"[^.\n]{0,60}\b(?:tell|say|answer|respond|reply|claim|state)\s+(?:them|that|it)\b"),
+    Signal("hidden_instruction", "user_is_admin", 0.4,
+           r"\bthe\s+user\s+is\s+(?:an?\s+)?(?:admin|administrator|developer|owner|verified|authori[sz]ed|root|superuser)\b"),
+    Signal("hidden_instruction", "send_to_address", 0.6,
+           r"\b(?:forward|send|email|upload|post|append|include|leak|paste)\s+(?:all\s+|the\s+|every\s+|its\s+)?(?:[a-z']+\s+)"
+           r"{0,3}?(?:emails?|messages?|chat\s+history|conversation|history|contacts|files|documents|tokens|passwords?"
+           r"|address(?:es)?|credentials|calendar|links|ssh\s+key|summary)\b[^.\n]{0,60}?(?:https?://|\b\S+@\S+\.[a-z]{2,}"
+           r"|authorized_keys)"),
+    Signal("hidden_instruction", "hidden_markup", 0.3,
+           r"display\s*:\s*none|font-size\s*:\s*0|<p\s+hidden|visibility\s*:\s*hidden|\(white\s+text\)|\[//\]\s*:\s*#"
+           r"|<!--\s*(?:hidden|[a-z\s]{0,20}(?:ai|assistant|model|llm)\b)"),
+    Signal("hidden_instruction", "agent_action", 0.4,
+           r"\b(?:add|delete|remove|cancel)\s+(?:\d+\s+\w+\s+|all\s+|the\s+user'?s?\s+)(?:[a-z]+\s+){0,2}?(?:to\s+the\s+cart"
+           r"|calendar\s+events|emails|files|contacts)|\bcheck\s+out\s+with\s+the\s+saved\s+card\b"
+           r"|\bgive\s+this\s+(?:paper|submission|candidate|product)\s+a\s+(?:score|rating)\b|\brank\s+(?:him|her|them|this)"
+           r"\s+first\b|\bgrant\s+them\b"),
+    # -- payload splitting ----------------------------------------------------------------------
+    Signal("ignore_instructions", "concat_and_run", 0.8,
+           r"\b(?:concatenate|combine|join|merge|put\s+together|assemble)\b[^.\n]{0,80}?\b(?:and|then)\s+(?:follow|execute"
+           r"|do|run|obey|carry\s+out|respond\s+to|answer|act\s+on|perform|execute)\b|\bcombine\s+(?:steps?|parts?)\s+\d"),
+    Signal("ignore_instructions", "var_concat", 0.6,
+           r"\b(?:do|execute|follow|answer|perform|output|run|obey|respond\s+to)\s+(?:what\s+)?(?:the\s+)?(?:instruction\s+"
+           r"|question\s+|command\s+)?[a-z]\w{0,3}\s*\+\s*[a-z]\w{0,3}\b|\b[a-z]\w{0,3}\s*\+\s*[a-z]\w{0,3}\s+says\b"
+           r"|\w+\(\s*[a-z]\s*\+\s*[a-z]\s*\)|\bjoin\s+part\s+\d\s+and\s+part\s+\d"),
+    Signal("ignore_instructions", "decode_obey", 0.7,
+           r"\b(?:decode|decrypt|translate|convert)\s+(?:it|this|the\s+\w+)?\s*(?:and|then|,)\s*(?:follow|obey|execute|comply"
+           r"|do\s+what|act\s+on)|\b(?:then\s+)?do\s+what\s+it\s+says\b|\btreat\s+it\s+as\s+your\s+(?:new\s+)?(?:system\s+"
+           r")?(?:prompt|instructions)|\bhex-encoded\s+request\b"),
+    # -- multilingual basics --------------------------------------------------------------------
+    Signal("ignore_instructions", "multilingual_override", 1.0,
+           rf"{MULTI_IGNORE}\s+(?:[^\s.]+\s+){{0,4}}?{MULTI_RULES}"
+           r"|忽略[^。.]{0,12}(?:指令|指示|规则|说明|提示)|忘记[^。.]{0,8}(?:规则|指令|指示|设定)", ("negation",)),
+    Signal("jailbreak", "multilingual_no_limits", 0.6,
+           r"(?:sin\s+(?:restricciones|censura|filtros|l[ií]mites)|sans\s+(?:aucune\s+)?(?:censure|restrictions?|filtres?"
+           r"|limites?)|ohne\s+(?:einschr[aä]nkungen|zensur|filter|regeln|grenzen)|sem\s+(?:filtros|restri[cç][oõ]es"
+           r"|censura|limites)|senza\s+(?:limiti|restrizioni|censura|filtri)|没有任何限制|没有限制|不受限制|"
+           + _both("без") + r"\s+(?:" + _both("ограничений") + "|" + _both("цензуры") + "))"),
+    Signal("role_override", "multilingual_now_you_are", 0.4,
+           r"(?:a\s+partir\s+de\s+ahora\s+eres|ahora\s+eres|tu\s+es\s+maintenant|du\s+bist\s+jetzt|agora\s+(?:voc[eê]\s+[eé]"
+           r"|[eé]s)|da\s+ora\s+in\s+poi\s+sei|你现在是|" + _both("теперь") + r"\s+" + _both("ты") + ")"),
+)
+
+SIGNALS: tuple[Signal, ...] = _CORE + _BROAD
 
 # Signals that still count inside the tool/document context at a higher weight: data should not
 # talk to the model.
