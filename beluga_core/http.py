@@ -10,11 +10,13 @@ import asyncio
 import email.utils
 import importlib
 import json
+import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, cast
 
+import httpcore
 import httpx
 
 from beluga_core.errors import ErrorCode, ProviderError
@@ -263,9 +265,13 @@ class ClientPool:
         self._headers = dict(headers)
         # Proxy and CA settings from the environment (HTTPS_PROXY, SSL_CERT_FILE), as httpx and the SDKs do.
         self._trust_env = bool(config.options.get("trust_env", True))
+        # Option ``fast_backend`` (default true): httpcore over plain asyncio instead of anyio, and
+        # buffered calls straight to the pool (see Direct); false keeps httpx's defaults throughout.
+        self._fast = bool(config.options.get("fast_backend", True))
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._direct: weakref.WeakKeyDictionary[httpx.AsyncClient, Direct | bool] = weakref.WeakKeyDictionary()
 
     def get(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -274,8 +280,21 @@ class ClientPool:
             client = httpx.AsyncClient(
                 headers=self._headers, timeout=self.timeout, limits=self.limits, trust_env=self._trust_env
             )
+            if self._fast:
+                _use_asyncio_backend(client, self.limits)
             self._clients[loop] = client
         return client
+
+    def direct(self) -> Direct | None:
+        """The running loop's :class:`Direct` poster, or None when requests must go through the
+        client (a proxy from the environment, or ``fast_backend = false``)."""
+        if not self._fast:
+            return None
+        client = self.get()
+        direct = self._direct.get(client)
+        if direct is None:
+            direct = self._direct[client] = Direct.for_client(client, self._headers, self.timeout) or False
+        return direct if isinstance(direct, Direct) else None
 
     def timeout_for(self, deadline: float | None) -> tuple[httpx.Timeout | None, bool]:
         """The request's timeout: the pool's, with each phase capped by what remains of ``deadline``."""
@@ -309,6 +328,112 @@ class ClientPool:
 
     def __repr__(self) -> str:
         return f"<ClientPool clients={len(self._clients)} max_connections={self.limits.max_connections}>"
+
+
+class Reply:
+    """A buffered response of :meth:`Direct.post`: what the providers read of an ``httpx.Response``."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+
+_USER_AGENT = f"python-httpx/{httpx.__version__}".encode()
+
+
+class Direct:
+    """Buffered POSTs straight through the client's httpcore pool (the same connections, limits,
+    TLS and backend), without the client's per-request work that a provider call never needs:
+    URL merging, cookie jar, auth and redirect handling, event hooks, ``Request``/``Response`` models.
+    Only used for a client whose direct transport serves every URL (no proxy mounts).
+    """
+
+    __slots__ = ("_headers", "_pool", "_timeout")
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool, headers: Mapping[str, str], timeout: httpx.Timeout) -> None:
+        self._pool = pool
+        self._headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self._headers += [(b"user-agent", _USER_AGENT), (b"accept-encoding", b"identity")]
+        self._timeout = timeout.as_dict()
+
+    @classmethod
+    def for_client(cls, client: httpx.AsyncClient, headers: Mapping[str, str], timeout: httpx.Timeout) -> Direct | None:
+        transport = getattr(client, "_transport", None)
+        if getattr(client, "_mounts", None) or not isinstance(transport, httpx.AsyncHTTPTransport):
+            return None
+        pool = getattr(transport, "_pool", None)
+        if type(pool) is not httpcore.AsyncConnectionPool:
+            return None
+        return cls(pool, headers, timeout)
+
+    async def post(
+        self, url: httpcore.URL, content: bytes, headers: Mapping[str, str] | None, timeout: httpx.Timeout | None
+    ) -> Reply:
+        """POST ``content`` to ``url``; raises httpx's exception types, as the client would."""
+        host = url.host if url.port is None else url.host + b":" + str(url.port).encode()
+        hdrs = [(b"host", host), *self._headers, (b"content-length", str(len(content)).encode())]
+        if headers:
+            hdrs += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        req = httpcore.Request(
+            b"POST", url, headers=hdrs, content=content,
+            extensions={"timeout": self._timeout if timeout is None else timeout.as_dict()},
+        )
+        try:
+            resp = await self._pool.handle_async_request(req)
+            try:
+                body = await resp.aread()
+            finally:
+                await resp.aclose()
+        except httpcore.TimeoutException as exc:
+            raise _HTTPX_ERRORS.get(type(exc), httpx.TimeoutException)(str(exc)) from exc
+        except httpcore.ProxyError as exc:
+            raise httpx.ProxyError(str(exc)) from exc
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+            raise _HTTPX_ERRORS.get(type(exc), httpx.TransportError)(str(exc)) from exc
+        return Reply(resp.status, {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers}, body)
+
+    def __repr__(self) -> str:
+        return "<Direct>"  # the headers hold the API key
+
+
+_HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+}
+
+
+def _use_asyncio_backend(client: httpx.AsyncClient, limits: httpx.Limits) -> None:
+    """Give the client's direct (non-proxy) transport a pool on :class:`AsyncioBackend`.
+
+    Same pool settings and TLS context as httpx's own; proxies (mounts from the environment) keep
+    httpx's default backend.
+    """
+    transport = getattr(client, "_transport", None)
+    if not isinstance(transport, httpx.AsyncHTTPTransport):
+        return
+    old = getattr(transport, "_pool", None)
+    if type(old) is not httpcore.AsyncConnectionPool:
+        return
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=old._ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        http1=True,
+        http2=False,
+        network_backend=AsyncioBackend(),
+    )
 
 
 async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str]]:
@@ -352,3 +477,204 @@ async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, s
             elif name == b"event":
                 event = value.decode("utf-8")
         buf = buf[start:]
+
+
+# -- a lean asyncio network backend for httpcore ----------------------------------------------------
+#
+# httpcore's default backend on asyncio goes through anyio: a cancel scope, a sniffio lookup and
+# several task lookups around every socket read and write, which on a loopback upstream costs more
+# than the HTTP exchange itself. This backend is a plain asyncio Protocol (a timer handle per wait),
+# plugged in through httpcore's documented ``network_backend`` hook; h11, httpcore's pool and
+# httpx's client above it are unchanged.
+
+
+class _StreamProtocol(asyncio.Protocol):
+    __slots__ = ("_buf", "_closed", "_exc", "_paused", "_read_waiter", "_write_waiter", "transport")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._closed = False
+        self._exc: BaseException | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._closed = True
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._exc = exc
+        self._wake()
+        w = self._write_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        w = self._write_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _wake(self) -> None:
+        w = self._read_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+
+class _Expired(Exception):
+    pass
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(_Expired())
+
+
+async def _wait(fut: asyncio.Future[None], timeout: float | None, error: type[Exception]) -> None:
+    """Await ``fut`` with a plain timer (cheaper than ``asyncio.wait_for`` or a cancel scope)."""
+    if timeout is None:
+        await fut
+        return
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, fut)
+    try:
+        await fut
+    except _Expired:
+        raise error(f"timed out after {timeout:g}s") from None
+    finally:
+        handle.cancel()
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One TCP (or TLS) connection for httpcore, read and written straight through asyncio."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        p = self._protocol
+        while not p._buf:
+            if p._closed:
+                if p._exc is not None:
+                    raise httpcore.ReadError(str(p._exc) or type(p._exc).__name__)
+                return b""
+            fut = p._read_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(fut, timeout, httpcore.ReadTimeout)
+            finally:
+                p._read_waiter = None
+        if len(p._buf) <= max_bytes:
+            data = bytes(p._buf)
+            p._buf.clear()
+        else:
+            data = bytes(p._buf[:max_bytes])
+            del p._buf[:max_bytes]
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        p = self._protocol
+        if not buffer:
+            return
+        if p._closed or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        while p._paused and not p._closed:
+            fut = p._write_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(fut, timeout, httpcore.WriteTimeout)
+            finally:
+                p._write_waiter = None
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                tls = await loop.start_tls(
+                    self._transport, self._protocol, ssl_context, server_hostname=server_hostname
+                )
+        except TimeoutError:
+            self._transport.close()
+            raise httpcore.ConnectTimeout(f"TLS handshake timed out after {timeout:g}s") from None
+        except (OSError, ssl.SSLError) as exc:
+            self._transport.close()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
+        tls = cast(asyncio.Transport, tls)
+        self._protocol.transport = tls
+        return AsyncioStream(tls, self._protocol)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._transport.get_extra_info("peername")
+        if info == "socket":
+            return self._transport.get_extra_info("socket")
+        if info == "is_readable":
+            # httpcore asks before reusing a pooled connection: readable means closed or stray data.
+            return self._protocol._closed or bool(self._protocol._buf) or self._transport.is_closing()
+        return None
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend over plain asyncio (TCP_NODELAY, as asyncio sets by default)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    _StreamProtocol, host, port, local_addr=(local_address, 0) if local_address else None
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connecting timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        return AsyncioStream(transport, protocol)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_unix_connection(_StreamProtocol, path)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connecting timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
+        return AsyncioStream(transport, protocol)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

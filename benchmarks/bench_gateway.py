@@ -4,13 +4,19 @@ Every server is a separate process in front of the same zero-latency OpenAI-comp
 loopback (a fixed answer, no work). Servers run pinned to CPU 1; the upstream and the load
 generators share CPU 0, so the load never eats the server's core:
 
-- latency: an open-loop generator (its own process, raw keep-alive sockets) sends requests at a
-  fixed rate (200/s) and times each full response; "added" is the server's percentile minus the
-  same percentile straight to the upstream.
+- latency: an open-loop generator (its own process on uvloop, raw keep-alive sockets) sends
+  requests at a fixed rate (200/s, 10 s: 2,000 samples, so p99 is the 20th worst) and times each
+  full response from the moment it was due (no coordinated omission); "added" is the server's
+  percentile minus the same percentile straight to the upstream, measured (4 s) just before that
+  server's run, so both see the same background load.
 - throughput: ``wrk`` (C, from Debian's package) on keep-alive connections, closed loop, for the
   most requests/s the server answers (Python's loop is used when wrk is not installed).
 
-Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer)
+Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer;
+BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window)
+
+The machine's load average is printed before and after: other work on the same two cores shows up
+in every row (most in p99), so compare rows of one run, not figures across runs.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ GATEWAY_KEY = "sk-bench-gateway-0123456789"
 BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello, how are you today?"}],
                    "max_tokens": 16}).encode()
 RATE = 200
-LATENCY_SECONDS = 5.0
+LATENCY_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+BASELINE_SECONDS = 4.0
 WRK_SECONDS = 5
 ANSWER = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": MODEL,
@@ -153,7 +160,13 @@ async def _open_loop(port: int, path: str, auth: str | None, rate: int, seconds:
 
 
 def run_loadgen(port: int, path: str, auth: str, rate: int, seconds: float) -> None:
-    print(json.dumps(asyncio.run(_open_loop(port, path, auth or None, rate, seconds))))
+    try:
+        import uvloop  # the generator's own overhead (and jitter) is then smaller than the server's
+
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    print(json.dumps(runner(_open_loop(port, path, auth or None, rate, seconds))))
 
 
 async def _closed_loop(port: int, path: str, auth: str | None, conns: int, seconds: float) -> float:
@@ -218,11 +231,20 @@ def _ready(port: int, path: str, auth: str | None, timeout: float) -> None:
     raise RuntimeError(f"no successful request to port {port} within {timeout:.0f}s")
 
 
-def measure(port: int, path: str, auth: str | None) -> dict[str, Any]:
-    cmd = [*_pin(0), sys.executable, __file__, "--loadgen", str(port), path, auth or "", str(RATE),
-           str(LATENCY_SECONDS)]
+def _latency(port: int, path: str, auth: str | None, seconds: float) -> dict[str, Any]:
+    cmd = [*_pin(0), sys.executable, __file__, "--loadgen", str(port), path, auth or "", str(RATE), str(seconds)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    lat = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def measure(port: int, path: str, auth: str | None, base_port: int | None = None) -> dict[str, Any]:
+    """Latency at RATE, then max req/s; with ``base_port``, first the upstream's own latency right
+    before, so "added" subtracts a baseline taken under the same background load."""
+    base = _latency(base_port, "/v1/chat/completions", None, BASELINE_SECONDS) if base_port else None
+    lat = _latency(port, path, auth, LATENCY_SECONDS)
+    if base is not None:
+        lat["base_p50"], lat["base_p99"] = base["p50"], base["p99"]
     lat["rps"] = throughput(port, path, auth)
     return lat
 
@@ -318,6 +340,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     header("bench_gateway: added latency at 200 req/s and max req/s, same loopback upstream")
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     up = free_port()
     upstream = subprocess.Popen([*_pin(0), sys.executable, __file__, "--upstream", str(up)], start_new_session=True)
@@ -333,18 +356,23 @@ def main() -> None:
             ("beluga gateway, full chain", BELUGA_FULL),
             ("beluga full chain, echo (no hop)", BELUGA_ECHO),
         )
+        only = os.environ.get("BENCH_ONLY")  # e.g. BENCH_ONLY="full chain" while profiling
         for name, template in configs:
+            if only and only not in name:
+                continue
             cfg = tmp / f"{len(results)}.toml"
             cfg.write_text(template.format(key=UPSTREAM_KEY, up=up, gw=GATEWAY_KEY, model=MODEL))
             port = free_port()
             proc = start([beluga, "serve", "--config", str(cfg), "--port", str(port)], port, env)
             try:
                 _ready(port, "/v1/chat/completions", GATEWAY_KEY, 15)
-                results[name] = measure(port, "/v1/chat/completions", GATEWAY_KEY)
+                results[name] = measure(port, "/v1/chat/completions", GATEWAY_KEY, base_port=up)
             finally:
                 stop(proc)
-        litellm = litellm_bin()
-        if litellm is None:
+        litellm = None if only else litellm_bin()
+        if only:
+            pass
+        elif litellm is None:
             print("LiteLLM's proxy is not installed (pip install 'litellm[proxy]' in a venv; LITELLM_BIN=...): skipped")
         else:
             cfg = tmp / "litellm.yaml"
@@ -356,7 +384,7 @@ def main() -> None:
                           "--num_workers", "1"], port, lenv, timeout=90)
             try:
                 _ready(port, "/v1/chat/completions", master, 60)
-                results["litellm proxy"] = measure(port, "/v1/chat/completions", master)
+                results["litellm proxy"] = measure(port, "/v1/chat/completions", master, base_port=up)
             finally:
                 stop(proc)
     finally:
@@ -365,18 +393,20 @@ def main() -> None:
     base = results["upstream direct"]
     peer = results.get("litellm proxy")
     for name, r in results.items():
-        added50 = r["p50"] - base["p50"] if name != "upstream direct" else 0.0
-        added99 = r["p99"] - base["p99"] if name != "upstream direct" else 0.0
+        added50 = r["p50"] - r.get("base_p50", base["p50"]) if name != "upstream direct" else 0.0
+        added99 = r["p99"] - r.get("base_p99", base["p99"]) if name != "upstream direct" else 0.0
         vs = f"{r['rps'] / peer['rps']:.2f}x" if peer and name != "upstream direct" else "-"
         rows.append([name, r["n"], r["errors"], r["p50"], r["p99"], added50, added99, r["rps"], vs])
     print(table(["server", "requests", "errors", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms",
                  "max req/s", "req/s vs litellm"], rows))
-    print(f"\nlatency: open loop at {RATE} req/s for {LATENCY_SECONDS:g}s per server (separate process, CPU 0); "
+    print(f"\nlatency: open loop at {RATE} req/s for {LATENCY_SECONDS:g}s per server (separate process, CPU 0), "
+          f"added = minus the upstream's own percentile measured ({BASELINE_SECONDS:g}s) just before; "
           f"max req/s: {'wrk -t1 -c16' if shutil.which('wrk') else 'Python closed loop, 16 connections'} "
           f"for {WRK_SECONDS}s (CPU 0); each server: 1 process pinned to CPU 1; upstream on CPU 0.")
     print("full chain = tracing, ratelimit (memory), guard-injection, guard-pii, retry, breaker, key auth, openai "
           "provider;\n'echo (no hop)' = the same chain on the in-process echo provider: the gateway's own share;\n"
           "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks.")
+    print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--upstream":

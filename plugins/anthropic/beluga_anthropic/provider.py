@@ -7,12 +7,14 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpcore
 import httpx
 from httpx import USE_CLIENT_DEFAULT
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
     ClientPool,
+    Reply,
     Scrubber,
     deadline_passed,
     malformed,
@@ -180,6 +182,7 @@ class AnthropicProvider(BaseProvider):
         cfg = self.config
         opts = dict(cfg.options)
         self.url = endpoint(cfg.base_url, "messages")
+        self._core_url = httpcore.URL(self.url)
         headers = {
             "content-type": "application/json",
             "accept": "application/json",
@@ -224,11 +227,15 @@ class AnthropicProvider(BaseProvider):
     async def agenerate(self, request: LLMRequest) -> LLMResponse:
         content = _dumps(self.build_body(request, stream=False))
         timeout, capped = self._pool.timeout_for(request.deadline)
-        client = self._pool.get()
+        direct = self._pool.direct()
+        resp: httpx.Response | Reply
         try:
-            resp = await client.post(
-                self.url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
-            )
+            if direct is not None:
+                resp = await direct.post(self._core_url, content, outgoing_headers(), timeout)
+            else:
+                resp = await self._pool.get().post(
+                    self.url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
+                )
         except httpx.HTTPError as exc:
             raise transport_error(self.name, exc, self.url, deadline_capped=capped) from None
         if resp.status_code >= 300:

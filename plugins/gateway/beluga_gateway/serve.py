@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             if made:
                 shutil.rmtree(made, ignore_errors=True)
         return 0
-    uvicorn.run(Gateway(kit, watch=not args.no_reload), **common)
+    uvicorn.run(Gateway(kit, watch=not args.no_reload, freeze_gc=True), **common)
     return 0
 
 
@@ -108,7 +108,7 @@ def worker_app() -> Any:
     from beluga_gateway.app import Gateway
 
     path = os.environ.get(WORKER_CONFIG_ENV) or None
-    return Gateway(Kit.from_config(path), watch=not os.environ.get("BELUGA_GATEWAY_NO_RELOAD"))
+    return Gateway(Kit.from_config(path), watch=not os.environ.get("BELUGA_GATEWAY_NO_RELOAD"), freeze_gc=True)
 
 
 def free_port() -> int:
