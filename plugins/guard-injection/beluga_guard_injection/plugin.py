@@ -73,9 +73,19 @@ class InjectionPlugin:
     name = "guard-injection"
 
     def __init__(self) -> None:
-        self._apply(InjectionSettings())
+        self._state: tuple[InjectionDetector | None, frozenset[str], bool] = (None, frozenset(), False)
+        self._settings = InjectionSettings()
+        self._pending = True
 
     def _apply(self, settings: InjectionSettings) -> None:
+        # Build lazily, on the first text to check: listing plugins or building a Kit that never
+        # guards must not pay for compiling the built-in signals. (Compiled signals are shared
+        # process-wide, so a reload with the same categories costs only the user patterns.)
+        self._settings = settings
+        self._pending = True
+
+    def _build(self) -> tuple[InjectionDetector | None, frozenset[str], bool]:
+        settings = self._settings
         detector = InjectionDetector(
             settings.patterns,
             defaults=settings.defaults,
@@ -86,10 +96,14 @@ class InjectionPlugin:
         )
         # One attribute write: a call in flight keeps the detector it started with.
         self._state = (detector, frozenset(settings.stages), settings.scan_system)
+        self._pending = False
+        return self._state
 
     @property
     def detector(self) -> InjectionDetector:
-        return self._state[0]
+        state = self._build() if self._pending else self._state
+        assert state[0] is not None
+        return state[0]
 
     @hookimpl
     def config_schema(self) -> type:
@@ -102,11 +116,12 @@ class InjectionPlugin:
             self._apply(settings)
 
     def _guard(self, guard_input: GuardInput) -> GuardResult | None:
-        detector, stages, scan_system = self._state
+        detector, stages, scan_system = self._build() if self._pending else self._state
         if guard_input.stage not in stages:
             return None
         if not scan_system and guard_input.metadata.get("role") == "system":
             return None
+        assert detector is not None
         result = detector.validate(guard_input)
         if not result.allowed:
             log.warning(
