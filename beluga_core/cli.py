@@ -103,11 +103,22 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="request metadata (repeatable)")
     p.add_argument("--stream", action="store_true", help="stream the answer")
     p.add_argument("--json", action="store_true", help="print the reply and the chain's report as JSON")
+    p.add_argument(
+        "--trace", action="store_true", help="print the span tree of the call instead (needs the tracing plugin)"
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from beluga_core.kit import Kit, recording
     from beluga_core.schema import HumanMessage, SystemMessage
+
+    if args.trace:
+        registry: CommandRegistry | None = getattr(args, "_registry", None)
+        traced = registry.commands.get("trace") if registry is not None else None
+        if traced is None:
+            _err("--trace needs the tracing plugin (pip install beluga-tracing)")
+            return EXIT_USAGE
+        return int(traced.run(args) or 0)
 
     metadata: dict[str, str] = {}
     for item in args.meta:
@@ -319,6 +330,7 @@ def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
         "BELUGA__SECTION__KEY=value (config overrides).",
     )
     parser.add_argument("--version", action="version", version=f"beluga {__version__}")
+    parser.set_defaults(_registry=reg)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in reg.commands.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)

@@ -106,3 +106,9 @@ def test_usage_errors_exit_non_zero_without_traceback(args: list[str]) -> None:
     out = beluga(*args, env={"BELUGA_LOAD_PLUGINS": ""})
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
+
+
+def test_run_trace_without_the_tracing_plugin_says_what_to_install(tmp_path: Path) -> None:
+    out = beluga("run", "--trace", "hi", env={"BELUGA_LOAD_PLUGINS": ""}, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "beluga-tracing" in out.stderr and "Traceback" not in out.stderr

@@ -153,6 +153,12 @@ class Gateway:
         if self.watch and self.kit.config.source and interval > 0:
             self.kit.watch_config(interval)
             log.info("watching %s for changes every %gs", self.kit.config.source, interval)
+        # Let guards build what they build lazily (compiled patterns) before the first request.
+        for stage in ("input", "output", "tool"):
+            try:
+                await self.kit.aguard("warm-up", stage)
+            except Exception:  # a guard that fails here fails the same way on each request
+                log.debug("guard warm-up at %s stage raised", stage, exc_info=True)
         if self.freeze_gc:
             # Everything loaded so far lives as long as the process: keep it out of the collector's
             # full passes, which otherwise scan it all and show up as multi-millisecond p99 stalls.
