@@ -47,3 +47,10 @@ def test_beluga_trace_shows_a_failure_and_exits_non_zero(capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.startswith("error [timeout]")
     assert "ERROR" in out and "error.type=timeout" in out
+
+
+def test_beluga_run_trace_prints_the_same_span_tree(capsys):
+    assert main(["run", "--trace", "hello run", "--model", "m2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "hello run"
+    assert any(line.startswith("chat m2 [client]") for line in lines)
