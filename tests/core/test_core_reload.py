@@ -176,7 +176,9 @@ def test_concurrent_readers_never_see_a_torn_config_or_a_failed_request(tmp_path
             r = await kit.agenerate("x")
             check(r.text, r.model)
             counts["calls"] += 1
-            await asyncio.sleep(0)
+            # A short sleep, not sleep(0): a loop that is never idle never lets go of the GIL, and
+            # the writer thread would wait a whole switch interval for each of its I/O calls.
+            await asyncio.sleep(0.0005)
 
     def loop_reader() -> None:
         async def main() -> None:

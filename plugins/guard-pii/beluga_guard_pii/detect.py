@@ -93,6 +93,14 @@ def _before(text: str, s: int) -> str:
     return text[max(0, s - _CTX) : s][::-1]
 
 
+def _letter_near(text: str, s: int) -> bool:
+    """True when one of the 4 characters before ``s`` is a letter; ``_ORDER_CTX`` needs one."""
+    for c in text[max(0, s - 4) : s]:
+        if c.isalpha():
+            return True
+    return False
+
+
 def _linked(text: str, s: int, e: int) -> bool:
     """True when the span is glued to more digits by '-' or '.' (part of a longer number)."""
     if s >= 2 and text[s - 1] in "-." and text[s - 2].isdigit():
@@ -134,7 +142,10 @@ def luhn_valid(digits: str) -> bool:
 
 def _nanp(d10: str) -> bool:
     """A North American number: area code 2-9XX and not N11, and not one digit repeated."""
-    return d10[0] in "23456789" and d10[1:3] != "11" and len(set(d10)) > 1
+    return d10[0] in "23456789" and d10[1:3] != "11" and d10.count(d10[0]) != len(d10)
+
+
+_PHONE_SEPS = str.maketrans("", "", " .-()+")
 
 
 # -- the built-in entities ---------------------------------------------------------------------
@@ -216,24 +227,30 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     if _word_before(text, s) or (s > 0 and text[s - 1] in "+@:") or _linked(text, s, e) or _joined_after(text, e):
         return None
     value = text[s:e]
-    if value.count("(") != value.count(")") or value.count("(") > 1:
+    opens = value.count("(")
+    if opens > 1 or opens != value.count(")"):
         return None
-    if _ORDER_CTX.match(_before(text, s)):
-        return None
-    d = _digits(value)
-    if value.startswith("+"):
+    # Every rule below only rejects, so the cheap digit rules run before the context regexes.
+    d = value.translate(_PHONE_SEPS)  # the phone parts match only ASCII digits and these separators
+    if value[0] == "+":
         if not 7 <= len(d) <= 15:
             return None
         if d[0] == "1" and (len(d) != 11 or not _nanp(d[1:])):
             return None
-        return s, e
-    if len(d) == 11:
-        if d[0] != "1":
+    else:
+        if len(d) == 11:
+            if d[0] != "1":
+                return None
+            d = d[1:]
+        if len(d) != 10 or not _nanp(d):
             return None
-        d = d[1:]
-    if len(d) != 10 or not _nanp(d):
+    digits_only = value[0] != "+" and value.isdigit()
+    if not digits_only and not _letter_near(text, s):
+        return s, e  # no word right before it, so no order-number context either
+    before = _before(text, s)
+    if _ORDER_CTX.match(before):
         return None
-    if value.isdigit() and not _PHONE_CTX.match(_before(text, s)):
+    if digits_only and not _PHONE_CTX.match(before):
         return None
     return s, e
 
@@ -247,6 +264,8 @@ def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
     area, group, serial = d[:3], d[3:5], d[5:]
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
         return None
+    if not value.isdigit() and not _letter_near(text, s):
+        return s, e
     before = _before(text, s)
     if _ORDER_CTX.match(before):
         return None
@@ -307,7 +326,7 @@ def _card_ok(text: str, s: int, e: int) -> bool:
         return False
     if not _card_groups_ok(value) or not luhn_valid(d):
         return False
-    return not _ORDER_CTX.match(_before(text, s))
+    return not (_letter_near(text, s) and _ORDER_CTX.match(_before(text, s)))
 
 
 def check_ip_address(text: str, s: int, e: int) -> tuple[int, int] | None:
@@ -514,12 +533,23 @@ class Detector:
     def _validate(self, text: str, raw: list[Hit]) -> list[Hit]:
         out: list[Hit] = []
         seen: set[Hit] = set()
+        patterns = self.patterns
         for s, e, i in raw:
-            p = self.patterns[i]
-            if p.check is None:
+            p = patterns[i]
+            check, validator = p.check, p.validator
+            if check is None:
                 spans: list[tuple[int, int]] = [(s, e)]
             else:
-                spans = _checked(p.check, text, s, e)
+                span = check(text, s, e)
+                if span is None:
+                    continue
+                if validator is None and span[0] == s and span[1] == e:  # the common case: kept whole
+                    hit = (s, e, i)
+                    if hit not in seen:
+                        seen.add(hit)
+                        out.append(hit)
+                    continue
+                spans = _checked(check, text, s, e, span)
             for a, b in spans:
                 if b <= a or (p.validator is not None and not p.validator(text[a:b])):
                     continue
@@ -600,16 +630,19 @@ class Detector:
 _SEPS = " .-/:,()"
 
 
-def _checked(check: SpanCheck, text: str, s: int, e: int) -> list[tuple[int, int]]:
+def _checked(
+    check: SpanCheck, text: str, s: int, e: int, first: tuple[int, int] | None = None
+) -> list[tuple[int, int]]:
     """Run a check; when it keeps only part of a candidate, check what is left before and after
-    (a run of digit groups may hold two entities)."""
+    (a run of digit groups may hold two entities). ``first`` is the check's result for (s, e)
+    when the caller already has it."""
     out: list[tuple[int, int]] = []
     pending = [(s, e)]
     for _ in range(32):
         if not pending:
             break
         a, b = pending.pop()
-        span = check(text, a, b)
+        span = first if first is not None and (a, b) == (s, e) and not out else check(text, a, b)
         if span is None:
             continue
         x, y = span
