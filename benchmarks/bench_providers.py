@@ -131,6 +131,11 @@ async def measure(url: str) -> list[list[Any]]:
     kit = Kit({"beluga": {"provider": "openai"}, "providers": {"openai": {"api_key": KEY, "base_url": url,
                                                                           "model": MODEL}}},
               plugins={"openai": OpenAIPlugin()}, entry_points=False)
+    # The whole chain as the README configures it (every installed plugin; tracing exports nowhere):
+    # what a call through Beluga costs in production, guards' stream hold-back included.
+    full = Kit({"beluga": {"provider": "openai", "plugins": [
+        "tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker"]},
+        "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL}}})
     sdk = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0)
     request = LLMRequest("Hello, how are you today?", model=MODEL)
     srequest = request.replace(stream=True)
@@ -157,6 +162,10 @@ async def measure(url: str) -> list[list[Any]]:
         async for c in kit.astream("Hello, how are you today?"):
             yield c.text
 
+    async def full_stream() -> Any:
+        async for c in full.astream("Hello, how are you today?"):
+            yield c.text
+
     async def sdk_stream() -> Any:
         s = await sdk.chat.completions.create(model=MODEL, messages=messages, stream=True,
                                               stream_options={"include_usage": True})
@@ -172,6 +181,7 @@ async def measure(url: str) -> list[list[Any]]:
         ("raw httpx + json (floor)", raw_json, raw_stream),
         ("beluga OpenAIProvider", lambda: beluga.agenerate(request), beluga_stream),
         ("beluga Kit (no plugins) -> openai", lambda: kit.agenerate("Hello, how are you today?"), kit_stream),
+        ("beluga Kit, full chain -> openai", lambda: full.agenerate("Hello, how are you today?"), full_stream),
         ("openai SDK AsyncOpenAI", lambda: sdk.chat.completions.create(model=MODEL, messages=messages),
          sdk_stream),
     ]
@@ -185,6 +195,7 @@ async def measure(url: str) -> list[list[Any]]:
     await raw.aclose()
     await beluga.aclose()
     await kit.aclose()
+    await full.aclose()
     await sdk.close()
     sdk_row = results["openai SDK AsyncOpenAI"]
     rows = []
