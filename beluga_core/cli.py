@@ -50,7 +50,8 @@ def _err(message: str) -> None:
     print(f"beluga: error: {message}", file=sys.stderr)
 
 
-def _default_config(path: str | None) -> str | None:
+def default_config_path(path: str | None = None) -> str | None:
+    """The config file a command uses: ``path``, else $BELUGA_CONFIG, else ./beluga.toml if present."""
     if path:
         return path
     env = os.environ.get("BELUGA_CONFIG")
@@ -70,7 +71,7 @@ def _configure_plugins(p: argparse.ArgumentParser) -> None:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from beluga_core.kit import Kit
 
-    kit = Kit(_default_config(args.config))
+    kit = Kit(default_config_path(args.config))
     infos = [i.as_dict() for i in kit.plugins.infos(kit.order, kit._selection(kit.config.beluga))]
     if args.json:
         print(json.dumps(infos, indent=2))
@@ -127,7 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             _err(f"--meta takes KEY=VALUE, got {item!r}")
             return EXIT_USAGE
         metadata[key] = value
-    kit = Kit(_default_config(args.config))
+    kit = Kit(default_config_path(args.config))
     messages: list[Any] = ([SystemMessage(args.system)] if args.system else []) + [HumanMessage(args.text)]
 
     async def go() -> Any:
@@ -250,7 +251,7 @@ def _configure_guard(p: argparse.ArgumentParser) -> None:
 def _cmd_guard(args: argparse.Namespace) -> int:
     from beluga_core.kit import Kit
 
-    kit = Kit(_default_config(args.config))
+    kit = Kit(default_config_path(args.config))
     if args.jsonl:
         return _guard_jsonl(kit, args.stage)
     text = args.text if args.text is not None else sys.stdin.read()

@@ -315,6 +315,32 @@ class ClientPool:
             True,
         )
 
+    async def post(
+        self, provider: str, url: str, core_url: httpcore.URL, content: bytes, deadline: float | None, scrub: Scrubber
+    ) -> httpx.Response | Reply:
+        """POST a JSON body and return a 2xx reply; failures raise ``ProviderError`` (mapped, scrubbed).
+
+        Takes the direct path when it serves this client, else the httpx client; the deadline caps
+        the timeout.
+        """
+        timeout, capped = self.timeout_for(deadline)
+        direct = self.direct()
+        resp: httpx.Response | Reply
+        try:
+            if direct is not None:
+                resp = await direct.post(core_url, content, outgoing_headers(), timeout)
+            else:
+                resp = await self.get().post(
+                    url, content=content, headers=outgoing_headers(), timeout=timeout or httpx.USE_CLIENT_DEFAULT
+                )
+        except httpx.HTTPError as exc:
+            raise transport_error(provider, exc, url, deadline_capped=capped) from None
+        if resp.status_code >= 300:
+            err = status_error(provider, resp.status_code, resp.headers, resp.content, scrub, url)
+            log.debug("%s", err.message)
+            raise err
+        return resp
+
     async def aclose(self) -> None:
         """Close the client of the running loop; clients of other loops are dropped with them."""
         try:

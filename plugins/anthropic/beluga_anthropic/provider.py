@@ -14,7 +14,6 @@ from httpx import USE_CLIENT_DEFAULT
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
     ClientPool,
-    Reply,
     Scrubber,
     deadline_passed,
     malformed,
@@ -226,22 +225,7 @@ class AnthropicProvider(BaseProvider):
 
     async def agenerate(self, request: LLMRequest) -> LLMResponse:
         content = _dumps(self.build_body(request, stream=False))
-        timeout, capped = self._pool.timeout_for(request.deadline)
-        direct = self._pool.direct()
-        resp: httpx.Response | Reply
-        try:
-            if direct is not None:
-                resp = await direct.post(self._core_url, content, outgoing_headers(), timeout)
-            else:
-                resp = await self._pool.get().post(
-                    self.url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
-                )
-        except httpx.HTTPError as exc:
-            raise transport_error(self.name, exc, self.url, deadline_capped=capped) from None
-        if resp.status_code >= 300:
-            err = status_error(self.name, resp.status_code, resp.headers, resp.content, self._scrub, self.url)
-            log.debug("%s", err.message)
-            raise err
+        resp = await self._pool.post(self.name, self.url, self._core_url, content, request.deadline, self._scrub)
         try:
             data = json.loads(resp.content)
         except ValueError:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from beluga_core.cli import default_config_path
 from beluga_core.kit import Kit
 
 WORKER_CONFIG_ENV = "BELUGA_GATEWAY_CONFIG"
@@ -37,13 +38,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", default=DEMO_TEXT, help="with --demo: the user message to send")
 
 
-def _config_path(path: str | None) -> str | None:
-    if path:
-        return path
-    env = os.environ.get("BELUGA_CONFIG")
-    if env:
-        return env
-    return "beluga.toml" if os.path.exists("beluga.toml") else None
 
 
 def _describe(kit: Kit, where: str) -> str:
@@ -64,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from beluga_gateway.app import Gateway
 
-    path = _config_path(args.config)
+    path = default_config_path(args.config)
     kit = Kit.from_config(path)  # validates the config before anything listens
     from beluga_gateway.keys import GatewayState
 
@@ -165,7 +159,7 @@ def demo(config: str | None = None, text: str = DEMO_TEXT) -> int:
     from beluga_gateway.keys import GatewayState
 
     key = "sk-beluga-demo-" + secrets.token_hex(12)
-    path = _config_path(config)
+    path = default_config_path(config)
     data: dict[str, Any] = read_file(path)[0] if path else {}
     section = data.setdefault("plugins", {}).setdefault("gateway", {})
     section["keys"] = [*section.get("keys", []), {"key": key, "project": "demo", "name": "demo"}]

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Any
 
+from beluga_core.cli import default_config_path
+
 HELP = "send TEXT through the configured chain and print its OpenTelemetry span tree"
 
 
@@ -23,13 +25,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the spans as JSON")
 
 
-def _config_path(path: str | None) -> str | None:
-    if path:
-        return path
-    env = os.environ.get("BELUGA_CONFIG")
-    if env:
-        return env
-    return "beluga.toml" if os.path.exists("beluga.toml") else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     use_tracer_provider(provider)
     try:
-        kit = Kit(_config_path(args.config))
+        kit = Kit(default_config_path(args.config))
         messages: list[Any] = ([SystemMessage(args.system)] if args.system else []) + [HumanMessage(args.text)]
 
         async def go() -> Any:
