@@ -156,10 +156,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return result, events, elapsed
 
     result, events, elapsed = asyncio.run(go())
-    chain_hooks = {"wrap_llm_call", "on_input", "on_output"}
-    in_path = [n for n in kit.order if chain_hooks & set(_hooks_of(kit, n))]
     report = {
-        "order": in_path,
+        "order": list(kit.call_path),
         "events": [e.as_dict() for e in events],
         "elapsed_ms": round(elapsed * 1000, 3),
     }
@@ -202,11 +200,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- beluga check ------------------------------------------------------------------------------
-
-
-def _hooks_of(kit: Any, name: str) -> list[str]:
-    obj = kit.plugins.get(name)
-    return [hc.name for hc in (kit.plugins.pm.get_hookcallers(obj) or ())] if obj is not None else []
 
 
 def _configure_check(p: argparse.ArgumentParser) -> None:

@@ -295,6 +295,13 @@ class Kit:
         """The effective plugin order of the current chain."""
         return self._chain.order
 
+    @property
+    def call_path(self) -> tuple[str, ...]:
+        """The plugins a model call passes through (middleware and guards), in order."""
+        hooks = ("wrap_llm_call", "on_input", "on_output")
+        on_path = {n for h in hooks for n, _ in self.plugins.hookimpls(h, self._chain.order)}
+        return tuple(n for n in self._chain.order if n in on_path)
+
     def provider(self, name: str | None = None) -> Provider:
         chain = self._chain
         return chain.providers[name or chain.config.beluga.provider]

@@ -47,7 +47,7 @@ def _describe(kit: Kit, where: str) -> str:
     keys = f"{len(state.settings.keys)} API key(s)" if state.auth else "no API keys: any caller is project " + repr(
         state.settings.default_project
     )
-    chain = " → ".join(kit.order) or "(no plugins)"
+    chain = " → ".join(kit.call_path) or "(no plugins)"
     return f"beluga gateway on {where} — chain: {chain} → {kit.config.beluga.provider}; {keys}"
 
 
