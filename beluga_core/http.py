@@ -49,6 +49,19 @@ InjectHeaders = Callable[[dict[str, str]], Any]
 _inject: InjectHeaders | bool | None = False  # False: not looked up yet
 
 
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON for request bodies."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def v1_endpoint(base_url: str, path: str) -> str:
+    """``{base_url}/v1/{path}``; a base URL that already ends in ``/v1`` (as Ollama documents) is kept."""
+    base = base_url.rstrip("/")
+    if not base.endswith("/v1"):
+        base += "/v1"
+    return f"{base}/{path}"
+
+
 def trace_injector() -> InjectHeaders | None:
     """``beluga_tracing.inject_headers`` when that plugin is installed (W3C traceparent), else None."""
     global _inject
@@ -340,6 +353,66 @@ class ClientPool:
             log.debug("%s", err.message)
             raise err
         return resp
+
+    async def stream_json(
+        self,
+        provider: str,
+        url: str,
+        content: bytes,
+        deadline: float | None,
+        scrub: Scrubber,
+        *,
+        end: str,
+        skip: tuple[str, ...] = (),
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """POST a streaming request and yield ``(event, payload)`` for each JSON object event.
+
+        ``end`` is the marker that ends the stream (OpenAI's ``[DONE]`` data, Anthropic's
+        ``message_stop`` event or type); events named in ``skip`` are ignored. After the end the
+        rest is read so the connection returns to the pool. Non-2xx statuses, non-JSON events,
+        transport failures, a passed deadline and a stream cut off before ``end`` raise
+        ``ProviderError`` (mapped, scrubbed). Error events are the caller's to recognise.
+        """
+        timeout, capped = self.timeout_for(deadline)
+        client = self.get()
+        done = False
+        try:
+            req = client.build_request(
+                "POST", url, content=content, headers=outgoing_headers(), timeout=timeout or httpx.USE_CLIENT_DEFAULT
+            )
+            resp = await client.send(req, stream=True)
+            try:
+                if resp.status_code >= 300:
+                    body = await resp.aread()
+                    raise status_error(provider, resp.status_code, resp.headers, body, scrub, url)
+                async for event, data in sse_events(resp.aiter_raw()):
+                    if done or event in skip:
+                        continue  # after the end: read on so the connection goes back to the pool
+                    if data == end or event == end:
+                        done = True
+                        continue
+                    try:
+                        payload = json.loads(data)
+                    except ValueError:
+                        raise malformed(provider, url, f"the data of a {event!r} event is not JSON") from None
+                    if not isinstance(payload, dict):
+                        raise malformed(provider, url, f"the data of a {event!r} event is not a JSON object")
+                    if payload.get("type") == end:
+                        done = True
+                        continue
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise deadline_passed(provider)
+                    yield event, payload
+            finally:
+                await resp.aclose()
+        except httpx.HTTPError as exc:
+            raise transport_error(provider, exc, url, deadline_capped=capped) from None
+        if not done:
+            raise ProviderError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"{provider}: the stream from {url} ended before {end} (cut off midway)",
+                provider=provider,
+            )
 
     async def aclose(self) -> None:
         """Close the client of the running loop; clients of other loops are dropped with them."""

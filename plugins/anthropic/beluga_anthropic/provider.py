@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpcore
-import httpx
-from httpx import USE_CLIENT_DEFAULT
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
     ClientPool,
     Scrubber,
-    deadline_passed,
+    dumps,
     malformed,
-    outgoing_headers,
-    sse_events,
-    status_error,
     stream_error,
-    transport_error,
+    v1_endpoint,
 )
 from beluga_core.llm import BaseProvider, ProviderConfig
 from beluga_core.masking import get_logger
@@ -59,16 +53,9 @@ STOP_REASONS: dict[str, str] = {
 _EPHEMERAL = {"type": "ephemeral"}
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
 
 def endpoint(base_url: str | None, path: str) -> str:
-    """``{base_url}/v1/{path}``; a base URL that already ends in ``/v1`` is kept as is."""
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    if not base.endswith("/v1"):
-        base += "/v1"
-    return f"{base}/{path}"
+    return v1_endpoint(base_url or DEFAULT_BASE_URL, path)
 
 
 def _text_block(p: TextPart) -> dict[str, Any]:
@@ -224,7 +211,7 @@ class AnthropicProvider(BaseProvider):
         return body
 
     async def agenerate(self, request: LLMRequest) -> LLMResponse:
-        content = _dumps(self.build_body(request, stream=False))
+        content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, self._core_url, content, request.deadline, self._scrub)
         try:
             data = json.loads(resp.content)
@@ -256,80 +243,48 @@ class AnthropicProvider(BaseProvider):
         )
 
     async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        content = _dumps(self.build_body(request, stream=True))
-        timeout, capped = self._pool.timeout_for(request.deadline)
-        client = self._pool.get()
-        deadline = request.deadline
-        url, name = self.url, self.name
+        content = dumps(self.build_body(request, stream=True))
+        name = self.name
         usage: dict[str, Any] = {}
         stop: str | None = None
         model: str | None = None
         tools: dict[int, int] = {}  # content block index -> tool call index
-        done = False
-        try:
-            req = client.build_request(
-                "POST", url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
-            )
-            resp = await client.send(req, stream=True)
-            try:
-                if resp.status_code >= 300:
-                    body = await resp.aread()
-                    raise status_error(name, resp.status_code, resp.headers, body, self._scrub, url)
-                async for event, data in sse_events(resp.aiter_raw()):
-                    if done or event == "ping":
-                        continue  # after message_stop: read to the end so the connection is pooled
-                    try:
-                        payload = json.loads(data)
-                    except ValueError:
-                        raise malformed(name, url, f"the data of a {event!r} event is not JSON") from None
-                    if not isinstance(payload, dict):
-                        raise malformed(name, url, f"the data of a {event!r} event is not a JSON object")
-                    kind = payload.get("type") or event
-                    if kind == "error":
-                        raise stream_error(name, payload, self._scrub)
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise deadline_passed(name)
-                    if kind == "content_block_delta":
-                        delta = payload.get("delta") or {}
-                        dtype = delta.get("type")
-                        if dtype == "text_delta":
-                            if delta.get("text"):
-                                yield StreamChunk(text=delta["text"], model=model)
-                        elif dtype == "input_json_delta":
-                            idx = tools.get(int(payload.get("index", 0)))
-                            if idx is not None and delta.get("partial_json"):
-                                yield StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=delta["partial_json"]),))
-                    elif kind == "content_block_start":
-                        block = payload.get("content_block") or {}
-                        if block.get("type") == "tool_use":
-                            idx = tools[int(payload.get("index", 0))] = len(tools)
-                            yield StreamChunk(
-                                tool_calls=(ToolCallDelta(idx, str(block.get("id", "")), str(block.get("name", ""))),),
-                                model=model,
-                            )
-                        elif block.get("type") == "text" and block.get("text"):
-                            yield StreamChunk(text=block["text"], model=model)
-                    elif kind == "message_start":
-                        message = payload.get("message") or {}
-                        model = message.get("model") or model
-                        if isinstance(message.get("usage"), Mapping):
-                            usage.update(message["usage"])
-                    elif kind == "message_delta":
-                        stop = (payload.get("delta") or {}).get("stop_reason") or stop
-                        if isinstance(payload.get("usage"), Mapping):
-                            usage.update({k: v for k, v in payload["usage"].items() if v is not None})
-                    elif kind == "message_stop":
-                        done = True
-            finally:
-                await resp.aclose()
-        except httpx.HTTPError as exc:
-            raise transport_error(name, exc, url, deadline_capped=capped) from None
-        if not done:
-            raise ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                f"{name}: the stream from {url} ended before message_stop (cut off midway)",
-                provider=name,
-            )
+        events = self._pool.stream_json(
+            name, self.url, content, request.deadline, self._scrub, end="message_stop", skip=("ping",)
+        )
+        async for event, payload in events:
+            kind = payload.get("type") or event
+            if kind == "error":
+                raise stream_error(name, payload, self._scrub)
+            if kind == "content_block_delta":
+                delta = payload.get("delta") or {}
+                dtype = delta.get("type")
+                if dtype == "text_delta":
+                    if delta.get("text"):
+                        yield StreamChunk(text=delta["text"], model=model)
+                elif dtype == "input_json_delta":
+                    idx = tools.get(int(payload.get("index", 0)))
+                    if idx is not None and delta.get("partial_json"):
+                        yield StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=delta["partial_json"]),))
+            elif kind == "content_block_start":
+                block = payload.get("content_block") or {}
+                if block.get("type") == "tool_use":
+                    idx = tools[int(payload.get("index", 0))] = len(tools)
+                    yield StreamChunk(
+                        tool_calls=(ToolCallDelta(idx, str(block.get("id", "")), str(block.get("name", ""))),),
+                        model=model,
+                    )
+                elif block.get("type") == "text" and block.get("text"):
+                    yield StreamChunk(text=block["text"], model=model)
+            elif kind == "message_start":
+                message = payload.get("message") or {}
+                model = message.get("model") or model
+                if isinstance(message.get("usage"), Mapping):
+                    usage.update(message["usage"])
+            elif kind == "message_delta":
+                stop = (payload.get("delta") or {}).get("stop_reason") or stop
+                if isinstance(payload.get("usage"), Mapping):
+                    usage.update({k: v for k, v in payload["usage"].items() if v is not None})
         yield StreamChunk(
             usage=usage_from(usage), finish_reason=STOP_REASONS.get(stop, stop) if stop else None, model=model
         )

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpcore
-import httpx
-from httpx import USE_CLIENT_DEFAULT
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
     ClientPool,
     Scrubber,
-    deadline_passed,
+    dumps,
     malformed,
-    outgoing_headers,
-    sse_events,
-    status_error,
     stream_error,
-    transport_error,
+    v1_endpoint,
 )
 from beluga_core.llm import BaseProvider, ProviderConfig
 from beluga_core.masking import get_logger
@@ -47,16 +41,9 @@ log = get_logger("beluga.openai")
 DEFAULT_BASE_URL = "https://api.openai.com"
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
 
 def endpoint(base_url: str | None, path: str) -> str:
-    """``{base_url}/v1/{path}``; a base URL that already ends in ``/v1`` (Ollama's docs) is kept."""
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    if not base.endswith("/v1"):
-        base += "/v1"
-    return f"{base}/{path}"
+    return v1_endpoint(base_url or DEFAULT_BASE_URL, path)
 
 
 def _text(parts: tuple[Any, ...]) -> str:
@@ -175,7 +162,7 @@ class OpenAIProvider(BaseProvider):
 
     # -- calls ---------------------------------------------------------------------------------
     async def agenerate(self, request: LLMRequest) -> LLMResponse:
-        content = _dumps(self.build_body(request, stream=False))
+        content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, self._core_url, content, request.deadline, self._scrub)
         try:
             data = json.loads(resp.content)
@@ -198,72 +185,37 @@ class OpenAIProvider(BaseProvider):
         )
 
     async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        content = _dumps(self.build_body(request, stream=True))
-        timeout, capped = self._pool.timeout_for(request.deadline)
-        client = self._pool.get()
-        deadline = request.deadline
-        url, name = self.url, self.name
+        content = dumps(self.build_body(request, stream=True))
+        name = self.name
         finish: str | None = None
         usage: Usage | None = None
         model: str | None = None
-        done = False
-        try:
-            req = client.build_request(
-                "POST", url, content=content, headers=outgoing_headers(), timeout=timeout or USE_CLIENT_DEFAULT
-            )
-            resp = await client.send(req, stream=True)
-            try:
-                if resp.status_code >= 300:
-                    body = await resp.aread()
-                    raise status_error(name, resp.status_code, resp.headers, body, self._scrub, url)
-                async for event, data in sse_events(resp.aiter_raw()):
-                    if done:
-                        continue  # read to the end so the connection goes back to the pool
-                    if data == "[DONE]":
-                        done = True
-                        continue
-                    try:
-                        payload = json.loads(data)
-                    except ValueError:
-                        raise malformed(name, url, "a stream event is not JSON") from None
-                    if not isinstance(payload, dict):
-                        raise malformed(name, url, "a stream event is not a JSON object")
-                    if event == "error" or "error" in payload:
-                        raise stream_error(name, payload, self._scrub)
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise deadline_passed(name)
-                    if payload.get("usage"):
-                        usage = _usage(payload["usage"])
-                    if model is None and payload.get("model"):
-                        model = str(payload["model"])
-                    for choice in payload.get("choices") or ():
-                        if choice.get("index", 0) != 0:
-                            continue
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
-                        delta = choice.get("delta") or {}
-                        text = delta.get("content") or ""
-                        deltas = tuple(
-                            ToolCallDelta(
-                                int(tc.get("index", 0)),
-                                tc.get("id"),
-                                (tc.get("function") or {}).get("name"),
-                                (tc.get("function") or {}).get("arguments") or "",
-                            )
-                            for tc in delta.get("tool_calls") or ()
-                        )
-                        if text or deltas:
-                            yield StreamChunk(text=text, tool_calls=deltas, model=model)
-            finally:
-                await resp.aclose()
-        except httpx.HTTPError as exc:
-            raise transport_error(name, exc, url, deadline_capped=capped) from None
-        if not done:
-            raise ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                f"{name}: the stream from {url} ended before [DONE] (cut off midway)",
-                provider=name,
-            )
+        events = self._pool.stream_json(name, self.url, content, request.deadline, self._scrub, end="[DONE]")
+        async for event, payload in events:
+            if event == "error" or "error" in payload:
+                raise stream_error(name, payload, self._scrub)
+            if payload.get("usage"):
+                usage = _usage(payload["usage"])
+            if model is None and payload.get("model"):
+                model = str(payload["model"])
+            for choice in payload.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                delta = choice.get("delta") or {}
+                text = delta.get("content") or ""
+                deltas = tuple(
+                    ToolCallDelta(
+                        int(tc.get("index", 0)),
+                        tc.get("id"),
+                        (tc.get("function") or {}).get("name"),
+                        (tc.get("function") or {}).get("arguments") or "",
+                    )
+                    for tc in delta.get("tool_calls") or ()
+                )
+                if text or deltas:
+                    yield StreamChunk(text=text, tool_calls=deltas, model=model)
         yield StreamChunk(usage=usage, finish_reason=finish, model=model)
 
     async def aclose(self) -> None:
