@@ -117,6 +117,8 @@ class Chain:
     registry: ProviderRegistry
     observers: tuple[tuple[str, Callable[..., Any]], ...]
     recorded_llm_call: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
+    #: Tells ``on_guard_decision`` observers about a verdict (None when there are none).
+    notify: Callable[[str, GuardInput, GuardResult], None] | None = None
 
     def call(self, request: LLMRequest) -> Awaitable[LLMResponse | LLMStream]:
         if _RECORDING.get() is None:
@@ -240,7 +242,18 @@ class Kit:
         tool_call: Callable[[ToolInvocation], Awaitable[Any]] = _run_tool
         for _, fn in reversed(self.plugins.hookimpls("wrap_tool_call", order)):
             tool_call = _layer(fn, tool_call)
-        return Chain(config, order, guards, llm_call, tool_call, providers, registry, observers, recorded)
+        return Chain(
+            config,
+            order,
+            guards,
+            llm_call,
+            tool_call,
+            providers,
+            registry,
+            observers,
+            recorded,
+            _decision_listener(observers),
+        )
 
     def _providers_for(self, config: Config, registry: ProviderRegistry) -> dict[str, Provider]:
         names = {config.beluga.provider, *(parse_target(t)[0] for t in config.beluga.fallback), *config.providers}
@@ -412,9 +425,7 @@ class Kit:
         guards = chain.guards["tool"]
         if guards:
             state: dict[str, Any] = {}
-            arguments = await _guard_value(
-                arguments, "args", guards, name, meta, state, _decision_listener(chain.observers)
-            )
+            arguments = await _guard_value(arguments, "args", guards, name, meta, state, chain.notify)
         return await chain.tool_call(ToolInvocation(name, arguments, fn, meta))
 
     def call_tool(self, name: str, arguments: Mapping[str, Any], fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -426,7 +437,7 @@ class Kit:
         """Run one guard stage of the current chain over ``text`` (what ``beluga guard`` does)."""
         chain = self._chain
         gi = GuardInput(text, stage, dict(metadata or {}))
-        return await arun_stage(chain.guards[stage], gi, _decision_listener(chain.observers))
+        return await arun_stage(chain.guards[stage], gi, chain.notify)
 
     def guard(self, text: str, stage: Stage = "input", metadata: Mapping[str, Any] | None = None) -> GuardResult:
         return run_sync(self.aguard(text, stage, metadata), "Kit.guard")
