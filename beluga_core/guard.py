@@ -152,9 +152,36 @@ def _step(
     if not result.allowed:
         return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
     if result.modified is not None and result.modified != gi.text:
-        rewrites.append(Rewrite.infer(gi.text, result.modified, result.findings))
+        rewrites.append(Rewrite(gi.text, result.modified, result.findings))
         return gi.with_text(result.modified)
     return gi
+
+
+def _infer_blocks(old: str, new: str, findings: Sequence[Finding]) -> list[tuple[int, int, int, int]]:
+    """The blocks of ``Rewrite``: [] when the text changed outside the findings."""
+    spans = sorted({(f.start, f.end) for f in findings if 0 <= f.start <= f.end <= len(old)})
+    blocks: list[tuple[int, int, int, int]] = []
+    o = n = 0
+    for start, end in spans:
+        if start < o:
+            continue  # overlapping finding: covered by the previous replacement
+        keep = old[o:start]
+        if new[n : n + len(keep)] != keep:
+            return []
+        blocks.append((n, n + len(keep), o, start))
+        n += len(keep)
+        nxt_keep_end = min((s for s, _ in spans if s >= end), default=len(old))
+        tail = old[end:nxt_keep_end]
+        at = new.find(tail, n) if tail else (len(new) if nxt_keep_end == len(old) else n)
+        if at < 0:
+            return []
+        blocks.append((n, at, start, end))
+        n, o = at, end
+    rest = old[o:]
+    if new[n:] != rest:
+        return []
+    blocks.append((n, len(new), o, len(old)))
+    return blocks
 
 
 class Rewrite:
@@ -162,40 +189,24 @@ class Rewrite:
 
     Inferred from the guard's findings (the spans it replaced): the text between findings must be
     unchanged. If it is not (a guard rewrote elsewhere), positions map to the whole rewritten text
-    conservatively (start to 0, end to the original length).
+    conservatively (start to 0, end to the original length). Inferred on first use: most rewrites
+    (a PII guard last in its stage) are never mapped through, and inferring compares the texts.
     """
 
-    __slots__ = ("blocks", "length")
+    __slots__ = ("_blocks", "_source", "length")
 
-    def __init__(self, blocks: list[tuple[int, int, int, int]], length: int) -> None:
-        self.blocks = blocks  # (new_start, new_end, old_start, old_end); equal lengths = unchanged
-        self.length = length
+    def __init__(self, old: str, new: str, findings: Sequence[Finding]) -> None:
+        self._source: tuple[str, str, Sequence[Finding]] | None = (old, new, findings)
+        self._blocks: list[tuple[int, int, int, int]] = []
+        self.length = len(old)
 
-    @classmethod
-    def infer(cls, old: str, new: str, findings: Sequence[Finding]) -> Rewrite:
-        spans = sorted({(f.start, f.end) for f in findings if 0 <= f.start <= f.end <= len(old)})
-        blocks: list[tuple[int, int, int, int]] = []
-        o = n = 0
-        for start, end in spans:
-            if start < o:
-                continue  # overlapping finding: covered by the previous replacement
-            keep = old[o:start]
-            if new[n : n + len(keep)] != keep:
-                return cls([], len(old))
-            blocks.append((n, n + len(keep), o, start))
-            n += len(keep)
-            nxt_keep_end = min((s for s, _ in spans if s >= end), default=len(old))
-            tail = old[end:nxt_keep_end]
-            at = new.find(tail, n) if tail else (len(new) if nxt_keep_end == len(old) else n)
-            if at < 0:
-                return cls([], len(old))
-            blocks.append((n, at, start, end))
-            n, o = at, end
-        rest = old[o:]
-        if new[n:] != rest:
-            return cls([], len(old))
-        blocks.append((n, len(new), o, len(old)))
-        return cls(blocks, len(old))
+    @property
+    def blocks(self) -> list[tuple[int, int, int, int]]:
+        """(new_start, new_end, old_start, old_end) per block; equal lengths = unchanged text."""
+        if self._source is not None:
+            self._blocks = _infer_blocks(*self._source)
+            self._source = None
+        return self._blocks
 
     def map_pos(self, pos: int, *, end: bool) -> int:
         for ns, ne, os_, oe in self.blocks:
