@@ -176,73 +176,169 @@ def _options(case_sensitive: bool = False) -> Any:
     return options
 
 
-def _curly(pattern: str) -> str:
-    """Let every apostrophe in a built-in pattern also match the typographic one (’), which prose
-    keeps: chunks with only typography are not normalised, for speed."""
-    out: list[str] = []
-    in_class = escaped = False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "[" and not in_class:
-            in_class = True
-        elif ch == "]" and in_class:
-            in_class = False
-        elif ch == "'":
-            out.append("'\u2019" if in_class else "['\u2019]")
-            continue
-        out.append(ch)
-    return "".join(out)
-
-
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _ascii_only(pattern: str) -> str:
-    """The pattern as it can match pure-ASCII text: every non-ASCII literal (accents, CJK, Cyrillic, ’ ...)
+    """The pattern as it can match pure-ASCII text: every non-ASCII literal (accents, CJK, Cyrillic ...)
     becomes one private-use character. Verdicts on ASCII text are unchanged (none of those characters can
     occur in it, and a negated class excluding one more of them changes nothing), while RE2's DFA needs far
     fewer byte classes: the multilingual alternatives cost ~8% of the ASCII pass otherwise."""
     return _NON_ASCII.sub("\ue000", pattern)
 
 
-def _combined(signals: Sequence[Signal], spaced: bool, groups: bool = True, hint: bool = False,
-              ascii_only: bool = False) -> Any:
-    form = (lambda p: _ascii_only(_curly(p))) if ascii_only else _curly
-    parts = [f"(?P<s{i}>{form(s.pattern)})" if groups else f"(?:{form(s.pattern)})" for i, s in enumerate(signals)]
+def _combined(signals: Sequence[Signal], spaced: bool) -> Any:
+    """Every signal in a capturing group (``s<i>``), then the spaced-letters probe if ``spaced``."""
+    parts = [f"(?P<s{i}>{s.pattern})" for i, s in enumerate(signals)]
     if spaced:
-        parts.append(f"(?P<spaced>{SPACED_RUN})" if groups else f"(?:{SPACED_RUN})")
-    if hint:
-        parts.append(f"(?:{_HINT_PATTERN})")
+        parts.append(f"(?P<spaced>{SPACED_RUN})")
     return re2.compile("|".join(parts), _options())
 
 
+# A repeat that can span words (a counted repetition, or a class, \w or . repeated): signals with one
+# keep many NFA threads alive at once, and in one alternation their threads multiply into more DFA
+# states than RE2's cache holds on real prose (a manual, licence texts: the one big alternation read
+# them at ~1 MB/s, thrashing its cache, while this benchmark's small-vocabulary prose stayed cached).
+_GAPPY = re.compile(r"\{\d*,\d*\}|\\w[*+]|\][*+]|\.\*|\.\+")
+#: Alternations the signals with such gaps are split into (measured: 1 is ~1 MB/s on real manuals, 2 is
+#: 30-60 MB/s, more parts cost more passes than they save).
+GAPPY_PARTS = 2
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+_ANCHOR_START = re2._Anchor.ANCHOR_START
+_NO_MATCH = (-1, -1)
+
+
+@attrs.frozen(slots=True)
+class _Engine:
+    """The compiled built-in signals.
+
+    To find where signals are, the signals are read by a few group-less alternations (``parts``): one
+    for the signals without open gaps, GAPPY_PARTS for the others (see ``_GAPPY``), plus the spaced-letters
+    probe, with or without the hints of an encoded payload. Each comes in two forms (any text,
+    pure-ASCII text): the ASCII form has the same verdicts on ASCII text and a smaller DFA. Which
+    signal matched, and with what span, is then read anchored by ``builtin`` (capturing groups)."""
+
+    signals: tuple[Signal, ...] = ()
+    builtin: Any = None  # every signal in a capturing group, plus the spaced-letters probe
+    builtin_no_spaced: Any = None  # the same without the probe (after spelled-out letters were seen)
+    single: tuple[Any, ...] = ()  # each signal alone, to find several starting at one place
+    starting: Any = None  # an anchored Set of the signals: which may start at a place
+    parts: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())  # raw Match of the signal parts, per form
+    spaced: tuple[Any, Any] = (None, None)  # raw Match of the probe, per form
+    spaced_hint: tuple[Any, Any] = (None, None)  # raw Match of the probe and the payload hints, per form
+
+    literal: Any = None  # finds a character the ASCII forms would read differently (see ``finders``)
+
+    def finders(self, data: bytes, text: str) -> tuple[_Union, _Union, _Union]:
+        """The finders (prefilter, signal_here, no_spaced) for ``data``, the UTF-8 of ``text``: the
+        signals with the probe and the hints (the first pass), with the probe, and alone.
+
+        The ASCII forms differ from the full ones only in the non-ASCII characters the patterns name
+        (each became U+E000), so they serve every text holding none of those (nor U+E000): pure
+        ASCII, and most Western prose with a stray "©" or "ß" (the full forms read real prose several
+        times slower, so only the few multilingual signals get a full form, in a part of their own)."""
+        form = len(data) == len(text) or self.literal.search(data) is None
+        parts = self.parts[form]
+        ahead: dict[Any, tuple[int, int, int]] = {}  # shared: the three read the same parts of the same data
+        return (_Union(data, (*parts, self.spaced_hint[form]), ahead), _Union(data, (*parts, self.spaced[form]), ahead),
+                _Union(data, parts, ahead))
+
+
+class _Union:
+    """Several group-less alternations over one text, read as their union: the next match starts
+    where the first of them does (that is where the union's leftmost-first match starts; on a tie,
+    the earlier part's match, as in one alternation of them in that order). Each part's next match is
+    remembered, so a walk through the text reads it about once per part. Spans are bytes offsets."""
+
+    __slots__ = ("_ahead", "_data", "_parts")
+
+    def __init__(self, data: bytes, parts: tuple[Any, ...], ahead: dict[Any, tuple[int, int, int]]) -> None:
+        self._data = data
+        self._parts = parts
+        self._ahead = ahead  # part -> (searched from, start, end of its next match there; -1: none)
+
+    def search(self, pos: int = 0) -> tuple[int, int] | None:
+        best_s, best_e = -1, -1
+        ahead, data, n = self._ahead, self._data, len(self._data)
+        for match in self._parts:
+            start, s, e = ahead.get(match, (-1, -1, -1))
+            if start < 0 or pos < start or (0 <= s < pos):
+                if pos > n:
+                    s, e = -1, -1
+                else:
+                    s, e = match(_UNANCHORED, data, pos, n)[0]
+                ahead[match] = (pos, s, e)
+            if s >= 0 and (best_s < 0 or s < best_s):
+                best_s, best_e = s, e
+        return None if best_s < 0 else (best_s, best_e)
+
+    def match(self, pos: int) -> bool:
+        data, n = self._data, len(self._data)
+        return any(match(_ANCHOR_START, data, pos, n)[0] != _NO_MATCH for match in self._parts)
+
+
+def _raw(pattern: str) -> Any:
+    """The compiled pattern's RE2 ``Match`` over bytes: spans without Python match objects."""
+    return re2.compile(pattern, _options())._regexp.Match
+
+
+def _alternation(signals: Sequence[Signal], ascii_only: bool) -> str:
+    form = _ascii_only if ascii_only else str
+    return "|".join(f"(?:{form(s.pattern)})" for s in signals)
+
+
+def _literal_finder(signals: Sequence[Signal]) -> Any:
+    """A class of the non-ASCII characters the patterns name, plus U+E000, matched case-insensitively:
+    RE2 folds the class as it folds the literals, so it finds every character they could match."""
+    chars = sorted({ch for sig in signals for ch in sig.pattern if not ch.isascii()} | {"\ue000"})
+    return re2.compile("[" + "".join(f"\\x{{{ord(ch):X}}}" for ch in chars) + "]", _options())
+
+
+#: Other signals starting where one matched are looked for in this many bytes from there (a signal
+#: whose only match there is longer is not counted twice; the one that matched is always counted).
+SAME_START_WINDOW = 4096
+
+
+def _starting(signals: Sequence[Signal]) -> Any:
+    starting = re2.Set.MatchSet(_options())
+    for sig in signals:
+        starting.Add(sig.pattern)
+    starting.Compile()
+    return starting
+
+
 @functools.lru_cache(maxsize=8)
-def _engine(disabled: tuple[str, ...] | None) -> tuple[Any, ...]:
+def _engine(disabled: tuple[str, ...] | None) -> _Engine:
     """The compiled built-in signals for a set of disabled categories (None: no built-ins).
 
     Compiling them takes a noticeable fraction of a second, so it happens once per process and is
     shared by every detector, Kit and reload with the same categories.
     """
-    if disabled is None:
-        return ((), None, None, None, None, None, (), None)
-    signals = tuple(s for s in SIGNALS if s.category not in disabled)
+    signals = () if disabled is None else tuple(s for s in SIGNALS if s.category not in disabled)
     if not signals:
-        return ((), None, None, None, None, None, (), None)
-    return (
+        return _Engine()
+
+    def split(sigs: Sequence[Signal]) -> list[list[Signal]]:
+        gappy = [s for s in sigs if _GAPPY.search(s.pattern)]
+        groups = [[s for s in sigs if not _GAPPY.search(s.pattern)]] + [gappy[i::GAPPY_PARTS] for i in range(GAPPY_PARTS)]
+        return [g for g in groups if g]
+
+    # Text that may hold a character the multilingual signals name is read with their full UTF-8 form,
+    # in a part of their own: the other signals are ASCII and read it as they read ASCII text.
+    multilingual = [s for s in signals if not s.pattern.isascii()]
+    full = [*split([s for s in signals if s.pattern.isascii()]), multilingual]
+    return _Engine(
         signals,
         _combined(signals, spaced=True),
         _combined(signals, spaced=False),
-        # The same alternation without capturing groups (plus the hints of an encoded payload): RE2
-        # answers "any match, and where" about 1.6x faster, which is all benign prose needs.
-        _combined(signals, spaced=True, groups=False, hint=True),
-        _combined(signals, spaced=False, groups=False),
-        _combined(signals, spaced=True, groups=False),
-        tuple(re2.compile(_curly(sig.pattern), _options()) for sig in signals),
-        # The prefilter for pure-ASCII text (most text): same verdicts, a smaller DFA.
-        _combined(signals, spaced=True, groups=False, hint=True, ascii_only=True),
+        tuple(re2.compile(sig.pattern, _options()) for sig in signals),
+        _starting(signals),
+        (tuple(_raw(_alternation(g, False)) for g in full if g),
+         tuple(_raw(_alternation(g, True)) for g in split(signals))),
+        (spaced := _raw(SPACED_RUN), spaced),  # ASCII patterns: one form
+        (spaced_hint := _raw(f"(?:{SPACED_RUN})|(?:{_HINT_PATTERN})"), spaced_hint),
+        _literal_finder(signals),
     )
 
 
@@ -280,16 +376,9 @@ class InjectionDetector:
         self.threshold = float(threshold)
         self.defaults = defaults
         self.max_input_chars = max_input_chars
-        (
-            self._signals,
-            self._builtin,
-            self._builtin_no_spaced,
-            self._prefilter,
-            self._prefilter_no_spaced,
-            self._signal_here,
-            self._single,
-            self._prefilter_ascii,
-        ) = _engine(tuple(sorted(disabled)) if defaults else None)
+        self._engine = _engine(tuple(sorted(disabled)) if defaults else None)
+        self._signals = self._engine.signals
+        self._builtin = self._engine.builtin
         self._user_names: tuple[str, ...] = ()
         self._user_groups: tuple[int, ...] = ()
         self._user: Any = None
@@ -454,11 +543,13 @@ class InjectionDetector:
     def _builtin_hits(self, norm: Normalized) -> tuple[list[_Hit], bool]:
         """Signal hits, and whether the one-pass prefilter saw anything at all (a signal, spaced-out
         letters or a hint of an encoded payload); benign prose usually gets (``[]``, False)."""
-        if self._builtin is None or self._prefilter is None or self._signal_here is None:
+        engine = self._engine
+        if engine.builtin is None:
             return [], False
         data = norm.data
-        prefilter = self._prefilter_ascii if norm.text.isascii() else self._prefilter
-        first = prefilter.search(data)
+        finders = engine.finders(data, norm.text)
+        prefilter, signal_here, _ = finders
+        first = prefilter.search(0)
         if first is None:
             return [], False
         # A prefilter match may be only a hint of an encoded payload: skip those (bounded) so that the
@@ -467,63 +558,75 @@ class InjectionDetector:
         # with only such hints is not worth decoding (a third of support-chat messages hold one).
         hinted = False
         for _ in range(MAX_POSITIONS):
-            if self._signal_here.match(data, first.start()) is not None:
+            start, end = first
+            if signal_here.match(start):
                 break
-            if not hinted and not _idle_hint(data[first.start() : first.end()]):
+            if not hinted and not _idle_hint(data[start:end]):
                 hinted = True
-            first = prefilter.search(data, max(first.end(), first.start() + 1))
+            first = prefilter.search(max(end, start + 1))
             if first is None:
                 return [], hinted
-        hits, spaced = self._search(self._builtin, data, first.start(), norm.text)
+        hits, spaced = self._search(True, data, first[0], norm.text, finders)
         if spaced and norm.collapse_spaced():
-            hits, _ = self._search(self._builtin_no_spaced, norm.data, 0, norm.text)
+            hits, _ = self._search(False, norm.data, 0, norm.text, engine.finders(norm.data, norm.text))
         return hits, True
 
-    def _search(self, rx: Any, data: bytes, pos: int, text: str) -> tuple[list[_Hit], bool]:
+    def _search(self, probe: bool, data: bytes, pos: int, text: str, finders: tuple[_Union, _Union, _Union]
+                ) -> tuple[list[_Hit], bool]:
         """All signal matches, overlapping ones included (each search restarts one byte after the
         last match's start), in character offsets. Linear: one DFA pass plus at most MAX_MATCHES
         short re-scans.
 
-        The next match is found by the alternation without capturing groups (``finder``), and only
-        then read with groups, anchored where it starts: the grouped alternation's DFA exceeds RE2's
-        memory budget and falls back to the NFA (~6 MB/s, ~0.6 s for a 4 MB document with no signal
-        past its first hints), while the group-less one scans at DFA speed (~200 MB/s warm)."""
+        The next match is found by the group-less parts (``finders``, see ``_Engine``), and only then
+        read with groups, anchored where it starts: the grouped alternation's DFA exceeds RE2's memory
+        budget and falls back to the NFA (~6 MB/s, ~0.6 s for a 4 MB document with no signal past its
+        first hints), while the parts scan at DFA speed. ``probe``: look for spelled-out letters too
+        (the first search; not after they were collapsed)."""
         raw: list[tuple[int, int, int]] = []
         spaced = False
         n = len(data)
         nsig = len(self._signals)
         searches = 0
-        finder = self._signal_here if rx is self._builtin else self._prefilter_no_spaced
+        engine = self._engine
+        _, signal_here, no_spaced = finders
+        rx, finder = (engine.builtin, signal_here) if probe else (engine.builtin_no_spaced, no_spaced)
+        single, starting, spaced_here = engine.single, engine.starting, engine.spaced[0]
         while pos <= n and searches < 2 * MAX_MATCHES:
             searches += 1
-            found = finder.search(data, pos)
+            found = finder.search(pos)
             if found is None:
                 break
-            m = rx.match(data, found.start())  # the same leftmost-first alternation: the same match
-            if m is None:
-                break
-            s, e = m.span()
-            idx = m.lastindex
-            if idx is not None and idx > nsig:
-                # Spelled-out letters exist (the caller collapses them and searches again if any run is
-                # real); look for signals in the rest with the alternation that lacks the spaced probe.
-                spaced = True
-                rx, finder = self._builtin_no_spaced, self._prefilter_no_spaced
-                pos = s
-                continue
-            if idx is not None:
-                raw.append((idx - 1, s, e))
+            s = found[0]
+            # Every signal starting here: an anchored RE2 Set over the next SAME_START_WINDOW bytes says
+            # which may (its window edges can make \b true where it is not), each is then read alone.
+            # (The grouped alternation would name only the first, and read it with RE2's NFA: ~0.4 ms a
+            # call on real prose.)
+            before = len(raw)
+            for i in starting.Match(data[s : s + SAME_START_WINDOW]) or ():
+                m = single[i].match(data, s)
+                if m is not None and m.end() > s:
+                    raw.append((i, s, m.end()))
+            if len(raw) == before:
+                if rx is engine.builtin and spaced_here(_ANCHOR_START, data, s, n)[0] != _NO_MATCH:
+                    spaced = True  # (the grouped alternation tries its signals before the probe, as here)
+                else:
+                    # Longer than the window, or empty: read with groups (exact, slower).
+                    m = rx.match(data, s)
+                    if m is None:
+                        break
+                    idx = m.lastindex
+                    spaced = spaced or (idx is not None and idx > nsig)
+                    if idx is not None and idx <= nsig:
+                        raw.append((idx - 1, s, m.end()))
+                if spaced and rx is engine.builtin:
+                    # Spelled-out letters exist (the caller collapses them and searches again if any run is
+                    # real); look for signals in the rest with the parts that lack the spaced probe.
+                    rx, finder = engine.builtin_no_spaced, no_spaced
+                    pos = s
+                    continue
             pos = s + 1
         if not raw:
             return [], spaced
-        # The alternation reports one signal per start position; find the others starting there too.
-        found = {(i, s) for i, s, _ in raw}
-        for s in sorted({s for _, s, _ in raw})[:MAX_POSITIONS]:
-            for i, single in enumerate(self._single):
-                if (i, s) not in found:
-                    m = single.match(data, s)
-                    if m is not None and m.end() > s:
-                        raw.append((i, s, m.end()))
         if len(data) != len(text):
             raw = _to_char_offsets(data, raw)
         hits: list[_Hit] = []
