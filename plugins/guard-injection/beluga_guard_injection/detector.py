@@ -224,25 +224,32 @@ class _Engine:
     builtin_no_spaced: Any = None  # the same without the probe (after spelled-out letters were seen)
     single: tuple[Any, ...] = ()  # each signal alone, to find several starting at one place
     starting: Any = None  # an anchored Set of the signals: which may start at a place
-    parts: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())  # raw Match of the signal parts, per form
-    spaced: tuple[Any, Any] = (None, None)  # raw Match of the probe, per form
-    spaced_hint: tuple[Any, Any] = (None, None)  # raw Match of the probe and the payload hints, per form
+    # Raw ``Match`` of the parts, per form: the signals; the same with the spaced-letters probe added to
+    # the first part; and with the probe and the payload hints (the first pass). Only the first part
+    # differs between the three, so the others' next matches are shared.
+    parts: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+    probed: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+    first: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
 
     literal: Any = None  # finds a character the ASCII forms would read differently (see ``finders``)
 
-    def finders(self, data: bytes, text: str) -> tuple[_Union, _Union, _Union]:
-        """The finders (prefilter, signal_here, no_spaced) for ``data``, the UTF-8 of ``text``: the
-        signals with the probe and the hints (the first pass), with the probe, and alone.
+    def form(self, data: bytes, text: str) -> int:
+        """Which form of the parts reads ``data`` (the UTF-8 of ``text``): 1, the ASCII forms, or 0.
 
         The ASCII forms differ from the full ones only in the non-ASCII characters the patterns name
         (each became U+E000), so they serve every text holding none of those (nor U+E000): pure
         ASCII, and most Western prose with a stray "©" or "ß" (the full forms read real prose several
         times slower, so only the few multilingual signals get a full form, in a part of their own)."""
-        form = len(data) == len(text) or self.literal.search(data) is None
-        parts = self.parts[form]
-        ahead: dict[Any, tuple[int, int, int]] = {}  # shared: the three read the same parts of the same data
-        return (_Union(data, (*parts, self.spaced_hint[form]), ahead), _Union(data, (*parts, self.spaced[form]), ahead),
-                _Union(data, parts, ahead))
+        return 1 if len(data) == len(text) or self.literal.search(data) is None else 0
+
+    def finders(self, data: bytes, form: int, ahead: dict[Any, tuple[int, int, int]] | None = None
+                ) -> tuple[_Union, _Union, _Union]:
+        """The finders (prefilter, signal_here, no_spaced) for ``data`` in ``form``: the signals with the
+        probe and the hints (the first pass), with the probe, and alone. ``ahead``: what is known of
+        the parts' next matches (shared: the three read the same parts of the same data)."""
+        ahead = {} if ahead is None else ahead
+        return (_Union(data, self.first[form], ahead), _Union(data, self.probed[form], ahead),
+                _Union(data, self.parts[form], ahead))
 
 
 class _Union:
@@ -282,6 +289,8 @@ def _raw(pattern: str) -> Any:
     """The compiled pattern's RE2 ``Match`` over bytes: spans without Python match objects."""
     return re2.compile(pattern, _options())._regexp.Match
 
+
+_SPACED_HERE = _raw(SPACED_RUN)  # read anchored, where no signal starts: spelled-out letters?
 
 def _alternation(signals: Sequence[Signal], ascii_only: bool) -> str:
     form = _ascii_only if ascii_only else str
@@ -327,17 +336,20 @@ def _engine(disabled: tuple[str, ...] | None) -> _Engine:
     # Text that may hold a character the multilingual signals name is read with their full UTF-8 form,
     # in a part of their own: the other signals are ASCII and read it as they read ASCII text.
     multilingual = [s for s in signals if not s.pattern.isascii()]
-    full = [*split([s for s in signals if s.pattern.isascii()]), multilingual]
+    forms = (([*split([s for s in signals if s.pattern.isascii()]), multilingual], False), (split(signals), True))
+    variants: list[tuple[tuple[Any, ...], ...]] = [(), (), ()]  # parts, probed, first
+    for groups, ascii_only in forms:
+        groups = [g for g in groups if g]
+        head, rest = _alternation(groups[0], ascii_only), tuple(_raw(_alternation(g, ascii_only)) for g in groups[1:])
+        for k, extra in enumerate(("", f"|(?:{SPACED_RUN})", f"|(?:{SPACED_RUN})|(?:{_HINT_PATTERN})")):
+            variants[k] += ((_raw(head + extra), *rest),)
     return _Engine(
         signals,
         _combined(signals, spaced=True),
         _combined(signals, spaced=False),
         tuple(re2.compile(sig.pattern, _options()) for sig in signals),
         _starting(signals),
-        (tuple(_raw(_alternation(g, False)) for g in full if g),
-         tuple(_raw(_alternation(g, True)) for g in split(signals))),
-        (spaced := _raw(SPACED_RUN), spaced),  # ASCII patterns: one form
-        (spaced_hint := _raw(f"(?:{SPACED_RUN})|(?:{_HINT_PATTERN})"), spaced_hint),
+        *variants,
         _literal_finder(signals),
     )
 
@@ -547,7 +559,17 @@ class InjectionDetector:
         if engine.builtin is None:
             return [], False
         data = norm.data
-        finders = engine.finders(data, norm.text)
+        form = engine.form(data, norm.text)
+        # The first pass, inline: benign text (most text) ends here, after one read per part.
+        ahead: dict[Any, tuple[int, int, int]] = {}
+        n, found = len(data), False
+        for match in engine.first[form]:
+            s, e = match(_UNANCHORED, data, 0, n)[0]
+            ahead[match] = (0, s, e)
+            found = found or s >= 0
+        if not found:
+            return [], False
+        finders = engine.finders(data, form, ahead)
         prefilter, signal_here, _ = finders
         first = prefilter.search(0)
         if first is None:
@@ -568,7 +590,8 @@ class InjectionDetector:
                 return [], hinted
         hits, spaced = self._search(True, data, first[0], norm.text, finders)
         if spaced and norm.collapse_spaced():
-            hits, _ = self._search(False, norm.data, 0, norm.text, engine.finders(norm.data, norm.text))
+            hits, _ = self._search(False, norm.data, 0, norm.text,
+                                   engine.finders(norm.data, engine.form(norm.data, norm.text)))
         return hits, True
 
     def _search(self, probe: bool, data: bytes, pos: int, text: str, finders: tuple[_Union, _Union, _Union]
@@ -590,7 +613,7 @@ class InjectionDetector:
         engine = self._engine
         _, signal_here, no_spaced = finders
         rx, finder = (engine.builtin, signal_here) if probe else (engine.builtin_no_spaced, no_spaced)
-        single, starting, spaced_here = engine.single, engine.starting, engine.spaced[0]
+        single, starting = engine.single, engine.starting
         while pos <= n and searches < 2 * MAX_MATCHES:
             searches += 1
             found = finder.search(pos)
@@ -607,7 +630,7 @@ class InjectionDetector:
                 if m is not None and m.end() > s:
                     raw.append((i, s, m.end()))
             if len(raw) == before:
-                if rx is engine.builtin and spaced_here(_ANCHOR_START, data, s, n)[0] != _NO_MATCH:
+                if rx is engine.builtin and _SPACED_HERE(_ANCHOR_START, data, s, n)[0] != _NO_MATCH:
                     spaced = True  # (the grouped alternation tries its signals before the probe, as here)
                 else:
                     # Longer than the window, or empty: read with groups (exact, slower).
