@@ -125,7 +125,7 @@ _MORSE = {
     "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
 }
 _FRAGMENT_CUE = re.compile(_FRAG_RX, re.IGNORECASE)  # on the first 2,000 characters of a quoted phrase's text
-_QUOTED = re2.compile(r"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
+_QUOTED = re2.compile(rb"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
 
 
 def _printable(data: bytes) -> str | None:
@@ -515,7 +515,11 @@ class InjectionDetector:
         if morse is not None:
             views.append((_decode_morse(data[morse[0]:morse[1]].decode("ascii")), *morse))
         if frag:
-            frags = [f.group(1) or f.group(2) or "" for f in _QUOTED.finditer(head)][:32]
+            frags: list[str] = []
+            for f in _QUOTED.finditer(data, 0, head_end):  # on bytes: no offsets converted to characters
+                frags.append((f.group(1) or f.group(2) or b"").decode("utf-8", "surrogatepass"))
+                if len(frags) >= 32:
+                    break
             if len(frags) >= 2:
                 views.append(("".join(frags), 0, head_end))
         best: tuple[float, list[_Hit]] | None = None
