@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+import sysconfig
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -62,3 +64,12 @@ def header(title: str) -> None:
     print(f"\n## {title}\n")
     print(f"command: {' '.join([sys.executable.rsplit('/', 1)[-1], *sys.argv])}")
     print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
+def real_texts(limit: int = 1_000_000) -> dict[str, str]:
+    """Real text every Python install has: its documentation's topics (prose with code examples, a large
+    vocabulary, which generated prose lacks) and its source, each cut to ``limit`` characters."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    topics = (stdlib / "pydoc_data" / "topics.py").read_text(encoding="utf-8")
+    source = "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(stdlib.glob("*.py")))
+    return {"Python docs (pydoc topics)": topics[:limit], "Python stdlib source": source[:limit]}

@@ -11,12 +11,15 @@ import random
 import re
 import string
 import sys
-import sysconfig
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from beluga_guard_injection import SIGNALS, InjectionDetector
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _util import real_texts  # noqa: E402
+
+from beluga_guard_injection import SIGNALS, InjectionDetector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "tests" / "data" / "injection_eval.jsonl"
@@ -81,14 +84,6 @@ def accuracy(detector: InjectionDetector) -> dict[str, tuple[float, float, int, 
                 fp, tn = fp + blocked, tn + (not blocked)
         out[split] = (tp / (tp + fn), fp / (fp + tn), tp + fn, fp + tn)
     return out
-
-
-def real_texts() -> dict[str, str]:
-    """Text every Python install has: its documentation's topics (prose with code) and its source."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    topics = (stdlib / "pydoc_data" / "topics.py").read_text(encoding="utf-8")
-    source = "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(stdlib.glob("*.py")))
-    return {"Python docs (pydoc topics)": topics[:MB], "Python stdlib source": source[:MB]}
 
 
 def main() -> None:

@@ -105,15 +105,23 @@ _HEX_RUN = re.compile(r"[0-9A-Fa-f]+")
 # cost ~4x as much on the messages that merely hold a commit hash or an id: each str search
 # re-encodes the text and converts every match offset back to characters). Leftmost-first: a base64
 # run is taken whole; the other kinds do not overlap (rot13 and fragment cues hold no leet word).
-_PAYLOAD_HINTS = re2.compile(
-    (
-        rf"(?P<b64>{_B64_RX}={{0,2}})"
-        rf"|(?i:(?P<rot>{_ROT_RX})"
-        rf"|(?P<leet>{_LEET_RX})"
-        r"|(?P<morse>[.\-]{1,6}(?:\s+/?\s*[.\-]{1,6}){5,})"
-        rf"|(?P<frag>{_FRAG_RX}))"
-    ).encode()
-)
+# A kind is dropped from the pass once nothing more about it matters (rot13, morse and fragments once
+# seen, leetspeak at two words): every "+" in code-laden documentation was a fragment match otherwise.
+_HINT_KINDS = {
+    "rot": _ROT_RX,
+    "leet": _LEET_RX,
+    "morse": r"[.\-]{1,6}(?:\s+/?\s*[.\-]{1,6}){5,}",
+    "frag": _FRAG_RX,
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _payload_hints(kinds: tuple[str, ...]) -> Any:
+    others = "|".join(f"(?P<{k}>{_HINT_KINDS[k]})" for k in kinds)
+    return re2.compile((rf"(?P<b64>{_B64_RX}={{0,2}})" + (f"|(?i:{others})" if others else "")).encode())
+
+
+_PAYLOAD_HINTS = _payload_hints(tuple(_HINT_KINDS))
 _B64_RUN = re2.compile(rf"{_B64_RX}={{0,2}}".encode())
 _HEAD = 20_000  # characters read for rot13, leetspeak, morse and fragment views
 MAX_ENCODED_RUNS = 256  # base64/hex runs tried per text (1 MB of junk runs would be ~40,000 decodes)
@@ -476,15 +484,19 @@ class InjectionDetector:
         leet = 0
         morse: tuple[int, int] | None = None
         rest = -1  # where the head ends at a hint boundary; only runs are looked for after it
-        for m in _PAYLOAD_HINTS.finditer(data):
+        wanted = tuple(_HINT_KINDS)
+        hints, pos = _PAYLOAD_HINTS, 0
+        while (m := hints.search(data, pos)) is not None:
             if m.start() >= head_end:
                 rest = m.start()
                 break
+            pos = max(m.end(), m.start() + 1)
             kind = m.lastgroup  # bytes, for a bytes pattern
             if kind == b"b64":
                 if len(runs) < MAX_ENCODED_RUNS:
                     runs.append(m.span())
-            elif kind == b"leet":
+                continue
+            if kind == b"leet":
                 word = m.group()
                 if len(word) < 8 or word.strip(_HEX_DIGITS):  # a long pure-hex word is a hash or an id, not leet
                     leet += 1
@@ -494,6 +506,10 @@ class InjectionDetector:
                 rot = True
             else:
                 frag = True
+            done = {"rot": rot, "leet": leet >= 2, "morse": morse is not None, "frag": frag}
+            if any(done[k] for k in wanted):
+                wanted = tuple(k for k in wanted if not done[k])
+                hints = _payload_hints(wanted)
         if rest >= 0:
             for m in _B64_RUN.finditer(data, rest):
                 if len(runs) >= MAX_ENCODED_RUNS:
@@ -587,11 +603,16 @@ class InjectionDetector:
             start, end = first
             if signal_here.match(start):
                 break
-            if not hinted and not _idle_hint(data[start:end]):
+            if not _idle_hint(data[start:end]):
+                # Worth decoding; past this, only signals matter (documentation is full of hints).
                 hinted = True
+                first = signal_here.search(max(end, start + 1))
+                if first is None:
+                    return [], True
+                break
             first = prefilter.search(max(end, start + 1))
             if first is None:
-                return [], hinted
+                return [], False
         hits, spaced = self._search(True, data, first[0], norm.text, finders)
         if spaced and norm.collapse_spaced():
             hits, _ = self._search(False, norm.data, 0, norm.text,
