@@ -133,7 +133,6 @@ _MORSE = {
     "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
 }
 _FRAGMENT_CUE = re.compile(_FRAG_RX, re.IGNORECASE)  # on the first 2,000 characters of a quoted phrase's text
-_QUOTED = re2.compile(rb"'([^'\n]{1,80})'|\"([^\"\n]{1,80})\"")
 
 
 def _printable(data: bytes) -> str | None:
@@ -213,6 +212,9 @@ _GAPPY = re.compile(r"\{\d*,\d*\}|\\w[*+]|\][*+]|\.\*|\.\+")
 GAPPY_PARTS = 2
 
 _UNANCHORED = re2._Anchor.UNANCHORED
+# A quoted phrase (raw Match: spans without match objects; capturing groups ran RE2's slower engines,
+# ~80 us per documentation message full of apostrophes).
+_QUOTED = re2.compile(rb"'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"", _options())._regexp.Match
 _ANCHOR_START = re2._Anchor.ANCHOR_START
 _NO_MATCH = (-1, -1)
 
@@ -532,10 +534,13 @@ class InjectionDetector:
             views.append((_decode_morse(data[morse[0]:morse[1]].decode("ascii")), *morse))
         if frag:
             frags: list[str] = []
-            for f in _QUOTED.finditer(data, 0, head_end):  # on bytes: no offsets converted to characters
-                frags.append((f.group(1) or f.group(2) or b"").decode("utf-8", "surrogatepass"))
-                if len(frags) >= 32:
+            pos, stop = 0, min(head_end, len(data))
+            while len(frags) < 32:  # spans from the group-less DFA; the quotes are the first and last byte
+                s, e = _QUOTED(_UNANCHORED, data, pos, stop)[0]
+                if s < 0:
                     break
+                frags.append(data[s + 1 : e - 1].decode("utf-8", "surrogatepass"))
+                pos = e
             if len(frags) >= 2:
                 views.append(("".join(frags), 0, head_end))
         best: tuple[float, list[_Hit]] | None = None
