@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _util import real_texts  # noqa: E402
+from _util import real_texts
 
-from beluga_guard_injection import SIGNALS, InjectionDetector  # noqa: E402
+from beluga_guard_injection import SIGNALS, InjectionDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "tests" / "data" / "injection_eval.jsonl"

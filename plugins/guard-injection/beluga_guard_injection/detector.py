@@ -1,7 +1,8 @@
 """``InjectionDetector``: weighted signals over normalised text, decided per passage at a threshold.
 
-One RE2 pass over the (normalised) text finds every built-in signal; text with no signal — nearly
-all benign prose — is allowed after that single linear scan. Signals are grouped into passages
+Three RE2 DFA passes over the (normalised) text (the signals split so that each DFA stays small on
+real prose, see ``_Engine``) find every built-in signal; text with no signal — nearly all benign
+prose — is allowed after them. Signals are grouped into passages
 (matches within ``PASSAGE_GAP`` characters of each other); a passage's score is the sum, over
 categories, of the strongest signal of each category in it. The text is blocked when a passage
 scores at least ``threshold``. User patterns are decisive: one match blocks, as in the recipe.
@@ -223,11 +224,11 @@ _NO_MATCH = (-1, -1)
 class _Engine:
     """The compiled built-in signals.
 
-    To find where signals are, the signals are read by a few group-less alternations (``parts``): one
-    for the signals without open gaps, GAPPY_PARTS for the others (see ``_GAPPY``), plus the spaced-letters
-    probe, with or without the hints of an encoded payload. Each comes in two forms (any text,
-    pure-ASCII text): the ASCII form has the same verdicts on ASCII text and a smaller DFA. Which
-    signal matched, and with what span, is then read anchored by ``builtin`` (capturing groups)."""
+    Where signals are is found by a few group-less alternations (parts): one for the signals without
+    open gaps, GAPPY_PARTS for the others (see ``_GAPPY``); the first part also carries the
+    spaced-letters probe, and in the first pass the hints of an encoded payload. Each comes in two
+    forms (see ``form``). Which signals start at a place found is asked of ``starting`` and read by
+    ``single``; ``builtin`` (capturing groups, RE2's NFA) only reads what those cannot."""
 
     signals: tuple[Signal, ...] = ()
     builtin: Any = None  # every signal in a capturing group, plus the spaced-letters probe
@@ -302,6 +303,7 @@ def _raw(pattern: str) -> Any:
 
 _SPACED_HERE = _raw(SPACED_RUN)  # read anchored, where no signal starts: spelled-out letters?
 
+
 def _alternation(signals: Sequence[Signal], ascii_only: bool) -> str:
     form = _ascii_only if ascii_only else str
     return "|".join(f"(?:{form(s.pattern)})" for s in signals)
@@ -340,26 +342,29 @@ def _engine(disabled: tuple[str, ...] | None) -> _Engine:
 
     def split(sigs: Sequence[Signal]) -> list[list[Signal]]:
         gappy = [s for s in sigs if _GAPPY.search(s.pattern)]
-        groups = [[s for s in sigs if not _GAPPY.search(s.pattern)]] + [gappy[i::GAPPY_PARTS] for i in range(GAPPY_PARTS)]
-        return [g for g in groups if g]
+        plain = [s for s in sigs if not _GAPPY.search(s.pattern)]
+        return [g for g in [plain, *(gappy[i::GAPPY_PARTS] for i in range(GAPPY_PARTS))] if g]
 
     # Text that may hold a character the multilingual signals name is read with their full UTF-8 form,
     # in a part of their own: the other signals are ASCII and read it as they read ASCII text.
     multilingual = [s for s in signals if not s.pattern.isascii()]
     forms = (([*split([s for s in signals if s.pattern.isascii()]), multilingual], False), (split(signals), True))
-    variants: list[tuple[tuple[Any, ...], ...]] = [(), (), ()]  # parts, probed, first
+    variants: list[list[tuple[Any, ...]]] = [[], [], []]  # parts, probed, first; each per form
     for groups, ascii_only in forms:
         groups = [g for g in groups if g]
         head, rest = _alternation(groups[0], ascii_only), tuple(_raw(_alternation(g, ascii_only)) for g in groups[1:])
         for k, extra in enumerate(("", f"|(?:{SPACED_RUN})", f"|(?:{SPACED_RUN})|(?:{_HINT_PATTERN})")):
-            variants[k] += ((_raw(head + extra), *rest),)
+            variants[k].append((_raw(head + extra), *rest))
+    parts, probed, first = ((v[0], v[1]) for v in variants)
     return _Engine(
         signals,
         _combined(signals, spaced=True),
         _combined(signals, spaced=False),
         tuple(re2.compile(sig.pattern, _options()) for sig in signals),
         _starting(signals),
-        *variants,
+        parts,
+        probed,
+        first,
         _literal_finder(signals),
     )
 
@@ -603,14 +608,12 @@ class InjectionDetector:
         # grouped search starts at the first real signal, or does not run at all. Hex that cannot be
         # hex-encoded text (commit hashes, ids, UUID parts read as leetspeak) hints at nothing: a text
         # with only such hints is not worth decoding (a third of support-chat messages hold one).
-        hinted = False
         for _ in range(MAX_POSITIONS):
             start, end = first
             if signal_here.match(start):
                 break
             if not _idle_hint(data[start:end]):
                 # Worth decoding; past this, only signals matter (documentation is full of hints).
-                hinted = True
                 first = signal_here.search(max(end, start + 1))
                 if first is None:
                     return [], True
@@ -627,7 +630,7 @@ class InjectionDetector:
     def _search(self, probe: bool, data: bytes, pos: int, text: str, finders: tuple[_Union, _Union, _Union]
                 ) -> tuple[list[_Hit], bool]:
         """All signal matches, overlapping ones included (each search restarts one byte after the
-        last match's start), in character offsets. Linear: one DFA pass plus at most MAX_MATCHES
+        last match's start), in character offsets. Linear: about one read per part plus at most MAX_MATCHES
         short re-scans.
 
         The next match is found by the group-less parts (``finders``, see ``_Engine``), and only then
