@@ -5,9 +5,11 @@ forms (NFKC: fullwidth, mathematical, circled letters), Latin letters with diacr
 Greek look-alikes, small capitals, Unicode "tag" characters (invisible ASCII), zero-width, bidi and
 other invisible characters, and separators put between single letters ("i.g.n.o.r.e", "i g n o r e").
 
-Plain ASCII text without spaced-out letters (most text) is returned as is, without copying. Other
-text goes through two C-speed steps (``str.translate`` per 4096-character chunk, then joining
-spaced-out letter runs by slicing); offsets are mapped back lazily, only for the few findings that need it.
+Plain ASCII text without spaced-out letters (most text) is returned as is, without copying; text
+whose only non-ASCII is typography or single accented letters gets its typography (curly quotes,
+dashes, no-break spaces) folded to ASCII one character for one. Other text goes through two
+C-speed steps (``str.translate`` per 4096-character chunk, then joining spaced-out letter runs by
+slicing); offsets are mapped back lazily, only for the few findings that need it.
 """
 
 from __future__ import annotations
