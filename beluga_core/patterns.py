@@ -7,6 +7,7 @@ says so and names the pattern. Guard plugins depend on ``google-re2``; the core 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from beluga_core.errors import ConfigError, ConfigIssue
@@ -53,4 +54,17 @@ def compile_pattern(name: str, pattern: str, *, key: str = "patterns", case_sens
         raise ConfigError([ConfigIssue(where, f"pattern {name!r} = {pattern!r} is invalid: {reason}{hint}")]) from None
 
 
-__all__ = ["MAX_PATTERN_LENGTH", "MAX_PATTERN_MEMORY", "compile_pattern"]
+def raw_match(compiled: Any) -> Callable[..., Any]:
+    """``compiled``'s RE2 ``Match(anchor, data, pos, endpos)`` over bytes: the spans of the whole match
+    and of each group, ``(-1, -1)`` where none, without Python match objects (for hot paths; ``endpos``
+    must not pass the end of ``data``). The one place that reaches into google-re2's wrapper."""
+    return compiled._regexp.Match  # type: ignore[no-any-return]
+
+
+def re2_anchor(*, start: bool = False) -> Any:
+    """The anchor ``raw_match`` takes: unanchored search, or anchored at ``pos`` if ``start``."""
+    anchor = _re2()._Anchor
+    return anchor.ANCHOR_START if start else anchor.UNANCHORED
+
+
+__all__ = ["MAX_PATTERN_LENGTH", "MAX_PATTERN_MEMORY", "compile_pattern", "raw_match", "re2_anchor"]

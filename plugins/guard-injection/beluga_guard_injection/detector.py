@@ -23,7 +23,7 @@ import re2  # type: ignore[import-untyped]
 
 from beluga_core.errors import ConfigError, ConfigIssue
 from beluga_core.guard import Finding, GuardInput, GuardResult
-from beluga_core.patterns import compile_pattern
+from beluga_core.patterns import compile_pattern, raw_match, re2_anchor
 from beluga_guard_injection.normalize import SPACED_RUN, Normalized
 from beluga_guard_injection.signals import CATEGORIES, SIGNALS, TOOL_CONTEXT_MULTIPLIER, Signal
 
@@ -212,11 +212,10 @@ _GAPPY = re.compile(r"\{\d*,\d*\}|\\w[*+]|\][*+]|\.\*|\.\+")
 #: 30-60 MB/s, more parts cost more passes than they save).
 GAPPY_PARTS = 2
 
-_UNANCHORED = re2._Anchor.UNANCHORED
+_UNANCHORED, _ANCHOR_START = re2_anchor(), re2_anchor(start=True)
 # A quoted phrase (raw Match: spans without match objects; capturing groups ran RE2's slower engines,
 # ~80 us per documentation message full of apostrophes).
-_QUOTED = re2.compile(rb"'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"", _options())._regexp.Match
-_ANCHOR_START = re2._Anchor.ANCHOR_START
+_QUOTED = raw_match(re2.compile(rb"'[^'\n]{1,80}'|\"[^\"\n]{1,80}\"", _options()))
 _NO_MATCH = (-1, -1)
 
 
@@ -298,7 +297,7 @@ class _Union:
 
 def _raw(pattern: str) -> Any:
     """The compiled pattern's RE2 ``Match`` over bytes: spans without Python match objects."""
-    return re2.compile(pattern, _options())._regexp.Match
+    return raw_match(re2.compile(pattern, _options()))
 
 
 _SPACED_HERE = _raw(SPACED_RUN)  # read anchored, where no signal starts: spelled-out letters?

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 
 import re2  # type: ignore[import-untyped]
 
+from beluga_core.patterns import raw_match, re2_anchor
+
 _CHUNK = 4096
 
 # -- the character table -----------------------------------------------------------------------
@@ -143,8 +145,8 @@ _MIN_RUN = 3
 _RUN = re2.compile(r"[A-Za-z](?:[^\p{L}\p{N}\n][A-Za-z]){2,}")
 # The same on the bytes of pure-ASCII text: offsets need no conversion back to characters, which
 # costs more than the match itself when random text holds thousands of short runs ("a.b,c").
-_RUN_ASCII = re2.compile(rb"[A-Za-z](?:[^A-Za-z0-9\n][A-Za-z]){2,}")._regexp.Match
-_UNANCHORED = re2._Anchor.UNANCHORED
+_RUN_ASCII = raw_match(re2.compile(rb"[A-Za-z](?:[^A-Za-z0-9\n][A-Za-z]){2,}"))
+_UNANCHORED = re2_anchor()
 
 
 def _runs(text: str) -> Iterable[tuple[int, int]]:

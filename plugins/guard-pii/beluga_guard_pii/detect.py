@@ -22,7 +22,7 @@ import attrs
 import re2  # type: ignore[import-untyped]
 
 from beluga_core.errors import ConfigError, ConfigIssue
-from beluga_core.patterns import compile_pattern
+from beluga_core.patterns import compile_pattern, raw_match, re2_anchor
 
 #: A span-aware check: gets the whole text and a candidate's span (character offsets, end
 #: exclusive); returns the span to keep (possibly narrowed) or None to drop the candidate.
@@ -489,11 +489,6 @@ _BUILTIN_KEYS = {(p.pattern, p.check): p.name for p in DEFAULT_PII_PATTERNS}
 _WINDOW = 64
 
 
-def _raw(compiled: Any) -> Callable[..., Any]:
-    """The RE2 object's ``Match`` over bytes: spans without Python match objects (hot path)."""
-    return compiled._regexp.Match  # type: ignore[no-any-return]
-
-
 def _options(**kw: Any) -> Any:
     options = re2.Options()
     options.log_errors = False
@@ -503,15 +498,11 @@ def _options(**kw: Any) -> Any:
     return options
 
 
-def _anchor() -> Any:
-    return re2._Anchor.UNANCHORED
-
-
 def compile_user_pattern(p: PIIPattern, key: str = "patterns") -> Callable[..., Any]:
     """Compile a user pattern with RE2, or raise ``ConfigError`` naming it and the reason."""
     compiled = compile_pattern(p.name, p.pattern, key=key, case_sensitive=p.case_sensitive)
-    match = _raw(compiled)
-    anchor = _anchor()
+    match = raw_match(compiled)
+    anchor = re2_anchor()
     for probe in (b"", b"a", b" ", b"0", b"a b", b"\n"):
         s, e = match(anchor, probe, 0, len(probe))[0]
         if s >= 0 and s == e:
@@ -584,7 +575,7 @@ class Detector:
 
     def __init__(self, patterns: Sequence[PIIPattern], *, key: str = "patterns") -> None:
         self.patterns = tuple(patterns)
-        self._anchor = _anchor()
+        self._anchor = re2_anchor()
         builtin: list[tuple[int, Callable[..., Any], str]] = []
         user: list[tuple[int, Callable[..., Any]]] = []
         ranks: list[tuple[int, int]] = []
@@ -595,7 +586,7 @@ class Detector:
             name = _BUILTIN_KEYS.get((p.pattern, p.check))
             if name is not None:
                 for rx, _ in _PARTS[name]:
-                    builtin.append((i, _raw(compile_pattern(name, rx, key=key, case_sensitive=True)), rx))
+                    builtin.append((i, raw_match(compile_pattern(name, rx, key=key, case_sensitive=True)), rx))
                 ranks.append((1, BUILTIN_PRIORITY.index(name)))
             else:
                 user.append((i, compile_user_pattern(p, key)))
@@ -617,10 +608,10 @@ class Detector:
             names = [_BUILTIN_KEYS[(self.patterns[i].pattern, self.patterns[i].check)]
                      for i in sorted({i for i, _, _ in builtin})]
             union = "|".join(_UNION_ALTERNATIVES.get(rx, f"(?:{rx})") for name in names for rx, _ in _PARTS[name])
-            self._plain = self._union = _raw(re2.compile(union, _options(never_capture=True)))
+            self._plain = self._union = raw_match(re2.compile(union, _options(never_capture=True)))
             skips = [f"(?:{rx})" for name in names for rx in _SKIP_ALTERNATIVES.get(name, ())]
             if skips:
-                self._union = _raw(re2.compile("|".join([union, *skips]), _options(never_capture=True)))
+                self._union = raw_match(re2.compile("|".join([union, *skips]), _options(never_capture=True)))
             self._skips = bool(skips)
 
     def scan(self, text: str) -> list[Hit]:
