@@ -252,14 +252,11 @@ class _Engine:
         times slower, so only the few multilingual signals get a full form, in a part of their own)."""
         return 1 if len(data) == len(text) or self.literal.search(data) is None else 0
 
-    def finders(self, data: bytes, form: int, ahead: dict[Any, tuple[int, int, int]] | None = None
-                ) -> tuple[_Union, _Union, _Union]:
-        """The finders (prefilter, signal_here, no_spaced) for ``data`` in ``form``: the signals with the
-        probe and the hints (the first pass), with the probe, and alone. ``ahead``: what is known of
-        the parts' next matches (shared: the three read the same parts of the same data)."""
-        ahead = {} if ahead is None else ahead
-        return (_Union(data, self.first[form], ahead), _Union(data, self.probed[form], ahead),
-                _Union(data, self.parts[form], ahead))
+    def finders(self, prefilter: _Union, form: int) -> tuple[_Union, _Union, _Union]:
+        """The finders (prefilter, signal_here, no_spaced) for ``prefilter``'s data in ``form``: the
+        signals with the probe and the hints (the first pass), with the probe, and alone. They share
+        what they learn of the parts' next matches: the three read the same parts of the same data."""
+        return prefilter, prefilter.over(self.probed[form]), prefilter.over(self.parts[form])
 
 
 class _Union:
@@ -270,25 +267,26 @@ class _Union:
 
     __slots__ = ("_ahead", "_data", "_parts")
 
-    def __init__(self, data: bytes, parts: tuple[Any, ...], ahead: dict[Any, tuple[int, int, int]]) -> None:
+    def __init__(self, data: bytes, parts: tuple[Any, ...], ahead: dict[Any, tuple[int, tuple[int, int]]]) -> None:
         self._data = data
         self._parts = parts
-        self._ahead = ahead  # part -> (searched from, start, end of its next match there; -1: none)
+        self._ahead = ahead  # part -> (searched from, span of its next match there, or _NO_MATCH)
 
     def search(self, pos: int = 0) -> tuple[int, int] | None:
-        best_s, best_e = -1, -1
+        best: tuple[int, int] | None = None
         ahead, data, n = self._ahead, self._data, len(self._data)
         for match in self._parts:
-            start, s, e = ahead.get(match, (-1, -1, -1))
-            if start < 0 or pos < start or (0 <= s < pos):
-                if pos > n:
-                    s, e = -1, -1
-                else:
-                    s, e = match(_UNANCHORED, data, pos, n)[0]
-                ahead[match] = (pos, s, e)
-            if s >= 0 and (best_s < 0 or s < best_s):
-                best_s, best_e = s, e
-        return None if best_s < 0 else (best_s, best_e)
+            known = ahead.get(match)  # (searched from, (start, end) of the next match, or (-1, -1))
+            if known is None or pos < known[0] or 0 <= known[1][0] < pos:
+                known = ahead[match] = (pos, match(_UNANCHORED, data, pos, n)[0] if pos <= n else _NO_MATCH)
+            span = known[1]
+            if span[0] >= 0 and (best is None or span[0] < best[0]):
+                best = span
+        return best
+
+    def over(self, parts: tuple[Any, ...]) -> _Union:
+        """The union of ``parts`` over the same data, sharing what is known of their next matches."""
+        return _Union(self._data, parts, self._ahead)
 
     def match(self, pos: int) -> bool:
         data, n = self._data, len(self._data)
@@ -589,20 +587,12 @@ class InjectionDetector:
             return [], False
         data = norm.data
         form = engine.form(data, norm.text)
-        # The first pass, inline: benign text (most text) ends here, after one read per part.
-        ahead: dict[Any, tuple[int, int, int]] = {}
-        n, found = len(data), False
-        for match in engine.first[form]:
-            s, e = match(_UNANCHORED, data, 0, n)[0]
-            ahead[match] = (0, s, e)
-            found = found or s >= 0
-        if not found:
-            return [], False
-        finders = engine.finders(data, form, ahead)
-        prefilter, signal_here, _ = finders
-        first = prefilter.search(0)
+        prefilter = _Union(data, engine.first[form], {})
+        first = prefilter.search(0)  # benign text (most text) ends here, after one read per part
         if first is None:
             return [], False
+        finders = engine.finders(prefilter, form)
+        signal_here = finders[1]
         # A prefilter match may be only a hint of an encoded payload: skip those (bounded) so that the
         # grouped search starts at the first real signal, or does not run at all. Hex that cannot be
         # hex-encoded text (commit hashes, ids, UUID parts read as leetspeak) hints at nothing: a text
@@ -622,8 +612,9 @@ class InjectionDetector:
                 return [], False
         hits, spaced = self._search(True, data, first[0], norm.text, finders)
         if spaced and norm.collapse_spaced():
+            form = engine.form(norm.data, norm.text)
             hits, _ = self._search(False, norm.data, 0, norm.text,
-                                   engine.finders(norm.data, engine.form(norm.data, norm.text)))
+                                   engine.finders(_Union(norm.data, engine.first[form], {}), form))
         return hits, True
 
     def _search(self, probe: bool, data: bytes, pos: int, text: str, finders: tuple[_Union, _Union, _Union]
