@@ -623,11 +623,9 @@ class InjectionDetector:
         last match's start), in character offsets. Linear: about one read per part plus at most MAX_MATCHES
         short re-scans.
 
-        The next match is found by the group-less parts (``finders``, see ``_Engine``), and only then
-        read with groups, anchored where it starts: the grouped alternation's DFA exceeds RE2's memory
-        budget and falls back to the NFA (~6 MB/s, ~0.6 s for a 4 MB document with no signal past its
-        first hints), while the parts scan at DFA speed. ``probe``: look for spelled-out letters too
-        (the first search; not after they were collapsed)."""
+        Where the next match starts is found by the group-less parts (``finders``, see ``_Engine``);
+        which signals start there, and where they end, is then read anchored. ``probe``: look for
+        spelled-out letters too (the first search; not after they were collapsed)."""
         raw: list[tuple[int, int, int]] = []
         spaced = False
         n = len(data)
@@ -635,7 +633,7 @@ class InjectionDetector:
         searches = 0
         engine = self._engine
         _, signal_here, no_spaced = finders
-        rx, finder = (engine.builtin, signal_here) if probe else (engine.builtin_no_spaced, no_spaced)
+        finder = signal_here if probe else no_spaced
         single, starting = engine.single, engine.starting
         while pos <= n and searches < 2 * MAX_MATCHES:
             searches += 1
@@ -653,22 +651,23 @@ class InjectionDetector:
                 if m is not None and m.end() > s:
                     raw.append((i, s, m.end()))
             if len(raw) == before:
-                if rx is engine.builtin and _SPACED_HERE(_ANCHOR_START, data, s, n)[0] != _NO_MATCH:
-                    spaced = True  # (the grouped alternation tries its signals before the probe, as here)
+                # No signal here (the alternation tries its signals before the probe, as here): spelled-out
+                # letters, or a match longer than the window or empty, read with groups (exact, slower).
+                if probe and _SPACED_HERE(_ANCHOR_START, data, s, n)[0] != _NO_MATCH:
+                    spaced = True
                 else:
-                    # Longer than the window, or empty: read with groups (exact, slower).
-                    m = rx.match(data, s)
+                    m = (engine.builtin if probe else engine.builtin_no_spaced).match(data, s)
                     if m is None:
                         break
                     idx = m.lastindex
-                    spaced = spaced or (idx is not None and idx > nsig)
-                    if idx is not None and idx <= nsig:
+                    if idx is not None and idx > nsig:
+                        spaced = True
+                    elif idx is not None:
                         raw.append((idx - 1, s, m.end()))
-                if spaced and rx is engine.builtin:
+                if spaced and probe:
                     # Spelled-out letters exist (the caller collapses them and searches again if any run is
                     # real); look for signals in the rest with the parts that lack the spaced probe.
-                    rx, finder = engine.builtin_no_spaced, no_spaced
-                    pos = s
+                    probe, finder, pos = False, no_spaced, s
                     continue
             pos = s + 1
         if not raw:
