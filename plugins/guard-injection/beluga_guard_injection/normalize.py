@@ -120,8 +120,7 @@ _TRIGGER = re2.compile(
 # Typography folded to ASCII one character for one (offsets stay those of the original) in text that
 # is otherwise left as is: a single curly apostrophe used to make a whole text non-ASCII, which the
 # detector then read with the patterns' full UTF-8 form, several times slower on real prose.
-_TYPO_FOLD = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"),
-              ("\u2014", "-"), ("\u00a0", " "), ("\u2009", " "), ("\u202f", " "))
+_TYPO_FOLD = tuple((chr(cp), TABLE[cp]) for cp in sorted(_TYPOGRAPHY) if len(TABLE.get(cp, "")) == 1)
 
 
 def _fold_typography(text: str) -> str:
