@@ -113,23 +113,19 @@ def _letter_near(text: str, s: int) -> bool:
 def _order_ctx(before: str) -> bool:
     """True when an order-number word ('order #', 'invoice no.', 'ref:') ends ``before`` (reversed)."""
     m = _NEXT_WORD.match(before)
-    if m is None:
-        return False
-    w = m.group(1)
-    if not w.isascii():
-        return _ORDER_CTX.match(before) is not None
-    w = w.lower()
-    if w in _REV_ORDER:
-        return True
-    if w not in _REV_NUMBER:
-        return False
-    m = _NEXT_WORD.match(before, m.end())  # 'order no. 123': the word before 'no'
-    if m is None:
-        return False
-    w = m.group(1)
-    if not w.isascii():
-        return _ORDER_CTX.match(before) is not None
-    return w.lower() in _REV_ORDER
+    for _ in range(2):  # the word itself, then for 'order no. 123' the word before 'no'
+        if m is None:
+            return False
+        w = m.group(1)
+        if not w.isascii():
+            return _ORDER_CTX.match(before) is not None
+        w = w.lower()
+        if w in _REV_ORDER:
+            return True
+        if w not in _REV_NUMBER:
+            return False
+        m = _NEXT_WORD.match(before, m.end())
+    return False
 
 
 def _version_ctx(before: str) -> bool:
