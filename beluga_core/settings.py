@@ -38,6 +38,12 @@ class BelugaSettings:
     stream_holdback: int = setting(
         128, min=16, max=65536, help="characters of streamed output held so output guards see split entities whole"
     )
+    guard_offload_chars: int = setting(
+        8192, min=0, help="texts this long or longer are guarded on a worker thread, off the event loop (0: never)"
+    )
+    guard_threads: int = setting(
+        1, min=1, max=64, help="worker threads for guarding long texts (one suits CPython's GIL; see the docs)"
+    )
     fallback: tuple[str, ...] = setting(
         factory=tuple, help="providers tried in order when the main one fails with a retryable error"
     )
