@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -136,16 +138,31 @@ async def _off_loop(offload: Offload, fn: GuardFn, gi: GuardInput) -> Any:
     return await loop.run_in_executor(offload.executor(), contextvars.copy_context().run, fn, gi)
 
 
-def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput) -> GuardResult | None:
-    # The exception text may quote the guarded text; log the type and traceback only.
+def _frames(exc: BaseException) -> list[str]:
+    """Where ``exc`` passed, innermost last: ``package/module.py:line in function`` per frame."""
+    return [
+        f"{'/'.join(f.filename.replace(chr(92), '/').rsplit('/', 2)[-2:])}:{f.lineno} in {f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)
+    ]
+
+
+def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput, detail: str = "") -> GuardResult | None:
+    # A guard's exception message may quote the text it was guarding (an e-mail address, a prompt),
+    # and a traceback prints the message, its causes' messages and nothing that tells them apart.
+    # So at every level the log names the guard, the stage, the exception's type and where it was
+    # raised, never its message: the frames (file, line, function) are at DEBUG.
+    frames = _frames(exc)
     log.error(
-        "guard %r raised %s at %s stage; %s",
+        "guard %r raised %s at %s stage%s%s; %s (the exception's message is not logged: it may quote the text)",
         g.name,
         type(exc).__name__,
         gi.stage,
+        f" in {frames[-1]}" if frames else "",
+        f": {detail}" if detail else "",
         "ignored (fail-open)" if g.fail_open else "blocking (fail-closed)",
-        exc_info=(type(exc), exc, exc.__traceback__),
     )
+    if frames and log.isEnabledFor(logging.DEBUG):
+        log.debug("guard %r: %s raised through %s", g.name, type(exc).__name__, " <- ".join(reversed(frames)))
     if g.fail_open:
         return None
     return GuardResult(False, None, f"guard error ({type(exc).__name__}); failing closed", (), g.name)
@@ -171,8 +188,8 @@ def _step(
     text, a later guard's offsets are mapped back through each rewrite (``Rewrite``).
     """
     if not isinstance(result, GuardResult):
-        exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
-        blocked = _error_result(g, exc, gi)
+        what = f"returned {type(result).__name__}, expected GuardResult or None"
+        blocked = _error_result(g, TypeError(what), gi, what)
         return blocked if blocked is not None else gi
     if on_decision is not None:
         on_decision(g.name, gi, result)
