@@ -13,7 +13,9 @@ one worker thread), and four worker threads.
 Run: .venv/bin/python benchmarks/bench_guard_stall.py
 (BENCH_SECONDS=N sets each window, default 5; BENCH_HOSTILE=N the concurrent hostile clients,
 default 4; BENCH_SIZE=N the hostile message's characters, default 1,000,000; BENCH_ONLY=default
-runs only the configurations whose label contains it)
+runs only the configurations whose label contains it; BENCH_SWITCH=seconds sets the server's
+``sys.setswitchinterval``, how long a thread that wants the GIL waits before the holder must
+yield it: 0.005 by default)
 
 The server runs in a child process, so the clients' own Python work does not share its GIL.
 """
@@ -41,6 +43,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 HOSTILE = int(os.environ.get("BENCH_HOSTILE", "4"))
 SIZE = int(os.environ.get("BENCH_SIZE", "1000000"))
 ONLY = os.environ.get("BENCH_ONLY", "")
+SWITCH = os.environ.get("BENCH_SWITCH")
 #: (label, extra [beluga] settings) per server.
 CONFIGS = [
     ("offload off", "guard_offload_chars = 0"),
@@ -85,6 +88,8 @@ def serve(extra: str) -> None:
     from beluga_core import Kit
     from beluga_gateway import Gateway, ServerThread
 
+    if SWITCH:
+        sys.setswitchinterval(float(SWITCH))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "beluga.toml"
         path.write_text(CONFIG.format(key=KEY, extra=extra))
@@ -179,7 +184,8 @@ def main() -> None:
         serve(sys.argv[-1] if sys.argv[-1] != "--serve" else "")
         return
     header("Light-request latency while guards work on large hostile messages")
-    print(f"{HOSTILE} hostile clients, {SIZE:,} characters each; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"{HOSTILE} hostile clients, {SIZE:,} characters each; server switch interval {SWITCH or 'default'}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
     rng = random.Random(14)
     texts = {"phone numbers": phones(SIZE, rng), "random words": random_words(SIZE, rng)}
     rows = [row for label, extra in CONFIGS if ONLY in label for row in measure(label, extra, texts)]
