@@ -166,5 +166,7 @@ async def test_a_megabyte_of_phone_numbers_does_not_stall_the_event_loop() -> No
     finally:
         await kit.aclose()
     assert "[PHONE]" in response.text and "555-" not in response.text[:2000]
-    # Guarding took about a second (or more on a loaded machine); the loop never waited long for it.
-    assert stall < min(0.25, took / 3), (stall, took)
+    # Guarding took about a second (more on a loaded machine). With the guards on the loop, the loop
+    # stalled for nearly all of it; off the loop its longest wait is a small part of it (a relative
+    # bound: a loaded machine slows the guards and the probe alike).
+    assert stall < took / 3, (stall, took)
