@@ -222,10 +222,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 print(str(issue), file=sys.stderr)
             print(f"{args.file}: {len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}", file=sys.stderr)
         return EXIT_ERROR
+    unchecked = kit.config.unchecked
     if args.json:
-        print(json.dumps({"file": args.file, "valid": True, "issues": [], "order": list(kit.order)}, indent=2))
+        report = {
+            "file": args.file,
+            "valid": True,
+            "issues": [],
+            "not_checked": [i.as_dict() for i in unchecked],
+            "order": list(kit.order),
+        }
+        print(json.dumps(report, indent=2))
     else:
-        print(f"{args.file}: ok (plugins: {', '.join(kit.order) or 'none'}; provider: {kit.config.beluga.provider})")
+        note = f"; {len(unchecked)} section{'s' if len(unchecked) != 1 else ''} not checked" if unchecked else ""
+        plugins = ", ".join(kit.order) or "none"
+        print(f"{args.file}: ok (plugins: {plugins}; provider: {kit.config.beluga.provider}{note})")
+        for issue in unchecked:
+            print(str(issue))
     return EXIT_OK
 
 

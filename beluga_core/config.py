@@ -269,11 +269,12 @@ class _Ctx:
         last = path.rsplit(".", 1)[-1]
         if is_secret_key(last) and ", got " in reason:
             reason = reason.split(", got ", 1)[0] + ", got a value of the wrong kind (hidden: secret)"
+        # The nearest enclosing key that has a line: a list element's is its key's (``a.b[1]`` -> ``a.b``).
         line = self.lines.get(path)
         probe = path
         while line is None and probe:
-            probe = probe.rpartition(".")[0] if "." in probe else ""
-            probe = re.sub(r"\[\d+\]$", "", probe)
+            bare = re.sub(r"(\[\d+\])+$", "", probe)
+            probe = bare if bare != probe else probe.rpartition(".")[0]
             line = self.lines.get(probe) if probe else None
         self.issues.append(ConfigIssue(path, reason, file=self.file, line=line))
 
@@ -371,13 +372,16 @@ def _convert(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
             return _MISSING
         item_tp = args[0] if args else Any
         items = [_convert(item_tp, v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+        if any(item is _MISSING for item in items):
+            return _MISSING  # each bad element is reported; the list is not half-built
         return tuple(items) if origin is not list else items
     if origin in (dict, Mapping, typing.Mapping) or tp in (dict,):
         if not isinstance(value, dict):
             ctx.add(path, f"expected a table, got {value!r}")
             return _MISSING
         val_tp = args[1] if len(args) == 2 else Any
-        return {k: _convert(val_tp, v, _join(path, k), ctx) for k, v in value.items()}
+        table = {k: _convert(val_tp, v, _join(path, k), ctx) for k, v in value.items()}
+        return _MISSING if any(v is _MISSING for v in table.values()) else table
     if isinstance(tp, type):
         if isinstance(value, tp):
             return value

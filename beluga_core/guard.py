@@ -3,12 +3,20 @@
 A guard is anything with ``validate(GuardInput) -> GuardResult`` (the ``Guard`` protocol). In a
 stage, guards run in order: a guard's ``modified`` text is what the next one sees, and the first
 block stops the stage. A guard that raises blocks (fail closed) unless it was marked fail-open.
+
+In the async forms, a plain (sync) guard over a long text runs on a worker thread (``Offload``), so
+one large message does not stall the event loop and every other request with it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
+import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -103,16 +111,58 @@ class StageGuard:
         return cls(name, fn, fail_open, inspect.iscoroutinefunction(fn))
 
 
-def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput) -> GuardResult | None:
-    # The exception text may quote the guarded text; log the type and traceback only.
+@attrs.frozen(slots=True)
+class Offload:
+    """Where long texts are guarded: off the event loop.
+
+    A sync guard over a text of at least ``min_chars`` characters runs on the executor that
+    ``executor()`` returns (a callable, so a thread starts only when first needed), in a copy of
+    the caller's context; async guards and the bookkeeping between guards stay on the loop. The
+    guard's own cost is unchanged: what it saves is everyone else's wait.
+    """
+
+    min_chars: int
+    executor: Callable[[], Executor]
+
+    def wants(self, text: str) -> bool:
+        return len(text) >= self.min_chars
+
+    def covering(self, total: int) -> Offload:
+        """This offload for the texts of one request, ``total`` characters in all: many short texts
+        cost as much as one long one, so past the threshold every one of them goes to the thread."""
+        return attrs.evolve(self, min_chars=0) if total >= self.min_chars and self.min_chars else self
+
+
+async def _off_loop(offload: Offload, fn: GuardFn, gi: GuardInput) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(offload.executor(), contextvars.copy_context().run, fn, gi)
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """Where ``exc`` passed, innermost last: ``package/module.py:line in function`` per frame."""
+    return [
+        f"{'/'.join(f.filename.replace(chr(92), '/').rsplit('/', 2)[-2:])}:{f.lineno} in {f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)
+    ]
+
+
+def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput, detail: str = "") -> GuardResult | None:
+    # A guard's exception message may quote the text it was guarding (an e-mail address, a prompt),
+    # and a traceback prints the message, its causes' messages and nothing that tells them apart.
+    # So at every level the log names the guard, the stage, the exception's type and where it was
+    # raised, never its message: the frames (file, line, function) are at DEBUG.
+    frames = _frames(exc)
     log.error(
-        "guard %r raised %s at %s stage; %s",
+        "guard %r raised %s at %s stage%s%s; %s (the exception's message is not logged: it may quote the text)",
         g.name,
         type(exc).__name__,
         gi.stage,
+        f" in {frames[-1]}" if frames else "",
+        f": {detail}" if detail else "",
         "ignored (fail-open)" if g.fail_open else "blocking (fail-closed)",
-        exc_info=(type(exc), exc, exc.__traceback__),
     )
+    if frames and log.isEnabledFor(logging.DEBUG):
+        log.debug("guard %r: %s raised through %s", g.name, type(exc).__name__, " <- ".join(reversed(frames)))
     if g.fail_open:
         return None
     return GuardResult(False, None, f"guard error ({type(exc).__name__}); failing closed", (), g.name)
@@ -138,8 +188,8 @@ def _step(
     text, a later guard's offsets are mapped back through each rewrite (``Rewrite``).
     """
     if not isinstance(result, GuardResult):
-        exc = TypeError(f"guard {g.name!r} returned {type(result).__name__}, expected GuardResult or None")
-        blocked = _error_result(g, exc, gi)
+        what = f"returned {type(result).__name__}, expected GuardResult or None"
+        blocked = _error_result(g, TypeError(what), gi, what)
         return blocked if blocked is not None else gi
     if on_decision is not None:
         on_decision(g.name, gi, result)
@@ -243,17 +293,25 @@ def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: Decisio
 
 
 async def arun_stage(
-    guards: Sequence[StageGuard], gi: GuardInput, on_decision: DecisionListener | None = None
+    guards: Sequence[StageGuard],
+    gi: GuardInput,
+    on_decision: DecisionListener | None = None,
+    offload: Offload | None = None,
 ) -> GuardResult:
-    """Like ``run_stage`` for a stage where some guards are ``async def``."""
+    """Like ``run_stage`` for a stage where some guards are ``async def``, or whose text is long
+    enough that ``offload`` runs its sync guards on a worker thread."""
     original = gi.text
     findings: list[Finding] = []
     rewrites: list[Rewrite] = []
     for g in guards:
         try:
-            result = g.fn(gi)
+            result: Any
+            if offload is not None and not g.is_async and offload.wants(gi.text):
+                result = await _off_loop(offload, g.fn, gi)
+            else:
+                result = g.fn(gi)
             if g.is_async or inspect.isawaitable(result):
-                result = await result  # type: ignore[misc]
+                result = await result
         except Exception as exc:  # noqa: BLE001
             result = _error_result(g, exc, gi)
         if result is None:
@@ -339,6 +397,7 @@ __all__ = [
     "GuardInput",
     "GuardPipeline",
     "GuardResult",
+    "Offload",
     "Stage",
     "StageGuard",
     "arun_stage",

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import attrs
 
 from beluga_core._sync import run_sync
 from beluga_core.errors import BelugaError, BudgetExhausted, ConfigError, ErrorCode, GuardBlocked, ToolFailed
-from beluga_core.guard import GuardInput, GuardResult, Stage, StageGuard, arun_stage, run_stage
+from beluga_core.guard import GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
 from beluga_core.llm import Provider, ProviderConfig, ProviderRegistry, registry_for
 from beluga_core.masking import get_logger
 from beluga_core.plugins import PluginManager, Selection
@@ -119,6 +121,8 @@ class Chain:
     recorded_llm_call: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
     #: Tells ``on_guard_decision`` observers about a verdict (None when there are none).
     notify: Callable[[str, GuardInput, GuardResult], None] | None = None
+    #: Where sync guards over long texts run (None: always on the caller's thread).
+    offload: Offload | None = None
 
     def call(self, request: LLMRequest) -> Awaitable[LLMResponse | LLMStream]:
         if _RECORDING.get() is None:
@@ -161,6 +165,9 @@ class Kit:
         self._provider_cache: dict[tuple[str, str], Provider] = {}
         self._watcher: Any = None
         self._closed = False
+        self._guard_pool: ThreadPoolExecutor | None = None
+        self._guard_pool_size = 0
+        self._guard_pool_lock = threading.Lock()
         extra = plugins.items() if isinstance(plugins, Mapping) else ((None, p) for p in plugins)
         # Load entry points the config allows, then in-process plugins, then validate and compile.
         pre = config if isinstance(config, Config) else None
@@ -233,10 +240,11 @@ class Kit:
             names = [n for n, _ in wraps]
             at = names.index("breaker") if "breaker" in names else len(wraps)
             wraps.insert(at, ("fallback", _fallback_layer(config)))
-        llm_call = _provider_call(config, guards, providers, observers)
+        offload = self._offload(config, guards)
+        llm_call = _provider_call(config, guards, providers, observers, offload)
         for _, fn in reversed(wraps):
             llm_call = _layer(fn, llm_call)
-        recorded = _provider_call(config, guards, providers, (*observers, ("<recording>", _record_decision)))
+        recorded = _provider_call(config, guards, providers, (*observers, ("<recording>", _record_decision)), offload)
         for name, fn in reversed(wraps):
             recorded = _recorded(name, "wrap_llm_call", _layer(fn, recorded))
         tool_call: Callable[[ToolInvocation], Awaitable[Any]] = _run_tool
@@ -253,7 +261,29 @@ class Kit:
             observers,
             recorded,
             _decision_listener(observers),
+            offload,
         )
+
+    def _offload(self, config: Config, guards: Mapping[Stage, tuple[StageGuard, ...]]) -> Offload | None:
+        chars, threads = config.beluga.guard_offload_chars, config.beluga.guard_threads
+        if chars <= 0 or not any(not g.is_async for stage in guards.values() for g in stage):
+            return None
+        return Offload(chars, lambda: self._guard_executor(threads))
+
+    def _guard_executor(self, threads: int) -> ThreadPoolExecutor:
+        """The worker threads that guard long texts: started on first use, resized by a reload
+        (work already queued on the old pool finishes there)."""
+        pool = self._guard_pool
+        if pool is not None and self._guard_pool_size == threads:
+            return pool
+        with self._guard_pool_lock:
+            if self._guard_pool is None or self._guard_pool_size != threads:
+                old = self._guard_pool
+                self._guard_pool = ThreadPoolExecutor(threads, thread_name_prefix="beluga-guard")
+                self._guard_pool_size = threads
+                if old is not None:
+                    old.shutdown(wait=False)
+            return self._guard_pool
 
     def _providers_for(self, config: Config, registry: ProviderRegistry) -> dict[str, Provider]:
         names = {config.beluga.provider, *(parse_target(t)[0] for t in config.beluga.fallback), *config.providers}
@@ -425,7 +455,8 @@ class Kit:
         guards = chain.guards["tool"]
         if guards:
             state: dict[str, Any] = {}
-            arguments = await _guard_value(arguments, "args", guards, name, meta, state, chain.notify)
+            offload = chain.offload.covering(_text_chars(arguments)) if chain.offload is not None else None
+            arguments = await _guard_value(arguments, "args", guards, name, meta, state, chain.notify, offload)
         return await chain.tool_call(ToolInvocation(name, arguments, fn, meta))
 
     def call_tool(self, name: str, arguments: Mapping[str, Any], fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -437,7 +468,7 @@ class Kit:
         """Run one guard stage of the current chain over ``text`` (what ``beluga guard`` does)."""
         chain = self._chain
         gi = GuardInput(text, stage, dict(metadata or {}))
-        return await arun_stage(chain.guards[stage], gi, chain.notify)
+        return await arun_stage(chain.guards[stage], gi, chain.notify, chain.offload)
 
     def guard(self, text: str, stage: Stage = "input", metadata: Mapping[str, Any] | None = None) -> GuardResult:
         return run_sync(self.aguard(text, stage, metadata), "Kit.guard")
@@ -554,6 +585,10 @@ class Kit:
                 await provider.aclose()
             except Exception:
                 log.exception("closing provider %r failed", provider)
+        with self._guard_pool_lock:
+            pool, self._guard_pool = self._guard_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         self._closed = True
 
     def close(self) -> None:
@@ -728,8 +763,12 @@ def _provider_call(
     guards: Mapping[Stage, tuple[StageGuard, ...]],
     providers: Mapping[str, Provider],
     observers: Sequence[tuple[str, Callable[..., Any]]],
+    offload: Offload | None = None,
 ) -> Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]:
-    """The innermost link: input guards, the provider (within the deadline), output guards."""
+    """The innermost link: input guards, the provider (within the deadline), output guards.
+
+    Stages run inline when every guard is sync and every text is short; otherwise through
+    ``arun_stage``, which awaits async guards and hands long texts to ``offload``'s threads."""
     in_guards, out_guards = guards["input"], guards["output"]
     in_async = any(g.is_async for g in in_guards)
     out_async = any(g.is_async for g in out_guards)
@@ -750,10 +789,10 @@ def _provider_call(
                 edits.append((i, j, res.modified))
         return _apply_edits(request, edits) if edits else request
 
-    async def aguard_messages(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
+    async def aguard_messages(request: LLMRequest, state: dict[str, Any], offload: Offload | None) -> LLMRequest:
         edits = []
         for i, j, text, meta in _input_segments(request):
-            res = await arun_stage(in_guards, GuardInput(text, "input", meta, state), notify)
+            res = await arun_stage(in_guards, GuardInput(text, "input", meta, state), notify, offload)
             if not res.allowed:
                 raise blocked(res, "input")
             if res.modified is not None:
@@ -762,14 +801,17 @@ def _provider_call(
 
     async def guard_text(text: str, request: LLMRequest, state: dict[str, Any]) -> str:
         gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata}, state)
-        res = await arun_stage(out_guards, gi, notify) if out_async else run_stage(out_guards, gi, notify)
+        if out_async or (offload is not None and offload.wants(text)):
+            res = await arun_stage(out_guards, gi, notify, offload)
+        else:
+            res = run_stage(out_guards, gi, notify)
         if not res.allowed:
             raise blocked(res, "output")
         return text if res.modified is None else res.modified
 
     async def guard_stream_text(text: str, request: LLMRequest, state: dict[str, Any]) -> GuardResult:
         gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata, "stream": True}, state)
-        res = await arun_stage(out_guards, gi, notify)
+        res = await arun_stage(out_guards, gi, notify, offload)
         if not res.allowed:
             raise blocked(res, "output")
         return res
@@ -777,7 +819,13 @@ def _provider_call(
     async def call(request: LLMRequest) -> LLMResponse | LLMStream:
         state: dict[str, Any] = {}
         if in_guards:
-            request = await aguard_messages(request, state) if in_async else guard_messages(request, state)
+            total = sum(len(t) for _, _, t, _ in _input_segments(request)) if offload is not None else 0
+            if offload is not None and total >= offload.min_chars:
+                request = await aguard_messages(request, state, offload.covering(total))
+            elif in_async:
+                request = await aguard_messages(request, state, None)
+            else:
+                request = guard_messages(request, state)
         provider = providers.get(request.provider or default)
         if provider is None:
             raise ConfigError(
@@ -895,19 +943,37 @@ async def _guard_value(
     meta: Mapping[str, Any],
     state: dict[str, Any],
     notify: Any,
+    offload: Offload | None = None,
 ) -> Any:
     if isinstance(value, str):
         gi = GuardInput(value, "tool", {"tool": tool, "path": path, "request": meta}, state)
-        res = await arun_stage(guards, gi, notify)
+        res = await arun_stage(guards, gi, notify, offload)
         if not res.allowed:
             raise GuardBlocked(res.guard or "?", f"{res.reason} (tool {tool!r}, argument {path})", stage="tool")
         return value if res.modified is None else res.modified
     if isinstance(value, Mapping):
-        return {k: await _guard_value(v, f"{path}.{k}", guards, tool, meta, state, notify) for k, v in value.items()}
+        return {
+            k: await _guard_value(v, f"{path}.{k}", guards, tool, meta, state, notify, offload)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        items = [await _guard_value(v, f"{path}[{i}]", guards, tool, meta, state, notify) for i, v in enumerate(value)]
+        items = [
+            await _guard_value(v, f"{path}[{i}]", guards, tool, meta, state, notify, offload)
+            for i, v in enumerate(value)
+        ]
         return items if isinstance(value, list) else tuple(items)
     return value
+
+
+def _text_chars(value: Any) -> int:
+    """The characters of every string in a tool call's arguments (nested), what the guards will read."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_text_chars(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_text_chars(v) for v in value)
+    return 0
 
 
 def _config_key(pc: ProviderConfig) -> str:

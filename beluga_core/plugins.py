@@ -267,6 +267,20 @@ class PluginManager:
     def loaded(self) -> list[str]:
         return list(self._objects)
 
+    def why_not_loaded(self, name: str, *, disabled: Sequence[str] = (), only: Sequence[str] | None = None) -> str:
+        """Why plugin ``name`` is not loaded, for messages: ``disabled`` and ``only`` are the config's
+        ``[beluga] disabled`` and (with ``load_unlisted = false``) ``plugins``."""
+        info = self._infos.get(name)
+        if info is not None and info.error:
+            return "it failed to load (see `beluga plugins`)"
+        if name in disabled:
+            return "it is listed in [beluga] disabled"
+        if only is not None and name not in only:
+            return "it is not listed in [beluga] plugins and load_unlisted is false"
+        if not self.selection.allows(name):
+            return "BELUGA_LOAD_PLUGINS or BELUGA_DISABLE_PLUGINS leaves it out"
+        return "it is not selected"
+
     def infos(self, order: Sequence[str] = (), selection: Selection | None = None) -> list[PluginInfo]:
         """Every known plugin (loaded, failed or deselected), with positions in the effective order."""
         effective = self.order(order, selection)

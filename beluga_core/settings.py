@@ -38,6 +38,12 @@ class BelugaSettings:
     stream_holdback: int = setting(
         128, min=16, max=65536, help="characters of streamed output held so output guards see split entities whole"
     )
+    guard_offload_chars: int = setting(
+        8192, min=0, help="texts this long or longer are guarded on a worker thread, off the event loop (0: never)"
+    )
+    guard_threads: int = setting(
+        1, min=1, max=64, help="worker threads for guarding long texts (one suits CPython's GIL; see the docs)"
+    )
     fallback: tuple[str, ...] = setting(
         factory=tuple, help="providers tried in order when the main one fails with a retryable error"
     )
@@ -51,6 +57,9 @@ class Config:
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
     providers: Mapping[str, ProviderConfig] = attrs.field(factory=dict)
     source: str | None = attrs.field(default=None, eq=False)
+    #: Sections of installed plugins that are not loaded (disabled, deselected, broken): kept as
+    #: written but not validated, since their schema comes with the plugin. One note per section.
+    unchecked: tuple[ConfigIssue, ...] = attrs.field(default=(), eq=False)
 
     def plugin_settings(self, name: str, default: Any = None) -> Any:
         """The typed ``[plugins.<name>]`` section (or ``default`` when the plugin has none)."""
@@ -134,6 +143,7 @@ def load_config(
         ctx.add("plugins", "expected a table of plugin sections")
         raw_plugins = {}
     schemas = plugin_schemas(plugins)
+    unchecked: list[ConfigIssue] = []
     for name, section in raw_plugins.items():
         if name not in plugins.available and name not in plugins.loaded:
             close = difflib.get_close_matches(name, plugins.available, n=1)
@@ -142,6 +152,7 @@ def load_config(
             continue
         if name not in plugins.loaded:
             plugin_settings[name] = section  # deselected or broken: kept, not validated
+            unchecked.append(_unchecked(name, beluga, plugins, ctx))
             continue
         schema = schemas.get(name)
         if schema is None:
@@ -159,7 +170,18 @@ def load_config(
     if ctx.issues:
         raise ConfigError(ctx.issues, file=file)
     assert beluga is not cfg._MISSING
-    return Config(beluga, plugin_settings, providers, file)
+    return Config(beluga, plugin_settings, providers, file, tuple(unchecked))
+
+
+def _unchecked(name: str, beluga: Any, plugins: PluginManager, ctx: Any) -> ConfigIssue:
+    key = f"plugins.{name}"
+    if beluga is cfg._MISSING:
+        why = "it is not loaded"
+    else:
+        only = None if beluga.load_unlisted else beluga.plugins
+        why = plugins.why_not_loaded(name, disabled=beluga.disabled, only=only)
+    reason = f"not checked: plugin {name!r} is not loaded ({why}), so this section was not validated"
+    return ConfigIssue(key, reason, file=ctx.file, line=ctx.lines.get(key))
 
 
 def _check_providers(

@@ -149,6 +149,29 @@ def test_a_guard_that_raises_blocks_the_call(caplog: pytest.LogCaptureFixture) -
     assert kit.provider().calls == 0  # type: ignore[attr-defined]
 
 
+def test_a_raising_guards_log_names_it_but_never_quotes_its_message(caplog: pytest.LogCaptureFixture) -> None:
+    class Parser:
+        name = "parser"
+
+        @hookimpl
+        def on_input(self, guard_input: GuardInput) -> GuardResult:
+            try:
+                int(guard_input.text)
+            except ValueError as exc:
+                raise RuntimeError(f"could not read {guard_input.text!r}") from exc
+            return GuardResult.allow()
+
+    kit = kit_with(Parser())
+    with caplog.at_level("DEBUG", logger="beluga"), pytest.raises(GuardBlocked):
+        kit.generate("write to jane.doe@example.com")
+    records = [r for r in caplog.records if r.name == "beluga.guard"]
+    assert records and all(r.exc_info is None for r in records)
+    assert "jane.doe" not in caplog.text
+    first = records[0].getMessage()
+    assert "'parser' raised RuntimeError at input stage" in first and "in on_input" in first
+    assert any("test_core_chain.py" in r.getMessage() for r in records if r.levelname == "DEBUG")
+
+
 def test_a_guard_configured_fail_open_lets_text_pass_when_it_raises() -> None:
     class Broken:
         name = "broken"

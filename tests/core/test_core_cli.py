@@ -112,3 +112,35 @@ def test_run_trace_without_the_tracing_plugin_says_what_to_install(tmp_path: Pat
     out = beluga("run", "--trace", "hi", env={"BELUGA_LOAD_PLUGINS": ""}, cwd=tmp_path)
     assert out.returncode == 2
     assert "beluga-tracing" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_check_reports_a_plugin_name_that_is_not_a_string_without_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "beluga.toml"
+    cfg.write_text('[beluga]\nprovider = "echo"\nplugins = ["guard-pii", 7]\n')
+    out = beluga("check", str(cfg), env={"BELUGA_LOAD_PLUGINS": ""})
+    assert out.returncode == 1
+    assert f"{cfg}:3: beluga.plugins[1]: expected a string, got 7" in out.stderr
+    assert "Traceback" not in out.stderr and "1 problem" in out.stderr
+
+
+def test_check_says_which_sections_of_plugins_not_loaded_it_did_not_check(tmp_path: Path) -> None:
+    pytest.importorskip("beluga_guard_injection", reason="needs an installed plugin to disable")
+    cfg = tmp_path / "beluga.toml"
+    cfg.write_text(
+        '[beluga]\ndisabled = ["guard-injection"]\n\n[plugins.guard-injection]\nthreshold = "high"\n'
+    )
+    out = beluga("check", str(cfg))
+    assert out.returncode == 0, out.stderr
+    assert "ok" in out.stdout and "1 section not checked" in out.stdout
+    assert (
+        f"{cfg}:4: plugins.guard-injection: not checked: plugin 'guard-injection' is not loaded "
+        "(it is listed in [beluga] disabled)" in out.stdout
+    )
+
+    report = json.loads(beluga("check", "--json", str(cfg)).stdout)
+    assert report["valid"] is True
+    assert [(i["key"], i["line"]) for i in report["not_checked"]] == [("plugins.guard-injection", 4)]
+
+    cfg.write_text('[plugins.guard-injection]\nthreshold = "high"\n')
+    out = beluga("check", str(cfg), env={"BELUGA_DISABLE_PLUGINS": "guard-injection"})
+    assert "BELUGA_LOAD_PLUGINS or BELUGA_DISABLE_PLUGINS leaves it out" in out.stdout

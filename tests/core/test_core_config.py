@@ -95,6 +95,34 @@ def test_wrong_types_are_errors_not_coerced(tmp_path: Path) -> None:
     assert {i.key for i in info.value.issues} == {"workers", "debug", "tags"}
 
 
+def _known_words(_: object, __: object, value: tuple[str, ...]) -> None:
+    unknown = [w for w in value if w not in ("ok", "fine")]
+    if unknown:
+        raise ValueError(f"unknown words {unknown}")
+
+
+@attrs.frozen
+class Filter:
+    words: tuple[str, ...] = attrs.field(default=(), validator=_known_words)
+    limits: dict[str, int] = setting(factory=dict)
+
+
+@attrs.frozen
+class WithFilter:
+    filter: Filter = setting(factory=Filter)
+
+
+def test_a_bad_list_element_is_reported_on_its_keys_line_and_nothing_else_sees_it(tmp_path: Path) -> None:
+    p = write(tmp_path, '[filter]\n# words to let through\nwords = ["ok", 3]\nlimits = { a = 1, b = "x" }\n')
+    with pytest.raises(ConfigError) as info:
+        cfg.load(WithFilter, p)
+    found = [(i.key, i.line, i.reason) for i in info.value.issues]
+    assert found == [
+        ("filter.words[1]", 3, "expected a string, got 3"),
+        ("filter.limits.b", 4, "expected an integer, got 'x'"),
+    ]
+
+
 def test_syntax_errors_name_the_file_and_line(tmp_path: Path) -> None:
     p = write(tmp_path, "workers = 3\nname = \n")
     with pytest.raises(ConfigError) as info:
