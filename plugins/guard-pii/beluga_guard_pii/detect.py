@@ -426,15 +426,16 @@ def _card_end(text: str, m: re.Match[str], least: int) -> int:
     """The end of the longest card a ``_CARD_SHAPE`` match holds (all of it, or without its fifth
     group) that ends at ``least`` or later; 0 when there is none."""
     a, b = m.span()
-    if b >= least and _card_ok(text, a, b):
+    if b >= least and _card_ok(text, a, b, True):
         return b
     five = m.start(1)
-    if five >= least and five > 0 and _card_ok(text, a, five):
+    if five >= least and five > 0 and _card_ok(text, a, five, True):
         return five
     return 0
 
 
-def _card_ok(text: str, s: int, e: int) -> bool:
+def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
+    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``)."""
     if _glued(text, s, e):
         return False
     value = text[s:e]
@@ -446,7 +447,7 @@ def _card_ok(text: str, s: int, e: int) -> bool:
         return False
     if d[0] == 52 and n not in (13, 16, 19):
         return False
-    if (" " in value or "-" in value) and not _card_groups_ok(value):
+    if not shaped and (" " in value or "-" in value) and not _card_groups_ok(value):
         return False
     if (sum(d[-1::-2]) + sum(d[-2::-2].translate(_LUHN_DOUBLE)) - 48 * n) % 10:  # Luhn
         return False
