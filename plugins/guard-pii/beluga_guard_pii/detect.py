@@ -7,7 +7,8 @@ area rules, IP octets, NANP area codes, context words), so numbers that merely l
 
 Overlaps are resolved by one documented rule: the longest match wins; on equal length, user
 patterns (in the order given) win over built-ins, and built-ins rank
-EMAIL > CREDIT_CARD > SSN > PHONE > IP_ADDRESS.
+EMAIL > CREDIT_CARD > SSN > PHONE > IP_ADDRESS. A built-in that loses never leaves text that
+validated in the clear: what no winner covers stays its finding.
 """
 
 from __future__ import annotations
@@ -757,7 +758,8 @@ class Detector:
         """Longest match wins; ties go to the better rank (user patterns, then built-in priority).
 
         A built-in match that loses keeps the part before (or after) the winner when that part
-        still validates on its own ('+44 7946 0958' next to a longer card number).
+        still validates on its own ('+44 7946 0958' next to a longer card number); whatever of it
+        no winner covers is kept as its entity anyway (``_cover``).
         """
         if len(hits) < 2:
             return hits
