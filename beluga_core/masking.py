@@ -23,11 +23,25 @@ SECRET_KEY = re.compile(
 _TEXT_PATTERNS = [
     re.compile(r"\b(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{8,})"),
     re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9_\-.=+/]{8,})"),
+    # A secret-named key (alone or at the end of a longer name: OPENAI_API_KEY, client_secret), an
+    # optional quote, ':' or '=', then its value of any length: quoted (to the closing quote, escapes
+    # included) as in JSON and Python reprs, or bare up to a space, quote, ',', ';' or bracket (also
+    # after an opening quote that is never closed, as in a cut-off message).
     re.compile(
-        r"(?i)([\"']?(?:api[_-]?key|apikey|token|secret|password|passwd|authorization|private[_-]?key|"
-        r"cookie|x-api-key)[\"']?\s*[:=]\s*[\"']?)([^\s\"',}]{4,})"
+        r"(?i)([\"']?(?:api[_-]?key|apikey|token|secret|passw(?:or)?d|passphrase|authorization|"
+        r"auth[_-]?header|private[_-]?key|cookie|credential|access[_-]?key|session[_-]?key|x-api-key)"
+        r"[\"']?[ \t]*[:=][ \t]*)"
+        r"(?:\"((?:\\.|[^\"\\\n])*)\"|'((?:\\.|[^'\\\n])*)'|([\"']?)([^\s\"',;(){}\[\]]+))"
     ),
 ]
+
+
+def _mask_pair(m: re.Match[str]) -> str:
+    if m.group(2) is not None:
+        return f'{m.group(1)}"{mask_value(m.group(2))}"'
+    if m.group(3) is not None:
+        return f"{m.group(1)}'{mask_value(m.group(3))}'"
+    return m.group(1) + m.group(4) + mask_value(m.group(5))
 
 
 def mask_value(value: str) -> str:
@@ -79,7 +93,7 @@ def mask_text(text: str) -> str:
         return text
     text = _TEXT_PATTERNS[0].sub(lambda m: mask_value(m.group(1)), text)
     text = _TEXT_PATTERNS[1].sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
-    return _TEXT_PATTERNS[2].sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
+    return _TEXT_PATTERNS[2].sub(_mask_pair, text)
 
 
 class SecretMaskingFilter(logging.Filter):

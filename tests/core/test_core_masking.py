@@ -90,3 +90,54 @@ def test_config_errors_about_secret_keys_do_not_quote_the_value(tmp_path) -> Non
         Kit(p, entry_points=False)
     assert "12345678901234" not in str(info.value)
     assert "providers.echo.api_key" in str(info.value)
+
+
+# Every form a secret-named key takes in text: key=value, key: value, JSON, Python repr (dict and call).
+FORMS = [
+    "password={v}",
+    "password = {v}",
+    "password: {v}",
+    "api_key:{v}",
+    "{{\"password\": \"{v}\"}} and more",
+    "body {{\"token\": \"{v}\", \"n\": 1}}",
+    "{{'password': '{v}'}}",
+    "{{'api_key': '{v}', 'model': 'x'}}",
+    "Config(password='{v}', retries=3)",
+    "Config(secret=\"{v}\")",
+    "Config(password={v})",
+    "OPENAI_API_KEY={v} python app.py",
+    "client_secret: {v}\nnext: line",
+    "X-Api-Key: {v}",
+]
+SECRETS = ["Q", "Qz", "Qz7", "Qz7#", "Qz7#xY", "Qz7#xYw9", "Qz7#xYw9pLmN0vKe"]
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=lambda s: f"{len(s)}chars")
+@pytest.mark.parametrize("form", FORMS)
+def test_a_secret_named_value_is_masked_in_every_text_form_whatever_its_length(form: str, secret: str) -> None:
+    text = form.format(v=secret)
+    out = mask_text(text)
+    if len(secret) < 8:
+        assert out == text.replace(secret, "*" * len(secret), 1)
+    else:
+        assert out == text.replace(secret, secret[:2] + "*" * (len(secret) - 4) + secret[-2:], 1)
+
+
+def test_a_quoted_secret_is_masked_whole_spaces_and_escaped_quotes_included() -> None:
+    assert mask_text("Config(password='a b')") == "Config(password='***')"
+    assert mask_text('sent {"password": "a\\"b c"} ok') == 'sent {"password": "******"} ok'
+    assert mask_text('cut off {"password": "abc') == 'cut off {"password": "***'
+    assert mask_text("cut off password='ab") == "cut off password='**"
+
+
+def test_an_empty_secret_stays_empty_in_every_form() -> None:
+    empty = ("password=", "password=, next", "Config(password='')", '{"password": ""}', "{'token': ''}",
+             'x {"token": ""}', "{'api_key': '', 'n': 1}")
+    for text in empty:
+        assert mask_text(text) == text
+    assert mask_secrets({"password": ""}) == {"password": ""}
+
+
+def test_words_that_only_contain_a_secret_name_are_left_alone() -> None:
+    text = "max_tokens=5, prompt_tokens: 12, secretary: Bob, tokenizer=bpe"
+    assert mask_text(text) == text

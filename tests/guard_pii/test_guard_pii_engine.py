@@ -35,6 +35,17 @@ def test_one_megabyte_of_hostile_input_takes_well_under_a_second(name: str) -> N
     assert elapsed < 1.0, f"{name}: {elapsed:.3f}s"  # typically 2-50 ms; generous for a loaded CI machine
 
 
+def test_a_megabyte_run_of_card_groups_is_read_in_linear_time() -> None:
+    # Every group can start a card, so each is tried (a few microseconds each); quadratic work over
+    # the run's 200,000 groups would take minutes, and 50,000 cards in one run are all found.
+    redactor = PIIRedactor()
+    t0 = time.perf_counter()
+    redactor.validate(GuardInput("4111 " * (MB // 5)))
+    cards = redactor.validate(GuardInput("4111 1111 1111 1111 " * (MB // 20)))
+    assert time.perf_counter() - t0 < 10.0  # about 1.5 s together on a busy 2-core machine
+    assert len(cards.findings) == MB // 20
+
+
 def test_hostile_input_through_a_user_pattern_is_linear_too() -> None:
     redactor = PIIRedactor(PIIPattern("NESTED", r"(a+)+b"))  # catastrophic on a backtracking engine
     t0 = time.perf_counter()

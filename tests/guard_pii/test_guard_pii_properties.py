@@ -64,22 +64,30 @@ def ssns(draw: st.DrawFn) -> str:
     return f"{area:03d}-{draw(st.integers(1, 99)):02d}-{draw(st.integers(1, 9999)):04d}"
 
 
+#: Card brands: (prefix, length). Visa 13/16/19, Mastercard 51-55 and 2221-2720, Amex, Discover,
+#: Diners (14 digits), JCB.
+BRANDS = [("4", 16), ("4", 13), ("4", 19), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15),
+          ("37", 15), ("6011", 16), ("65", 16), ("36", 14), ("35", 16)]
+
+
+def _grouped(number: str, sep: str) -> str:
+    if len(number) in (14, 15):  # Amex 4-6-5, Diners 4-6-4
+        return sep.join([number[:4], number[4:10], number[10:]])
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
 @st.composite
-def cards(draw: st.DrawFn) -> str:
-    kind = draw(st.sampled_from(["visa", "mc", "amex", "discover"]))
-    prefix, length = {"visa": ("4", 16), "mc": ("51", 16), "amex": ("37", 15), "discover": ("6011", 16)}[kind]
+def cards(draw: st.DrawFn, sep: str | None = None) -> str:
+    prefix, length = draw(st.sampled_from(BRANDS))
     body = prefix + draw(digits(length - len(prefix) - 1))
     check = next(str(c) for c in range(10) if luhn_valid(body + str(c)))
     number = body + check
     if len(set(number)) == 1:
         number = "4111111111111111"
-        length = 16
-    sep = draw(st.sampled_from(["", " ", "-"]))
-    if not sep:
-        return number
-    if length == 15:
-        return sep.join([number[:4], number[4:10], number[10:]])
-    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+    if sep is None:
+        sep = draw(st.sampled_from(["", " ", "-"]))
+    # Groupings are those docs/guard-pii.md lists; a 13-digit Visa is written without groups.
+    return _grouped(number, sep) if sep and len(number) != 13 else number
 
 
 ipv4s = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
@@ -169,3 +177,92 @@ def test_pseudonymize_then_restore_round_trips(text: str) -> None:
     assert PSEUDO.restore(out, state) == text
     back = PSEUDO.validate(GuardInput(out, "output", {}, state))
     assert (back.modified if back.modified is not None else out) == text
+
+
+# Separators people put between entities in a list: whitespace of every kind, punctuation with and
+# without a space, a word, and boundaries with no space at all. A single space, the hardest, comes up
+# half the time.
+SEPARATORS = st.just(" ") | st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r\n", ", ", ",", "; ", ";", " and ", "/", " / ", "|", " | "]
+)
+
+
+#: Every validated kind, each its own strategy (SSNs also written with spaces).
+KINDS = [
+    emails().map(lambda v: ("EMAIL", v)),
+    us_phones().map(lambda v: ("PHONE", v)),
+    intl_phones().map(lambda v: ("PHONE", v)),
+    ssns().map(lambda v: ("SSN", v)),
+    ssns().map(lambda v: ("SSN", v.replace("-", " "))),
+    *(cards(sep).map(lambda v: ("CREDIT_CARD", v)) for sep in ("", " ", "-")),
+    ipv4s.map(lambda v: ("IP_ADDRESS", v)),
+    ipv6s.map(lambda v: ("IP_ADDRESS", v)),
+]
+
+
+@st.composite
+def entity_lists(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
+    """Valid entities joined by separators alone (no words to tell them apart): either many of one
+    kind and format with one separator (a list of cards), or any kinds and separators mixed."""
+    same: str | None = None
+    if draw(st.booleans()):
+        items = draw(st.lists(st.sampled_from(KINDS).flatmap(lambda k: k), min_size=1, max_size=10))
+    else:
+        items = draw(st.sampled_from(KINDS).flatmap(lambda k: st.lists(k, min_size=1, max_size=10)))
+        same = draw(SEPARATORS)
+    parts: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    pos = 0
+    for kind, value in items:
+        if parts:
+            sep = same if same is not None else draw(SEPARATORS)
+            parts.append(sep)
+            pos += len(sep)
+        spans.append((kind, pos, pos + len(value)))
+        parts.append(value)
+        pos += len(value)
+    return "".join(parts), spans
+
+
+@st.composite
+def card_runs(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
+    """Many cards of one grouping (any brand) in a row, which read as one run of digit groups."""
+    sep = draw(st.sampled_from([" ", "-", ""]))
+    numbers = draw(st.lists(cards().map(lambda c: c.replace(" ", "").replace("-", "")), min_size=1, max_size=40))
+    joiner = draw(st.sampled_from([" ", "\t", "\n", ", "]))
+    text, spans, pos = "", [], 0
+    for k, number in enumerate(numbers):
+        value = _grouped(number, sep) if sep and len(number) != 13 else number
+        if k:
+            text += joiner
+            pos += len(joiner)
+        spans.append(("CREDIT_CARD", pos, pos + len(value)))
+        text += value
+        pos += len(value)
+    return text, spans
+
+
+def _assert_fully_redacted(text: str, spans: list[tuple[str, int, int]]) -> None:
+    covered = [False] * len(text)
+    for f in REDACTOR.find(text):
+        covered[f.start : f.end] = [True] * (f.end - f.start)
+    for kind, s, e in spans:
+        left = "".join(c for i, c in zip(range(s, e), text[s:e], strict=True) if c.isalnum() and not covered[i])
+        assert not left, f"{kind} at {s}..{e} keeps {len(left)} characters in the clear"
+    out = REDACTOR.redact(text)
+    for _, s, e in spans:
+        assert text[s:e] not in out
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entity_lists())
+def test_any_sequence_of_valid_entities_joined_by_any_separators_is_fully_redacted(
+    doc: tuple[str, list[tuple[str, int, int]]],
+) -> None:
+    _assert_fully_redacted(*doc)
+
+
+@SETTINGS
+@given(card_runs())
+def test_any_number_of_cards_in_a_row_is_fully_redacted(doc: tuple[str, list[tuple[str, int, int]]]) -> None:
+    _assert_fully_redacted(*doc)

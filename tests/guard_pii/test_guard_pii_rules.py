@@ -62,6 +62,31 @@ def test_a_card_followed_by_an_expiry_date_is_still_found() -> None:
     assert types("4111 1111 1111 1111 12/25") == [("CREDIT_CARD", "4111 1111 1111 1111")]
 
 
+FIVE_CARDS = ["4111 1111 1111 1111", "5500 0000 0000 0004", "3782 822463 10005", "6011 1111 1111 1117",
+              "4012 8888 8888 1881"]
+
+
+@pytest.mark.parametrize("n", [1, 4, 5, 6, 17, 40])
+def test_any_number_of_cards_separated_by_single_spaces_are_all_found(n: int) -> None:
+    text = "cards: " + " ".join(["4111 1111 1111 1111"] * n) + " thanks"
+    assert PIIRedactor().redact(text) == "cards: " + " ".join(["[CREDIT_CARD]"] * n) + " thanks"
+
+
+@pytest.mark.parametrize("sep", [" ", "-"])
+def test_five_different_cards_in_one_sentence_are_all_found(sep: str) -> None:
+    cards = [c.replace(" ", sep) for c in FIVE_CARDS]
+    assert types("my cards are " + " ".join(cards) + " thanks") == [("CREDIT_CARD", c) for c in cards]
+
+
+def test_an_overlapping_card_reading_never_leaves_the_other_entity_in_the_clear() -> None:
+    # '2002 4111 1111 1111' is Luhn-valid too: the card covers both readings, and the phone before it
+    # keeps what the card did not take, though '+44 12' alone is no longer a phone.
+    assert luhn_valid("2002411111111111")
+    assert types("+44 12 2002 4111 1111 1111 1111") == [("PHONE", "+44 12"),
+                                                         ("CREDIT_CARD", "2002 4111 1111 1111 1111")]
+    assert types("exp 2002 4111 1111 1111 1111") == [("CREDIT_CARD", "2002 4111 1111 1111 1111")]
+
+
 # -- SSN -----------------------------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ area rules, IP octets, NANP area codes, context words), so numbers that merely l
 
 Overlaps are resolved by one documented rule: the longest match wins; on equal length, user
 patterns (in the order given) win over built-ins, and built-ins rank
-EMAIL > CREDIT_CARD > SSN > PHONE > IP_ADDRESS.
+EMAIL > CREDIT_CARD > SSN > PHONE > IP_ADDRESS. A built-in that loses never leaves text that
+validated in the clear: what no winner covers stays its finding.
 """
 
 from __future__ import annotations
@@ -381,33 +382,61 @@ def _card_groups_ok(value: str) -> bool:
 def check_credit_card(text: str, s: int, e: int) -> tuple[int, int] | None:
     """13-19 digits in card groupings, a card-network first digit (2-6), brand lengths and Luhn.
 
-    A run of digit groups (at most 16) is searched for its longest run of groups that is a card,
-    so a card next to another number ('555-123-0000 4111 1111 1111 1111 2025') is still found.
+    A run of digit groups (any length: cards separated only by spaces) is read from the left: the
+    first group that starts a card gives the longest card starting there, so a card next to another
+    number ('555-123-0000 4111 1111 1111 1111 2025') is still found, and the caller checks the rest
+    of the run for more. Where another card reading starts inside that card and runs on past it, the
+    span grows to cover it too: digits that read as a card are never left in the clear.
     """
-    if _card_ok(text, s, e):
+    if e - s <= _CARD_CHARS and _card_ok(text, s, e):
         return s, e
-    value = text[s:e]
-    sep = " " if " " in value else "-" if "-" in value else ""
+    sep = " " if text.find(" ", s, e) >= 0 else "-" if text.find("-", s, e) >= 0 else ""
     if not sep:
         return None
-    groups = value.split(sep)
-    if len(groups) > 16:
-        return None
-    spans, pos = [], s
-    for g in groups:
-        spans.append((pos, pos + len(g)))
-        pos += len(g) + 1
-    k = len(groups)
-    runs = sorted(((i, j) for i in range(k) for j in range(i + 2, min(k, i + 5) + 1)),
-                  key=lambda ij: (spans[ij[0]][0] - spans[ij[1] - 1][1], ij[0]))
-    for i, j in runs:
-        a, b = spans[i][0], spans[j - 1][1]
-        if _card_ok(text, a, b):
+    shape = _CARD_SHAPE[sep]
+    m = shape.search(text, s, e)
+    while m is not None:
+        a = m.start()
+        b = _card_end(text, m, 0)
+        if b:
+            k = text.find(sep, a, b)
+            while 0 <= k < b:  # a card reading that starts inside this one and ends past it
+                m2 = shape.match(text, k + 1, e)
+                if m2 is not None:
+                    b = _card_end(text, m2, b + 1) or b
+                k = text.find(sep, k + 1, b)
             return a, b
+        m = shape.search(text, a + 5, e)
     return None
 
 
-def _card_ok(text: str, s: int, e: int) -> bool:
+#: The longest card as written: 19 digits in five groups.
+_CARD_CHARS = 23
+#: A card's groups from where it may start in a run: four digits, the first 2-6, then 4-4-1..4 with an
+#: optional fifth group of 1-3 (13-19 digits), or 6-4 / 6-5 (Amex, Diners). Group 1 is the optional fifth.
+_CARD_SHAPE = {
+    sep: re.compile(
+        r"(?<![0-9])[2-6][0-9]{{3}}(?:S[0-9]{{4}}S[0-9]{{4}}S[0-9]{{1,4}}(S[0-9]{{1,3}})?|S[0-9]{{6}}S[0-9]{{4,5}})(?![0-9])"
+        .replace("S", re.escape(sep)).format()
+    )
+    for sep in " -"
+}
+
+
+def _card_end(text: str, m: re.Match[str], least: int) -> int:
+    """The end of the longest card a ``_CARD_SHAPE`` match holds (all of it, or without its fifth
+    group) that ends at ``least`` or later; 0 when there is none."""
+    a, b = m.span()
+    if b >= least and _card_ok(text, a, b, True):
+        return b
+    five = m.start(1)
+    if five >= least and five > 0 and _card_ok(text, a, five, True):
+        return five
+    return 0
+
+
+def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
+    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``)."""
     if _glued(text, s, e):
         return False
     value = text[s:e]
@@ -419,7 +448,7 @@ def _card_ok(text: str, s: int, e: int) -> bool:
         return False
     if d[0] == 52 and n not in (13, 16, 19):
         return False
-    if (" " in value or "-" in value) and not _card_groups_ok(value):
+    if not shaped and (" " in value or "-" in value) and not _card_groups_ok(value):
         return False
     if (sum(d[-1::-2]) + sum(d[-2::-2].translate(_LUHN_DOUBLE)) - 48 * n) % 10:  # Luhn
         return False
@@ -729,7 +758,8 @@ class Detector:
         """Longest match wins; ties go to the better rank (user patterns, then built-in priority).
 
         A built-in match that loses keeps the part before (or after) the winner when that part
-        still validates on its own ('+44 7946 0958' next to a longer card number).
+        still validates on its own ('+44 7946 0958' next to a longer card number); whatever of it
+        no winner covers is kept as its entity anyway (``_cover``).
         """
         if len(hits) < 2:
             return hits
@@ -767,6 +797,7 @@ class Detector:
                     placed = True
             if not placed:
                 self._cut_winner(text, chosen, h)
+            _cover(text, chosen, h)
         return chosen
 
     def _cut_winner(self, text: str, chosen: list[Hit], h: Hit) -> None:
@@ -804,9 +835,7 @@ def _checked(
     when the caller already has it."""
     out: list[tuple[int, int]] = []
     pending = [(s, e)]
-    for _ in range(32):
-        if not pending:
-            break
+    while pending:  # each found span leaves at most two shorter, disjoint pieces of (s, e)
         a, b = pending.pop()
         span = first if first is not None and (a, b) == (s, e) and not out else check(text, a, b)
         if span is None:
@@ -822,6 +851,24 @@ def _checked(
         if x > a:
             pending.append((a, x))
     return out
+
+
+def _cover(text: str, chosen: list[Hit], h: Hit) -> None:
+    """Fail closed: the parts of a validated loser ``h`` that no winner covers are kept as ``h``'s
+    entity even when they no longer validate alone ('123 45' of '123 45 6789' when a card reading
+    took '6789'), so text that validated as an entity never stays in the clear."""
+    pos = h[0]
+    for c in [c for c in chosen if c[0] < h[1] and h[0] < c[1]] + [(h[1], h[1], -1)]:
+        a, b = pos, min(c[0], h[1])
+        while a < b and text[a] in _SEPS:
+            a += 1
+        while b > a and text[b - 1] in _SEPS:
+            b -= 1
+        if b > a:
+            bisect.insort(chosen, (a, b, h[2]))
+        pos = max(pos, c[1])
+        if pos >= h[1]:
+            break
 
 
 def _free(chosen: list[Hit], h: Hit) -> bool:
