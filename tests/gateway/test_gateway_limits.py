@@ -43,9 +43,10 @@ def test_failing_model_names_get_at_most_max_breakers(gateway):
     statuses = many_names(server, 600)
     assert set(statuses) <= {502, 503}
     breakers = server.gateway.kit.plugins.get("breaker").breakers
-    assert len(breakers) == 51 and ("echo", "") in breakers  # 50 models, then the provider's shared one
+    assert len(breakers) == 51 and ("echo", "*") in breakers  # 50 models, then one shared overflow breaker
     ready = httpx.get(server.url + "/readyz").json()["checks"]["breakers"]
-    assert ready["count"] == 51 and "echo" in ready["open"]
+    assert ready["count"] == 51 and "echo/*" in ready["open"]
+    assert httpx.get(server.url + "/readyz").status_code == 200  # names nobody configured do not unready it
     assert httpx.get(server.url + "/metrics").text.count("beluga_gateway_breaker_state{") == 51
 
 

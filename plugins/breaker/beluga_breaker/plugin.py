@@ -6,7 +6,8 @@ an error later in the stream is counted as a failure of its own.
 
 A breaker is created on the first failure it would count, not on the first call: a model whose
 calls succeed (or fail only in ways a breaker ignores, such as an unknown model's 404) costs no
-state (in the failure-rate mode, which counts successes, on the first call). At most ``max_breakers`` per-model breakers exist; further models share their provider's.
+state (in the failure-rate mode, which counts successes, on the first call). At most
+``max_breakers`` per-model breakers exist; further models share one more, ``provider/*``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BreakerSettings:
     )
     per: Literal["model", "provider"] = setting("model", help="one breaker per provider and model, or per provider")
     max_breakers: int = setting(
-        1000, min=1, help="most per-model breakers kept; failures of further models count on their provider's breaker"
+        1000, min=1, help="most per-model breakers kept; further models share one more per provider ('provider/*')"
     )
 
 
@@ -87,12 +88,12 @@ class BreakerPlugin:
     def _key(self, provider: str, model: str | None) -> tuple[str, str]:
         key = (provider, (model or "") if self.settings.per == "model" else "")
         if key[1] and key not in self.breakers and len(self.breakers) >= self.settings.max_breakers:
-            return (provider, "")  # full: the model shares its provider's breaker
+            return (provider, "*")  # full: the model shares one overflow breaker of its provider
         return key
 
     def breaker_for(self, provider: str, model: str | None = None) -> CircuitBreaker:
-        """The breaker guarding ``provider`` (and ``model``, unless ``per = "provider"`` or
-        ``max_breakers`` per-model breakers exist already), created if there is none yet."""
+        """The breaker guarding ``provider`` and ``model`` (the provider alone with ``per = "provider"``;
+        the provider's shared ``provider/*`` once ``max_breakers`` exist), created if there is none yet."""
         key = self._key(provider, model)
         breaker = self.breakers.get(key)
         if breaker is None:

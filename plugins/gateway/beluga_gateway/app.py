@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimited
-from beluga_core.kit import Kit, ReloadResult
+from beluga_core.kit import Kit, ReloadResult, parse_target
 from beluga_core.masking import get_logger
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
 from beluga_gateway.metrics import Metrics
@@ -465,12 +465,21 @@ class Gateway:
         states = self.breaker_states()
         open_ = sorted(n for n, s in states.items() if s == "open")
         half_open = sorted(n for n, s in states.items() if s == "half_open")
-        beluga = self.kit.config.beluga
-        candidates = [beluga.provider, *(t.partition(":")[0] for t in beluga.fallback)]
-        down = [p for p in candidates if any(n == p or n.startswith(p + "/") for n in open_)]
-        # Closed breakers are only counted: the answer stays small however many models were called.
-        checks["breakers"] = {"open": open_, "half_open": half_open, "count": len(states)}
-        if candidates and len(down) == len(candidates):
+        # The configured deployments a request can end on: the default provider's model, then each
+        # fallback. Breakers of other names (whatever callers asked for) never make the replica unready.
+        config = self.kit.config
+        beluga = config.beluga
+        default_model = beluga.model or config.provider_config(beluga.provider).model or beluga.provider
+        candidates = [(beluga.provider, default_model), *(parse_target(t) for t in beluga.fallback)]
+        names = [(p, p if m is None else f"{p}/{m}") for p, m in candidates]
+        open_set = set(open_)
+        down = [name for p, name in names if name in open_set or p in open_set]
+        # Closed breakers are only counted, and at most 50 names are listed per state: the answer
+        # stays small however many models were called.
+        checks["breakers"] = {
+            "open": open_[:50], "half_open": half_open[:50], "count": len(states), "open_count": len(open_),
+        }
+        if len(down) == len(candidates):
             ready = False
             checks["providers"] = {"unavailable": down}
         url = self._redis_url()
