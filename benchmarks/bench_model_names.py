@@ -38,7 +38,8 @@ def main() -> None:
     failing = "--failing" in sys.argv
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "beluga.toml"
-        path.write_text(CONFIG.format(failing='[providers.echo]\noptions = { fail_times = 100000000 }' if failing else ""))
+        fail = '[providers.echo]\noptions = { fail_times = 100000000 }' if failing else ""
+        path.write_text(CONFIG.format(failing=fail))
         from beluga_gateway.serve import free_port
 
         port = free_port()
@@ -55,7 +56,7 @@ def main() -> None:
                     except httpx.HTTPError:
                         time.sleep(0.05)
                 hello = [{"role": "user", "content": "hi"}]
-                for i in range(50):  # warm up with one name
+                for _ in range(50):  # warm up with one name
                     client.post("/v1/chat/completions", json={"model": "echo", "messages": hello})
                 before = (rss_mb(proc.pid), len(client.get("/metrics").content), len(client.get("/readyz").content))
                 t0 = time.perf_counter()

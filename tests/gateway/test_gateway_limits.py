@@ -79,15 +79,14 @@ SLOW = 'header_timeout = "500ms"\nbody_timeout = "1s"'
 
 def test_a_slow_request_head_is_closed_after_header_timeout(gateway):
     server = gateway(gw=SLOW)
-    silent = open_socket(server)
-    trickle = open_socket(server, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
-    started = time.monotonic()
-    for _ in range(3):  # a header line byte by byte, well inside the limit each time
-        trickle.sendall(b"x")
+    silent = [open_socket(server) for _ in range(50)]
+    trickle = [open_socket(server, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n") for _ in range(50)]
+    for _ in range(3):  # a header line byte by byte, each byte well inside the limit
+        for s in trickle:
+            s.sendall(b"x")
         time.sleep(0.1)
-    assert closed_within(silent, 15).startswith(b"HTTP/1.1 408 ")
-    assert closed_within(trickle, 15).startswith(b"HTTP/1.1 408 ")
-    assert time.monotonic() - started < 15
+    for s in silent + trickle:
+        assert closed_within(s, 15).startswith(b"HTTP/1.1 408 ")
 
 
 def test_the_next_request_head_on_a_kept_alive_connection_is_timed_too(gateway):
