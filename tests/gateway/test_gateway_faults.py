@@ -190,3 +190,14 @@ def test_rate_limit_storage_down_fail_closed_is_503_naming_it_and_logged_once(ga
     back = [rec.getMessage() for rec in caplog.records if "reachable again" in rec.getMessage()]
     assert len(back) == 1 and "request(s) were denied" in back[0]
     assert int(back[0].split(" request(s)")[0].rsplit(" ", 1)[1]) >= 6
+
+
+def test_readyz_is_503_when_every_models_table_deployment_has_an_open_breaker(gateway, openai_upstream):
+    failing(openai_upstream)
+    extra = OPENAI_ROUTE.format(url=openai_upstream.url) + '[plugins.breaker]\nfailure_threshold = 1\n'
+    server = gateway(extra, plugins=("breaker",))
+    assert httpx.get(server.url + "/readyz").status_code == 200
+    assert post(server, {"model": "gpt", "messages": HELLO}).status_code == 502  # its breaker opens
+    ready = httpx.get(server.url + "/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["providers"]["unavailable"] == ["openai/gpt-4o-mini"]

@@ -455,7 +455,7 @@ class Gateway:
 
     async def readyz(self, request: Request) -> Response:
         """Ready unless shutting down, the shared Redis of the rate limiter is unreachable, or every
-        provider a request could go to has its breaker open. Reports each check."""
+        configured deployment a request could go to has its breaker open. Reports each check."""
         if (refused := self._operator_only(request)) is not None:
             return refused
         checks: dict[str, Any] = {}
@@ -465,12 +465,18 @@ class Gateway:
         states = self.breaker_states()
         open_ = sorted(n for n, s in states.items() if s == "open")
         half_open = sorted(n for n, s in states.items() if s == "half_open")
-        # The configured deployments a request can end on: the default provider's model, then each
-        # fallback. Breakers of other names (whatever callers asked for) never make the replica unready.
+        # The configured deployments a request can end on: the `models` table's targets (without one,
+        # the default provider's model), then each fallback. Breakers of other names (whatever
+        # callers asked for) never make the replica unready.
         config = self.kit.config
         beluga = config.beluga
-        default_model = beluga.model or config.provider_config(beluga.provider).model or beluga.provider
-        candidates = [(beluga.provider, default_model), *(parse_target(t) for t in beluga.fallback)]
+        routes = self.state.routes
+        if routes:
+            candidates = list(dict.fromkeys((r.provider, r.model) for r in routes.values()))
+        else:
+            candidates = [(beluga.provider, beluga.model or config.provider_config(beluga.provider).model
+                           or beluga.provider)]
+        candidates += [parse_target(t) for t in beluga.fallback]
         names = [(p, p if m is None else f"{p}/{m}") for p, m in candidates]
         open_set = set(open_)
         down = [name for p, name in names if name in open_set or p in open_set]
