@@ -192,3 +192,20 @@ def test_an_unchanged_reload_keeps_breaker_state_and_a_changed_one_starts_fresh(
     assert plugin.breaker_for("echo").state is CircuitState.OPEN
     assert kit.reload({"plugins": {"breaker": {"failure_threshold": 4}}}).applied
     assert plugin.breaker_for("echo").state is CircuitState.CLOSED
+
+
+def test_breakers_are_made_on_a_counted_failure_and_capped_by_max_breakers(make_kit: Any) -> None:
+    plugin = BreakerPlugin(clock=FakeClock())
+    kit = make_kit(plugin, config={"plugins": {"breaker": {"failure_threshold": 2, "max_breakers": 3}}})
+    for i in range(20):
+        kit.generate("fine", model=f"ok-{i}")
+    echo(kit).fail_next(20, "not_found")  # an unknown model's 404 says nothing about the deployment
+    fail_calls(kit, 20, model="typo")
+    assert plugin.breakers == {}
+    echo(kit).fail_next(5)
+    for i in range(5):
+        fail_calls(kit, 1, model=f"down-{i}")
+    assert sorted(plugin.breakers) == [("echo", "*"), ("echo", "down-0"), ("echo", "down-1"), ("echo", "down-2")]
+    with pytest.raises(CircuitOpenError, match=r"echo/\*"):  # models past the cap share one, now open
+        kit.generate("hi", model="down-9")
+    assert kit.generate("own breaker", model="down-0").text == "own breaker"  # its own, still closed

@@ -3,6 +3,11 @@
 An outage of one model (or provider) opens only its breaker; calls to the others go on. A
 streamed call counts as a success once its first chunk has arrived (the provider is answering);
 an error later in the stream is counted as a failure of its own.
+
+A breaker is created on the first failure it would count, not on the first call: a model whose
+calls succeed (or fail only in ways a breaker ignores, such as an unknown model's 404) costs no
+state (in the failure-rate mode, which counts successes, on the first call). At most
+``max_breakers`` per-model breakers exist; further models share one more, ``provider/*``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class BreakerSettings:
         Duration(300.0), min=0, help="longest Retry-After honoured"
     )
     per: Literal["model", "provider"] = setting("model", help="one breaker per provider and model, or per provider")
+    max_breakers: int = setting(
+        1000, min=1, help="most per-model breakers kept; further models share one more per provider ('provider/*')"
+    )
 
 
 class BreakerPlugin:
@@ -77,12 +85,20 @@ class BreakerPlugin:
         if isinstance(settings, BreakerSettings) and settings != self.settings:
             self._apply(settings)  # new settings: fresh, closed breakers
 
-    def breaker_for(self, provider: str, model: str | None = None) -> CircuitBreaker:
-        """The breaker guarding ``provider`` (and ``model``, unless ``per = "provider"``)."""
+    def _key(self, provider: str, model: str | None) -> tuple[str, str]:
         key = (provider, (model or "") if self.settings.per == "model" else "")
+        if key[1] and key not in self.breakers and len(self.breakers) >= self.settings.max_breakers:
+            return (provider, "*")  # full: the model shares one overflow breaker of its provider
+        return key
+
+    def breaker_for(self, provider: str, model: str | None = None) -> CircuitBreaker:
+        """The breaker guarding ``provider`` and ``model`` (the provider alone with ``per = "provider"``;
+        the provider's shared ``provider/*`` once ``max_breakers`` exist), created if there is none yet."""
+        key = self._key(provider, model)
         breaker = self.breakers.get(key)
         if breaker is None:
             with self._lock:
+                key = self._key(provider, model)  # again, under the lock: the cap holds under races
                 breaker = self.breakers.get(key)
                 if breaker is None:
                     s = self.settings
@@ -103,26 +119,46 @@ class BreakerPlugin:
                     self.breakers = {**self.breakers, key: breaker}
         return breaker
 
+    def _counts(self, error: BaseException) -> bool:
+        code = getattr(error, "code", None)
+        return not (isinstance(code, ErrorCode) and code in self.settings.ignored)
+
     @hookimpl
     async def wrap_llm_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse | LLMStream:
-        breaker = self.breaker_for(request.provider or self._default_provider, request.model)
-        token = breaker.acquire()
-        timed = breaker.slow_call_threshold is not None
-        started = self.clock() if timed else 0.0
+        provider = request.provider or self._default_provider
+        model = request.model
+        # No breaker yet means closed with nothing counted: the call goes through with epoch 0, the
+        # token a fresh breaker hands out, and one is made only if the outcome counts as a failure.
+        # (The failure-rate mode counts successes too, so there every call needs its breaker.)
+        breaker = self.breakers.get(self._key(provider, model))
+        if breaker is None and self.settings.failure_rate is not None:
+            breaker = self.breaker_for(provider, model)
+        token = breaker.acquire() if breaker is not None else 0
+        threshold = self.settings.slow_call_threshold
+        started = self.clock() if threshold is not None else 0.0
         try:
             result = await call_next(request)
         except Exception as exc:
-            breaker.on_error(token, exc)
+            if breaker is None and self._counts(exc):
+                breaker = self.breaker_for(provider, model)
+            if breaker is not None:
+                breaker.on_error(token, exc)
             raise
         except BaseException:
-            breaker.release(token)
+            if breaker is not None:
+                breaker.release(token)
             raise
-        breaker.on_success(token, self.clock() - started if timed else None)
+        elapsed = self.clock() - started if threshold is not None else None
+        if breaker is None and elapsed is not None and threshold is not None and elapsed > threshold:
+            breaker = self.breaker_for(provider, model)
+        if breaker is not None:
+            breaker.on_success(token, elapsed)
         if isinstance(result, LLMStream):
+            known = breaker
 
             def finished(response: LLMResponse | None, error: BaseException | None) -> None:
-                if isinstance(error, Exception) and breaker.counts(error):
-                    breaker.on_error(token, error)
+                if isinstance(error, Exception) and self._counts(error):
+                    (known or self.breaker_for(provider, model)).on_error(token, error)
 
             result.on_finish(finished)
         return result

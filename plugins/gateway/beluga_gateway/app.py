@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
+import hmac
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
@@ -23,11 +25,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimited
-from beluga_core.kit import Kit, ReloadResult
+from beluga_core.kit import Kit, ReloadResult, parse_target
 from beluga_core.masking import get_logger
-from beluga_gateway.keys import Caller, GatewayState, StateCache
+from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
 from beluga_gateway.metrics import Metrics
-from beluga_gateway.wire import APIError, ChunkWriter, completion, dumps, error_event, from_beluga, new_id, parse_chat
+from beluga_gateway.wire import (
+    APIError,
+    ChunkWriter,
+    completion,
+    dumps,
+    error_event,
+    from_beluga,
+    new_id,
+    parse_chat,
+    retry_headers,
+    root_cause,
+)
 from beluga_gateway.wire import provider_params as _provider_params
 
 log = get_logger("beluga.gateway")
@@ -239,7 +252,8 @@ class Gateway:
         rid_header = (b"x-request-id", rid.encode())
         if self.draining:
             return await _error(send, APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
-                                               code="shutting_down"), rid_header), "-", False
+                                               code="shutting_down", headers=retry_headers(None)),
+                                rid_header), "-", False
         key = auth[7:].strip() if auth is not None and auth[:7].lower() == "bearer " else None
         caller = state.authenticate(key)
         if caller is None:
@@ -247,8 +261,13 @@ class Gateway:
                            "'Authorization: Bearer YOUR_KEY'.", code="invalid_api_key")
             return await _error(send, err, rid_header), "-", False
         try:
-            body = await _read_body(receive, length, state.max_body)
+            async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
+                body = await _read_body(receive, length, state.max_body)
             req = parse_chat(body)
+        except TimeoutError:
+            err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
+                           code="request_timeout", headers={"connection": "close"})
+            return await _error(send, err, rid_header), "-", False
         except APIError as bad:
             return await _error(send, bad, rid_header), "-", False
         except _ClientGone:
@@ -259,7 +278,7 @@ class Gateway:
             err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
                            param="model", code="model_not_found")
             return await _error(send, err, rid_header), "-", req.stream
-        label = route.public
+        label = state.model_label(route.public)
         kwargs: dict[str, Any] = {
             "model": route.model,
             "provider": route.provider,
@@ -362,12 +381,19 @@ class Gateway:
             await chunks.aclose()
 
     def _failed(self, exc: BelugaError, caller: Caller) -> APIError:
-        if isinstance(exc, GuardBlocked):
-            self.metrics.guard_blocks.labels(exc.guard, exc.stage).inc()
-        elif isinstance(exc, RateLimited):
+        root = root_cause(exc)
+        if isinstance(root, GuardBlocked):
+            guard = root.guard if root.guard in self.kit.order else OTHER_LABEL
+            self.metrics.guard_blocks.labels(guard, root.stage).inc()
+        elif isinstance(root, RateLimited):
             self.metrics.rate_limited.labels(caller.project).inc()
         err = from_beluga(exc)
-        if err.status >= 500:
+        if err.status == 503:
+            # An open breaker or an unreachable limiter storage: each is logged once when it starts
+            # (by the breaker and the limiter), not once per refused request.
+            log.debug("request refused: [%s] %s", exc.code.value, exc.message)
+        elif err.status >= 500:
+            # The client sees only what failed; the details (upstream URL, its message) stay here.
             log.warning("request failed: [%s] %s", exc.code.value, exc.message)
         return err
 
@@ -412,20 +438,54 @@ class Gateway:
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    def _operator_only(self, request: Request) -> Response | None:
+        """None when ``request`` may read an operator endpoint (``metrics_key`` unset, or presented
+        as a bearer token); else the 401 to answer."""
+        digest = self.state.metrics_key_digest
+        if digest is None:
+            return None
+        header = request.headers.get("authorization", "")
+        presented = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        presented_digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
+        if presented and hmac.compare_digest(presented_digest, digest):
+            return None
+        err = APIError(401, "This endpoint needs the gateway's metrics key: send 'Authorization: Bearer METRICS_KEY'.",
+                       code="invalid_api_key")
+        return JSONResponse(err.body(), err.status, headers={"www-authenticate": "Bearer"})
+
     async def readyz(self, request: Request) -> Response:
         """Ready unless shutting down, the shared Redis of the rate limiter is unreachable, or every
-        provider a request could go to has its breaker open. Reports each check."""
+        configured deployment a request could go to has its breaker open. Reports each check."""
+        if (refused := self._operator_only(request)) is not None:
+            return refused
         checks: dict[str, Any] = {}
         ready = not self.draining
         if self.draining:
             checks["shutdown"] = "draining"
         states = self.breaker_states()
         open_ = sorted(n for n, s in states.items() if s == "open")
-        beluga = self.kit.config.beluga
-        candidates = [beluga.provider, *(t.partition(":")[0] for t in beluga.fallback)]
-        down = [p for p in candidates if any(n == p or n.startswith(p + "/") for n in open_)]
-        checks["breakers"] = {"open": open_, "states": states}
-        if candidates and len(down) == len(candidates):
+        half_open = sorted(n for n, s in states.items() if s == "half_open")
+        # The configured deployments a request can end on: the `models` table's targets (without one,
+        # the default provider's model), then each fallback. Breakers of other names (whatever
+        # callers asked for) never make the replica unready.
+        config = self.kit.config
+        beluga = config.beluga
+        routes = self.state.routes
+        if routes:
+            candidates = list(dict.fromkeys((r.provider, r.model) for r in routes.values()))
+        else:
+            candidates = [(beluga.provider, beluga.model or config.provider_config(beluga.provider).model
+                           or beluga.provider)]
+        candidates += [parse_target(t) for t in beluga.fallback]
+        names = [(p, p if m is None else f"{p}/{m}") for p, m in candidates]
+        open_set = set(open_)
+        down = [name for p, name in names if name in open_set or p in open_set]
+        # Closed breakers are only counted, and at most 50 names are listed per state: the answer
+        # stays small however many models were called.
+        checks["breakers"] = {
+            "open": open_[:50], "half_open": half_open[:50], "count": len(states), "open_count": len(open_),
+        }
+        if len(down) == len(candidates):
             ready = False
             checks["providers"] = {"unavailable": down}
         url = self._redis_url()
@@ -439,6 +499,8 @@ class Gateway:
         )
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if (refused := self._operator_only(request)) is not None:
+            return refused
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- introspection of other plugins --------------------------------------------------------

@@ -17,6 +17,10 @@ from beluga_core.kit import parse_target
 from beluga_core.settings import Config
 from beluga_gateway.plugin import GatewaySettings, KeySettings
 
+#: The metric label of every model name (or guard) the configuration does not name, so that
+#: callers cannot grow the number of metric series by sending new names.
+OTHER_LABEL = "other"
+
 
 def hash_key(key: str) -> str:
     """The hex SHA-256 of ``key``: what ``key_sha256`` in ``[plugins.gateway] keys`` holds."""
@@ -72,6 +76,12 @@ class GatewayState:
         self.passthrough = frozenset(self.settings.passthrough)
         self.timeout = float(self.settings.timeout)
         self.max_body = self.settings.max_body_bytes
+        self.body_timeout = float(self.settings.body_timeout)
+        key = self.settings.metrics_key
+        self.metrics_key_digest = hashlib.sha256(key.encode("utf-8")).digest() if key else None
+        #: Model names that get a metric series of their own: the ``models`` table's public names,
+        #: or without one the default model. Any other name is counted as ``other``.
+        self.labels = frozenset(self.routes) or frozenset(name for name, _ in self.model_names(self.anonymous))
 
     def _kind(self, provider: str) -> str:
         pc = self.config.providers.get(provider)
@@ -94,6 +104,10 @@ class GatewayState:
         if self.routes:
             return self.routes.get(model)
         return Route(model, self.default_provider, model or None, self._default_kind)
+
+    def model_label(self, public: str) -> str:
+        """The ``model`` metric label of a requested public name: bounded by the configuration."""
+        return public if public in self.labels else OTHER_LABEL
 
     def model_names(self, caller: Caller) -> list[tuple[str, str]]:
         """(public name, owner) of every model ``caller`` may use, for ``GET /v1/models``."""
@@ -125,4 +139,4 @@ class StateCache:
         return entry[1]
 
 
-__all__ = ["Caller", "GatewayState", "Route", "StateCache", "hash_key"]
+__all__ = ["OTHER_LABEL", "Caller", "GatewayState", "Route", "StateCache", "hash_key"]

@@ -63,6 +63,18 @@ class GatewaySettings:
     reload_interval: Duration = setting(
         Duration(1.0), min=0, help="how often the config file is checked for changes (0: no hot reload)"
     )
+    header_timeout: Duration = setting(
+        Duration(10.0), min=0.1, help="a request's line and headers must arrive within this (408 and closed after)"
+    )
+    body_timeout: Duration = setting(
+        Duration(60.0), min=0.1, help="a chat request's whole body must arrive within this (408 and closed after)"
+    )
+    max_connections: int = setting(
+        1000, min=1, help="open client connections at most; one more is answered 503 and closed (keep under ulimit -n)"
+    )
+    metrics_key: str | None = setting(
+        None, secret=True, help="bearer key /metrics and /readyz require, usually ${ENV_VAR}; unset: they are open"
+    )
     passthrough: tuple[str, ...] = setting(
         factory=lambda: (
             "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "tool_choice",
@@ -72,6 +84,8 @@ class GatewaySettings:
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.metrics_key is not None and len(self.metrics_key) < 8:
+            raise ValueError("metrics_key is shorter than 8 characters; use a long random key")
         for public, target in self.models.items():
             if not target.partition(":")[0]:
                 raise ValueError(f"models.{public}: expected 'provider' or 'provider:model', got {target!r}")

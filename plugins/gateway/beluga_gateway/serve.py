@@ -19,6 +19,8 @@ from beluga_core.cli import default_config_path
 from beluga_core.kit import Kit
 
 WORKER_CONFIG_ENV = "BELUGA_GATEWAY_CONFIG"
+#: Seconds an idle kept-alive client connection stays open (uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE_TIMEOUT = 5
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": max(1, round(drain)),
         "lifespan": "on",
         "server_header": False,
+        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
     }
     if args.workers > 1:
         kit.close()
@@ -88,21 +91,29 @@ def run(args: argparse.Namespace) -> int:
             # Counters of all workers added up on /metrics (prometheus-client's multiprocess mode).
             made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="beluga-metrics-")
         try:
-            uvicorn.run("beluga_gateway.serve:worker_app", factory=True, workers=args.workers, **common)
+            # By name: each worker imports the protocol class, and worker_app hands it its gateway.
+            uvicorn.run("beluga_gateway.serve:worker_app", factory=True, workers=args.workers,
+                        http="beluga_gateway.connections:LimitedHTTPProtocol", **common)
         finally:
             if made:
                 shutil.rmtree(made, ignore_errors=True)
         return 0
-    uvicorn.run(Gateway(kit, watch=not args.no_reload, freeze_gc=True), **common)
+    from beluga_gateway.connections import protocol_for
+
+    gateway = Gateway(kit, watch=not args.no_reload, freeze_gc=True)
+    uvicorn.run(gateway, http=protocol_for(gateway), **common)
     return 0
 
 
 def worker_app() -> Any:
     """The app of one ``--workers`` process (uvicorn imports this by name)."""
     from beluga_gateway.app import Gateway
+    from beluga_gateway.connections import LimitedHTTPProtocol
 
     path = os.environ.get(WORKER_CONFIG_ENV) or None
-    return Gateway(Kit.from_config(path), watch=not os.environ.get("BELUGA_GATEWAY_NO_RELOAD"), freeze_gc=True)
+    gateway = Gateway(Kit.from_config(path), watch=not os.environ.get("BELUGA_GATEWAY_NO_RELOAD"), freeze_gc=True)
+    LimitedHTTPProtocol.gateway = gateway  # one gateway per worker process
+    return gateway
 
 
 def free_port() -> int:
@@ -117,6 +128,13 @@ class ServerThread:
     def __init__(self, app: Any, port: int | None = None, *, drain: float = 30.0, **options: Any) -> None:
         import uvicorn
 
+        from beluga_gateway.app import Gateway
+
+        if isinstance(app, Gateway) and "http" not in options:
+            from beluga_gateway.connections import protocol_for
+
+            options["http"] = protocol_for(app)  # the gateway's header timeout and connection cap
+        options.setdefault("timeout_keep_alive", KEEP_ALIVE_TIMEOUT)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

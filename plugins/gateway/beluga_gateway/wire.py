@@ -3,6 +3,7 @@ and Beluga's errors as OpenAI-style error bodies with the right HTTP status."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -12,7 +13,15 @@ from typing import Any
 
 import attrs
 
-from beluga_core.errors import BelugaError, CircuitOpenError, ConfigError, ErrorCode, GuardBlocked, RateLimited
+from beluga_core.errors import (
+    BelugaError,
+    CircuitOpenError,
+    ConfigError,
+    ErrorCode,
+    GuardBlocked,
+    ProviderError,
+    RateLimited,
+)
 from beluga_core.schema import (
     AIMessage,
     HumanMessage,
@@ -360,65 +369,129 @@ def error_event(err: APIError) -> bytes:
 # -- errors ------------------------------------------------------------------------------------
 
 
-def _retry_headers(seconds: float | None) -> dict[str, str]:
-    if seconds is None:
-        return {}
-    seconds = max(0.0, seconds)
+#: Retry-After (seconds) on a 429 or 503 whose cause did not say when to come back.
+DEFAULT_RETRY_AFTER = 1.0
+
+
+def retry_headers(seconds: float | None) -> dict[str, str]:
+    if seconds is None or not seconds >= 0:  # also NaN
+        seconds = DEFAULT_RETRY_AFTER
+    seconds = min(seconds, 86400.0)
     return {"retry-after": str(max(1, math.ceil(seconds))), "retry-after-ms": str(int(seconds * 1000))}
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The error behind wrappers that keep the last attempt's error as ``last_error`` (retry's
+    give-up errors): an open breaker seen through a retry is still an open breaker."""
+    seen = {id(exc)}
+    while isinstance(inner := getattr(exc, "last_error", None), BaseException) and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+@functools.cache
+def _storage_error() -> type[BaseException] | tuple[()]:
+    try:
+        from beluga_ratelimit.storage import StorageUnavailable  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:  # the plugin is not installed: its error cannot occur
+        return ()
+    error: type[BaseException] = StorageUnavailable
+    return error
+
+
+def _storage_outage(exc: BaseException) -> bool:
+    """The rate limiter's shared storage is down and it fails closed (beluga-ratelimit's error)."""
+    return isinstance(exc, _storage_error())
+
+
+def _upstream(exc: BaseException) -> str:
+    """How an upstream failure is described to clients: the provider's section name and its HTTP
+    status, never its URL or its own message text (those go to the log)."""
+    provider = getattr(exc, "provider", "") or "upstream"
+    status = getattr(exc, "status_code", None)
+    return f"The upstream provider {provider!r}" + (f" (HTTP {status})" if isinstance(status, int) else "")
+
+
 def from_beluga(exc: BelugaError) -> APIError:
-    """The OpenAI-style answer for a Beluga error. Upstream details that may hold secrets are dropped."""
-    if isinstance(exc, GuardBlocked):
-        code = "guard_blocked" if exc.stage == "input" else f"guard_blocked_{exc.stage}"
+    """The OpenAI-style answer for a Beluga error.
+
+    Messages say what failed in the client's terms. Upstream URLs and the upstream's own message
+    text never reach the client (they may name internal hosts or quote keys); the gateway logs them.
+    Every 429 and 503 carries ``Retry-After``.
+    """
+    root = root_cause(exc)
+    if isinstance(root, GuardBlocked):
+        code = "guard_blocked" if root.stage == "input" else f"guard_blocked_{root.stage}"
         return APIError(
             400,
-            f"Your request was blocked by the {exc.guard!r} guard ({exc.stage}): {exc.reason}",
+            f"Your request was blocked by the {root.guard!r} guard ({root.stage}): {root.reason}",
             type="invalid_request_error",
             code=code,
-            param="messages" if exc.stage == "input" else None,
+            param="messages" if root.stage == "input" else None,
         )
-    if isinstance(exc, RateLimited):
+    if isinstance(root, RateLimited):
         return APIError(
             429,
-            exc.message,
+            root.message,
             type="rate_limit_error",
             code="rate_limit_exceeded",
-            headers=_retry_headers(exc.retry_after),
+            headers=retry_headers(root.retry_after),
         )
-    if isinstance(exc, CircuitOpenError):
+    if isinstance(root, CircuitOpenError):
         return APIError(
             503,
-            f"The upstream provider is unavailable (circuit open); try again later. {exc.message}",
+            "The upstream provider is unavailable: its circuit breaker is open after repeated failures. "
+            "Retry after the time in Retry-After.",
             type="service_unavailable",
             code="circuit_open",
-            headers=_retry_headers(exc.retry_after),
+            headers=retry_headers(root.retry_after),
         )
-    if isinstance(exc, ConfigError):
+    if _storage_outage(root):
+        return APIError(
+            503,
+            "The gateway's rate-limit storage is unreachable, so requests are refused until it returns. "
+            "Retry after the time in Retry-After.",
+            type="service_unavailable",
+            code="rate_limit_storage_unavailable",
+            headers=retry_headers(getattr(root, "retry_after", None)),
+        )
+    if isinstance(root, ConfigError) or isinstance(exc, ConfigError):
         return APIError(500, "The gateway is misconfigured for this request; see its log.", type="server_error",
                         code="gateway_misconfigured")
-    provider = getattr(exc, "provider", "") or "upstream"
     code = exc.code
+    if code in (ErrorCode.TIMEOUT, ErrorCode.BUDGET_EXHAUSTED):
+        slow = " (the upstream provider did not answer in time)" if isinstance(root, ProviderError) else ""
+        return APIError(504, f"The request did not finish within its deadline{slow}.", type="timeout",
+                        code="timeout")
+    if not isinstance(root, ProviderError):
+        if code is ErrorCode.PROVIDER_UNAVAILABLE:
+            return APIError(502, "The upstream provider failed.", type="upstream_error", code="upstream_unavailable",
+                            headers=retry_headers(exc.retry_after) if exc.retry_after is not None else None)
+        # The chain's own refusal (a plugin's or the kit's check): its message is Beluga's, not an upstream's.
+        status = 404 if code is ErrorCode.NOT_FOUND else 400
+        return APIError(status, exc.message, type="invalid_request_error", code=code.value)
+    who = _upstream(root)
     if code is ErrorCode.AUTH:
         return APIError(
             502,
-            f"The upstream provider {provider!r} rejected the gateway's credentials. This is the gateway's "
-            "configuration, not your key; tell its operator.",
+            f"{who} rejected the gateway's credentials. This is the gateway's configuration, not your key; "
+            "tell its operator.",
             type="upstream_error",
             code="upstream_auth_failed",
         )
     if code is ErrorCode.RATE_LIMIT:
-        return APIError(429, f"The upstream provider {provider!r} is rate limiting; retry later.",
-                        type="rate_limit_error", code="upstream_rate_limited", headers=_retry_headers(exc.retry_after))
-    if code in (ErrorCode.TIMEOUT, ErrorCode.BUDGET_EXHAUSTED):
-        return APIError(504, f"The request did not finish within its deadline: {exc.message}", type="timeout",
-                        code="timeout")
-    if code is ErrorCode.PROVIDER_UNAVAILABLE:
-        return APIError(502, f"The upstream provider {provider!r} failed: {exc.message}", type="upstream_error",
-                        code="upstream_unavailable", headers=_retry_headers(exc.retry_after))
+        return APIError(429, f"{who} is rate limiting; retry later.", type="rate_limit_error",
+                        code="upstream_rate_limited", headers=retry_headers(root.retry_after))
     if code is ErrorCode.NOT_FOUND:
-        return APIError(404, exc.message, type="invalid_request_error", code="not_found")
-    return APIError(400, exc.message, type="invalid_request_error", code=code.value)
+        return APIError(404, f"{who} does not know the requested model or resource.", type="invalid_request_error",
+                        code="not_found")
+    if code is ErrorCode.INVALID_INPUT:
+        return APIError(400, f"{who} rejected the request as invalid; check the request's fields and size.",
+                        type="invalid_request_error", code="invalid_input")
+    return APIError(502, f"{who} failed or sent a reply the gateway could not use.", type="upstream_error",
+                    code="upstream_unavailable",
+                    headers=retry_headers(root.retry_after) if root.retry_after is not None else None)
 
 
 __all__ = [
@@ -431,4 +504,6 @@ __all__ = [
     "from_beluga",
     "parse_chat",
     "provider_params",
+    "retry_headers",
+    "root_cause",
 ]

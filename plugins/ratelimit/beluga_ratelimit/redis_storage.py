@@ -221,6 +221,8 @@ class RedisStorage:
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._outage = False
+        self._outage_since = 0.0
+        self._outage_decisions = 0  # decisions made by the failure mode during the current outage
 
     # -- clients -------------------------------------------------------------------------------
     def _client(self) -> redis.Redis:
@@ -310,6 +312,9 @@ class RedisStorage:
             self._down_until = time.monotonic() + self.recheck_interval
             first = not self._outage
             self._outage = True
+            if first:
+                self._outage_since = time.monotonic()
+                self._outage_decisions = 0
         if first:
             action = "admitting" if self.failure_mode == "open" else "denying"
             log.warning(
@@ -324,10 +329,24 @@ class RedisStorage:
     def _recovered(self) -> None:
         with self._lock:
             was, self._outage, self._down_until = self._outage, False, 0.0
+            count, lasted = self._outage_decisions, time.monotonic() - self._outage_since
         if was:
-            log.warning("ratelimit: storage %s is reachable again; limits are enforced", self.url)
+            log.warning(
+                "ratelimit: storage %s is reachable again after %.1fs; %d request(s) were %s meanwhile; "
+                "limits are enforced",
+                self.url,
+                lasted,
+                count,
+                "admitted unchecked" if self.failure_mode == "open" else "denied",
+            )
+
+    @property
+    def outage_decisions(self) -> int:
+        """Requests decided by the failure mode (admitted or denied) in the current or last outage."""
+        return self._outage_decisions
 
     def _fallback(self, limit: int, reason: str) -> Decision:
+        self._outage_decisions += 1  # under the GIL; a count for the log, not an exact ledger
         if self.failure_mode == "open":
             return Decision(True, limit, 0.0, -1, degraded=True)
         raise StorageUnavailable(self.url, reason, retry_after=self.recheck_interval)
