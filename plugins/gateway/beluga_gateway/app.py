@@ -26,7 +26,7 @@ from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimit
 from beluga_core.kit import Kit, ReloadResult
 from beluga_core.masking import get_logger
 from beluga_gateway.keys import Caller, GatewayState, StateCache
-from beluga_gateway.metrics import Metrics
+from beluga_gateway.metrics import Metrics, printable
 from beluga_gateway.wire import APIError, ChunkWriter, completion, dumps, error_event, from_beluga, new_id, parse_chat
 from beluga_gateway.wire import provider_params as _provider_params
 
@@ -451,7 +451,7 @@ class Gateway:
         out: dict[str, str] = {}
         for key, breaker in list(breakers.items()):
             name = "/".join(k for k in key if k) if isinstance(key, tuple) else str(key)
-            out[name] = str(getattr(breaker.state, "value", breaker.state))
+            out[printable(name)] = str(getattr(breaker.state, "value", breaker.state))
         return out
 
     def _redis_url(self) -> str | None:
