@@ -119,6 +119,7 @@ class Gateway:
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
         self.app = Starlette(
             routes=routes,
@@ -437,6 +438,12 @@ class Gateway:
             {"status": "ready" if ready else "unavailable", "in_flight": self.in_flight, "checks": checks},
             200 if ready else 503,
         )
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI 3.1 description of what this gateway accepts and answers."""
+        from beluga_gateway.openapi import document_bytes
+
+        return Response(document_bytes(), media_type="application/json")
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

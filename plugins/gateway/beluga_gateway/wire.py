@@ -277,9 +277,14 @@ def _number(obj: Mapping[str, Any], name: str, lo: float, hi: float, prefix: str
 
 
 def _integer(obj: Mapping[str, Any], name: str, lo: int | None, hi: int | None, prefix: str = "") -> int | None:
-    value = _opt(obj, name, int, "an integer", prefix)
+    """An integer field; ``16.0`` counts as 16, as in JSON Schema (and JavaScript, which writes it as 16)."""
+    value = _opt(obj, name, (int, float), "an integer", prefix)
     if value is None:
         return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise bad_request(f"'{prefix}{name}' must be an integer", prefix + name)
+        value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"between {lo} and {hi}" if lo is not None and hi is not None else f"at least {lo}"
         raise bad_request(f"'{prefix}{name}' must be {span}", prefix + name)
@@ -321,7 +326,8 @@ def _check_options(body: Mapping[str, Any]) -> None:
         raise bad_request("'stop' must be a string or an array of 1 to 4 strings", "stop")
     bias = _opt(body, "logit_bias", dict, "an object mapping token ids to integers")
     for token, value in (bias or {}).items():
-        if isinstance(value, bool) or not isinstance(value, int) or not -100 <= value <= 100:
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral or not -100 <= value <= 100:
             raise bad_request(
                 "'logit_bias' values must be integers between -100 and 100", f"logit_bias.{_shown(token)}"
             )
