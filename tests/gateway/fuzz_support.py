@@ -126,4 +126,4 @@ def _runner(
     return run
 
 
-__all__ = ["OPENAI_SPEC", "fuzz", "gateway_schema", "openai_schema"]
+__all__ = ["OPENAI_SPEC", "Counts", "fuzz", "gateway_schema", "openai_schema"]
