@@ -67,6 +67,9 @@ SURROGATES = [
      "messages[0].tool_calls[0].function.arguments"),
     (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "x_vendor": {"a": ["ok", "\\ud800"]}}',
      "x_vendor.a[1]"),
+    # An escaped backslash, then "ud800" as text, then a real lone low surrogate: not a pair.
+    (b'{"model": "echo", "messages": [{"role": "user", "content": "a\\\\ud800\\udc00"}]}', "messages[0].content"),
+    (b'{"model": "echo", "messages": [{"role": "user", "content": "\\ude00\\ud83d"}]}', "messages[0].content"),
     (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "metadata": {"\\ud800": "v"}}',
      "metadata.\\ud800"),
 ]
@@ -146,12 +149,16 @@ def test_nesting_thousands_deep_is_400(gateway: Any) -> None:
     healthy(server)
 
 
-def test_nesting_within_the_cap_is_accepted_and_the_first_level_beyond_it_is_named(gateway: Any) -> None:
+@pytest.mark.parametrize("padding", [0, 40_000], ids=["short body", "long body"])
+def test_nesting_within_the_cap_is_accepted_and_the_first_level_beyond_it_is_named(gateway: Any, padding: int) -> None:
     server = gateway()
+    messages = [{"role": "user", "content": "x" * padding or "hi"}]
     # The body object is level 1, so x_vendor may hold 63 levels.
-    assert post(server, chat(x_vendor=b"[" * 63 + b"]" * 63)).status_code == 200
-    err = refused(post(server, chat(x_vendor=b"[" * 64 + b"]" * 64)))
+    assert post(server, chat(messages=messages, x_vendor=b"[" * 63 + b"]" * 63)).status_code == 200
+    err = refused(post(server, chat(messages=messages, x_vendor=b"[" * 64 + b"]" * 64)))
     assert err["param"] == "x_vendor" + "[0]" * 63
+    nested = b'{"a": ' * 64 + b"1" + b"}" * 64
+    assert refused(post(server, chat(messages=messages, x_vendor=nested)))["param"] == "x_vendor" + ".a" * 63
 
 
 # -- malformed fields --------------------------------------------------------------------------
@@ -231,6 +238,8 @@ def test_shapes_openai_allows_are_still_accepted(gateway: Any) -> None:
     assert post(server, chat(messages=[{"role": "user", "content": "😀 \ud83d\ude00 ok"}])).status_code == 200
     escaped = b'{"model": "echo", "messages": [{"role": "user", "content": "pair \\ud83d\\ude00 ok"}]}'
     assert post(server, escaped).status_code == 200  # a surrogate pair, as ensure_ascii JSON writers send it
+    text = b'{"model": "echo", "messages": [{"role": "user", "content": "C:\\\\ud800 is a path"}]}'
+    assert post(server, text).status_code == 200  # an escaped backslash before "ud800" is plain text
 
 
 def test_bodies_that_are_not_json_text_are_400(gateway: Any) -> None:

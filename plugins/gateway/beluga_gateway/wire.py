@@ -109,8 +109,16 @@ class ChatRequest:
 MAX_DEPTH = 64
 #: Integers must fit in 64 bits (OpenAI's own range for ``seed``); longer digit strings are not even converted.
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-# A JSON escape of a UTF-16 surrogate: the only way a lone surrogate gets into a strictly decoded body.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Escaped backslashes, and surrogate escapes with the low half that pairs them if it follows: read
+# left to right, a lone surrogate escape is a match of six characters. Pairs, as writers with
+# ``ensure_ascii`` send every emoji, are twelve.
+_SURROGATE_ESCAPES = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
+
+
+def _lone_surrogate_escape(text: str) -> bool:
+    """Whether JSON ``text`` escapes a lone surrogate: the only way one gets into a strictly decoded body."""
+    # One-character search is memchr; most prompts hold no backslash at all.
+    return "\\" in text and "\\u" in text and any(len(m.group()) == 6 for m in _SURROGATE_ESCAPES.finditer(text))
 
 
 class _BadNumber:
@@ -186,6 +194,17 @@ def _check(node: Any, path: str, depth: int) -> None:
         )
 
 
+def _too_deep(node: Any, room: int) -> bool:
+    """Whether arrays and objects nest in ``node`` more than ``room`` levels deep."""
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return False
+    return room <= 0 or any(_too_deep(child, room - 1) for child in children)
+
+
 def _load(text: str) -> Any:
     """``json.loads`` within the gateway's limits: ``ValueError`` if ``text`` is not JSON, ``APIError``
     (400, naming the field) if it holds what :func:`_check` refuses."""
@@ -194,12 +213,14 @@ def _load(text: str) -> Any:
         value = _DECODER.decode(text)
     except RecursionError:
         raise bad_request(f"The request nests arrays and objects deeper than {MAX_DEPTH} levels.") from None
-    # The full walk only when something may be wrong: a bad number was seen, a surrogate escape
-    # appears, or there are enough brackets for the nesting to reach the cap.
+    # The full walk (which names the field) only when something is or may be wrong: a bad number
+    # was made, a lone surrogate escape appears, or the nesting passes the cap (looked for in a
+    # short text only when it has enough brackets; in a long one, counting them costs more than
+    # walking its arrays and objects).
     if (
         _BadNumber.made != made
-        or text.count("[") + text.count("{") > MAX_DEPTH
-        or ("\\u" in text and _SURROGATE_ESCAPE.search(text))
+        or _lone_surrogate_escape(text)
+        or ((len(text) > 16384 or text.count("[") + text.count("{") > MAX_DEPTH) and _too_deep(value, MAX_DEPTH))
     ):
         _check(value, "", 1)
     return value
@@ -300,9 +321,19 @@ def _choice(obj: Mapping[str, Any], name: str, allowed: tuple[str, ...], prefix:
     return str(value)
 
 
+_OPTIONS = frozenset({
+    "top_p", "frequency_penalty", "presence_penalty", "top_logprobs", "seed", "logprobs", "store",
+    "parallel_tool_calls", "user", "prompt_cache_key", "service_tier", "reasoning_effort", "verbosity",
+    "prompt_cache_retention", "safety_identifier", "modalities", "stop", "logit_bias", "metadata", "tool_choice",
+    "response_format",
+})
+
+
 def _check_options(body: Mapping[str, Any]) -> None:
     """The sampling and output options of OpenAI's request that the gateway forwards or ignores:
     each must have the type and range OpenAI documents (null means unset)."""
+    if _OPTIONS.isdisjoint(body):
+        return
     _number(body, "top_p", 0, 1)
     _number(body, "frequency_penalty", -2, 2)
     _number(body, "presence_penalty", -2, 2)
