@@ -40,12 +40,17 @@ _IMAGE_PART = {
     "properties": {
         "type": {"const": "image_url"},
         "image_url": {
-            "type": "object",
-            "required": ["url"],
-            "properties": {
-                "url": {"type": "string", "minLength": 1},
-                "detail": {"enum": ["auto", "low", "high"]},
-            },
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["url"],
+                    "properties": {
+                        "url": {"type": "string", "minLength": 1},
+                        "detail": {"enum": ["auto", "low", "high"]},
+                    },
+                },
+                {"type": "string", "minLength": 1, "description": "The URL alone (detail: auto)."},
+            ]
         },
     },
 }
