@@ -150,7 +150,7 @@ def test_deadline_passing_is_504_json_or_stream(gateway, stream):
         (b"[1, 2]", None),
         ({"messages": HELLO}, "model"),
         ({"model": "echo"}, "messages"),
-        ({"model": "echo", "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0]"),
+        ({"model": "echo", "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
         ({"model": "echo", "messages": HELLO, "max_tokens": -1}, "max_tokens"),
         ({"model": "echo", "messages": HELLO, "tools": [{"type": "function", "function": {}}]}, "tools[0]"),
         ({"model": "echo", "messages": [{"role": "user", "content": [{"type": "audio"}]}]}, "messages[0].content"),

@@ -28,7 +28,7 @@ from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimit
 from beluga_core.kit import Kit, ReloadResult, parse_target
 from beluga_core.masking import get_logger
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
-from beluga_gateway.metrics import Metrics
+from beluga_gateway.metrics import Metrics, printable
 from beluga_gateway.wire import (
     APIError,
     ChunkWriter,
@@ -132,6 +132,7 @@ class Gateway:
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
         self.app = Starlette(
             routes=routes,
@@ -498,6 +499,12 @@ class Gateway:
             200 if ready else 503,
         )
 
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI 3.1 description of what this gateway accepts and answers."""
+        from beluga_gateway.openapi import document_bytes
+
+        return Response(document_bytes(), media_type="application/json")
+
     async def metrics_endpoint(self, request: Request) -> Response:
         if (refused := self._operator_only(request)) is not None:
             return refused
@@ -513,7 +520,7 @@ class Gateway:
         out: dict[str, str] = {}
         for key, breaker in list(breakers.items()):
             name = "/".join(k for k in key if k) if isinstance(key, tuple) else str(key)
-            out[name] = str(getattr(breaker.state, "value", breaker.state))
+            out[printable(name)] = str(getattr(breaker.state, "value", breaker.state))
         return out
 
     def _redis_url(self) -> str | None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 #: Latency buckets (seconds) fine enough to see the gateway's own sub-millisecond overhead.
@@ -28,7 +30,7 @@ class _BreakerCollector(Collector):
             labels=["breaker"],
         )
         for name, state in sorted(self._breakers().items()):
-            g.add_metric([name], _BREAKER_VALUE.get(state, -1.0))
+            g.add_metric([printable(name)], _BREAKER_VALUE.get(state, -1.0))
         yield g
 
 
@@ -69,10 +71,46 @@ class Metrics:
     def render(self) -> bytes:
         shared = multiprocess_registry()
         if shared is None:
-            return generate_latest(self.registry)
+            return _latest(self.registry)
         own = CollectorRegistry()
         own.register(self._breakers)  # breaker state is this worker's view; counters are summed
-        return generate_latest(shared) + generate_latest(own)
+        return _latest(shared) + _latest(own)
+
+
+def printable(value: str) -> str:
+    """``value`` with anything UTF-8 cannot encode (lone surrogates) replaced by U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8").replace("?", "\ufffd")
+    return value
+
+
+class _Printable(Collector):
+    """Another registry's metrics with every label value made :func:`printable`."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            family.samples = [
+                s._replace(labels={k: printable(v) for k, v in s.labels.items()}) for s in family.samples
+            ]
+            yield family
+
+
+def _latest(registry: CollectorRegistry) -> bytes:
+    """The exposition text. The gateway keeps request-made label values valid Unicode; should one
+    slip through, it is rendered with a replacement character instead of failing every scrape."""
+    try:
+        return generate_latest(registry)
+    except UnicodeEncodeError:
+        clean = CollectorRegistry(auto_describe=False)
+        clean.register(_Printable(registry))
+        return generate_latest(clean)
 
 
 def multiprocess_registry() -> Any:
@@ -87,4 +125,4 @@ def multiprocess_registry() -> Any:
     return registry
 
 
-__all__ = ["BUCKETS", "Metrics", "multiprocess_registry"]
+__all__ = ["BUCKETS", "Metrics", "multiprocess_registry", "printable"]

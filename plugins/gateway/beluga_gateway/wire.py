@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -113,11 +114,141 @@ class ChatRequest:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def parse_chat(raw: bytes) -> ChatRequest:
-    """Parse and check a Chat Completions body; raises ``APIError`` (400) naming the bad field."""
+#: Deepest nesting of arrays and objects accepted in a request body (and in tool-call arguments).
+MAX_DEPTH = 64
+#: Integers must fit in 64 bits (OpenAI's own range for ``seed``); longer digit strings are not even converted.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# Escaped backslashes, and surrogate escapes with the low half that pairs them if it follows: read
+# left to right, a lone surrogate escape is a match of six characters. Pairs, as writers with
+# ``ensure_ascii`` send every emoji, are twelve.
+_SURROGATE_ESCAPES = re.compile(r"\\\\|\\u[dD][89a-fA-F][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
+
+
+def _lone_surrogate_escape(text: str) -> bool:
+    """Whether JSON ``text`` escapes a lone surrogate: the only way one gets into a strictly decoded body."""
+    # One-character search is memchr; most prompts hold no backslash at all.
+    return "\\" in text and "\\u" in text and any(len(m.group()) == 6 for m in _SURROGATE_ESCAPES.finditer(text))
+
+
+class _BadNumber:
+    """What the decoder makes of ``NaN``, ``Infinity``, ``1e400`` or a 400-digit integer: a marker
+    the check that follows reports with the field holding it. It never leaves this module."""
+
+    __slots__ = ()
+    made = 0  # how many were made: the full check runs only when a decode made one
+
+    def __init__(self) -> None:
+        _BadNumber.made += 1
+
+
+def _parse_float(text: str) -> float | _BadNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _BadNumber()
+
+
+def _parse_int(text: str) -> int | _BadNumber:
+    if len(text) > 20:  # "-9223372036854775808" is the longest in range (JSON has no leading zeros)
+        return _BadNumber()
+    value = int(text)
+    return value if _INT_MIN <= value <= _INT_MAX else _BadNumber()
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_parse_float, parse_int=_parse_int, parse_constant=lambda _: _BadNumber()
+)
+
+
+def _is_text(s: str) -> bool:
+    """True unless ``s`` holds a lone surrogate (which no UTF-8 encoder, ours or an upstream's, accepts)."""
+    if s.isascii():
+        return True
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(key: str) -> str:
+    """A body key as it may appear in an error: surrogates escaped, long keys cut."""
+    key = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return key if len(key) <= 64 else key[:61] + "..."
+
+
+def _check(node: Any, path: str, depth: int) -> None:
+    """Refuse what the decoder let through but nothing downstream may see: lone surrogates (in keys
+    and values), non-finite or oversized numbers, nesting deeper than ``MAX_DEPTH``."""
+    if isinstance(node, dict):
+        if depth > MAX_DEPTH:
+            raise bad_request(f"The request nests arrays and objects deeper than {MAX_DEPTH} levels.", path or None)
+        for key, value in node.items():
+            where = f"{path}.{_shown(key)}" if path else _shown(key)
+            if not _is_text(key):
+                raise bad_request(f"{where}: the key is not valid Unicode (it holds a lone surrogate)", where)
+            _check(value, where, depth + 1)
+    elif isinstance(node, list):
+        if depth > MAX_DEPTH:
+            raise bad_request(f"The request nests arrays and objects deeper than {MAX_DEPTH} levels.", path or None)
+        for i, value in enumerate(node):
+            _check(value, f"{path}[{i}]", depth + 1)
+    elif isinstance(node, str):
+        if not _is_text(node):
+            raise bad_request(f"{path or 'body'}: the string is not valid Unicode (it holds a lone surrogate)",
+                              path or None)
+    elif isinstance(node, _BadNumber):
+        raise bad_request(
+            f"{path or 'body'}: numbers must be finite and integers must fit in 64 bits "
+            "(NaN, Infinity and out-of-range values are not JSON numbers this API accepts)",
+            path or None,
+        )
+
+
+def _too_deep(node: Any, room: int) -> bool:
+    """Whether arrays and objects nest in ``node`` more than ``room`` levels deep."""
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return False
+    return room <= 0 or any(_too_deep(child, room - 1) for child in children)
+
+
+def _load(text: str) -> Any:
+    """``json.loads`` within the gateway's limits: ``ValueError`` if ``text`` is not JSON, ``APIError``
+    (400, naming the field) if it holds what :func:`_check` refuses."""
+    made = _BadNumber.made
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise bad_request(f"The request nests arrays and objects deeper than {MAX_DEPTH} levels.") from None
+    # The full walk (which names the field) only when something is or may be wrong: a bad number
+    # was made, a lone surrogate escape appears, or the nesting passes the cap (looked for in a
+    # short text only when it has enough brackets; in a long one, counting them costs more than
+    # walking its arrays and objects).
+    if (
+        _BadNumber.made != made
+        or _lone_surrogate_escape(text)
+        or ((len(text) > 16384 or text.count("[") + text.count("{") > MAX_DEPTH) and _too_deep(value, MAX_DEPTH))
+    ):
+        _check(value, "", 1)
+    return value
+
+
+def parse_chat(raw: bytes) -> ChatRequest:
+    """Parse and check a Chat Completions body; raises ``APIError`` (400) naming the bad field.
+
+    Fields are checked against OpenAI's published description of the request (types, ranges,
+    enumerations); fields the gateway does not know are only held to the body-wide rules:
+    valid Unicode, finite 64-bit-safe numbers, nesting within ``MAX_DEPTH``.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise bad_request("We could not parse the JSON body of your request: it is not valid UTF-8.") from None
+    try:
+        body = _load(text)
+    except ValueError:
         raise bad_request("We could not parse the JSON body of your request: it is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -128,62 +259,218 @@ def parse_chat(raw: bytes) -> ChatRequest:
     if not isinstance(raw_messages, list) or not raw_messages:
         raise bad_request("'messages' must be a non-empty array of messages", "messages")
     messages = tuple(_message(m, i) for i, m in enumerate(raw_messages))
-    stream = body.get("stream") or False
-    if not isinstance(stream, bool):
-        raise bad_request("'stream' must be a boolean", "stream")
-    opts = body.get("stream_options")
+    stream = _opt(body, "stream", bool, "a boolean") or False
+    opts = _opt(body, "stream_options", dict, "an object")
     include_usage = False
     if opts is not None:
-        if not isinstance(opts, dict):
-            raise bad_request("'stream_options' must be an object", "stream_options")
+        for flag in ("include_usage", "include_obfuscation"):
+            _opt(opts, flag, bool, "a boolean", "stream_options.")
         include_usage = bool(opts.get("include_usage"))
-    n = body.get("n")
+    n = _integer(body, "n", 1, 128)
     if n not in (None, 1):
         raise bad_request("this gateway returns one choice per request; 'n' must be 1", "n")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
-        raise bad_request("'max_tokens' must be a positive integer", "max_tokens")
-    temperature = body.get("temperature")
-    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)):
-        raise bad_request("'temperature' must be a number", "temperature")
-    tools = tuple(_tool(t, i) for i, t in enumerate(body.get("tools") or ()))
+    max_completion = _integer(body, "max_completion_tokens", 1, None)
+    max_tokens = _integer(body, "max_tokens", 1, None)
+    temperature = _number(body, "temperature", 0, 2)
+    _check_options(body)
+    raw_tools = _opt(body, "tools", list, "an array of tools")
+    tools = tuple(_tool(t, i) for i, t in enumerate(raw_tools or ()))
     return ChatRequest(
         model,
         messages,
         stream,
         include_usage,
         tools,
-        max_tokens,
-        None if temperature is None else float(temperature),
+        max_completion if max_completion is not None else max_tokens,
+        temperature,
         body,
     )
 
 
-def _text_of(content: Any, where: str) -> str:
+def _opt(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str, prefix: str = "") -> Any:
+    """``obj[name]`` if absent, null or of ``kind`` (``bool`` never counts as a number), else a 400."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise bad_request(f"'{prefix}{name}' must be {what}", prefix + name)
+    return value
+
+
+def _number(obj: Mapping[str, Any], name: str, lo: float, hi: float, prefix: str = "") -> float | None:
+    value = _opt(obj, name, (int, float), "a number", prefix)
+    if value is None:
+        return None
+    if not lo <= value <= hi:
+        raise bad_request(f"'{prefix}{name}' must be between {lo} and {hi}", prefix + name)
+    return float(value)
+
+
+def _integer(obj: Mapping[str, Any], name: str, lo: int | None, hi: int | None, prefix: str = "") -> int | None:
+    """An integer field; ``16.0`` counts as 16, as in JSON Schema (and JavaScript, which writes it as 16)."""
+    value = _opt(obj, name, (int, float), "an integer", prefix)
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise bad_request(f"'{prefix}{name}' must be an integer", prefix + name)
+        value = int(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        span = f"between {lo} and {hi}" if lo is not None and hi is not None else f"at least {lo}"
+        raise bad_request(f"'{prefix}{name}' must be {span}", prefix + name)
+    return int(value)
+
+
+def _choice(obj: Mapping[str, Any], name: str, allowed: tuple[str, ...], prefix: str = "") -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise bad_request(f"'{prefix}{name}' must be one of {', '.join(allowed)}", prefix + name)
+    return str(value)
+
+
+_OPTIONS = frozenset({
+    "top_p", "frequency_penalty", "presence_penalty", "top_logprobs", "seed", "logprobs", "store",
+    "parallel_tool_calls", "user", "prompt_cache_key", "service_tier", "reasoning_effort", "verbosity",
+    "prompt_cache_retention", "safety_identifier", "modalities", "stop", "logit_bias", "metadata", "tool_choice",
+    "response_format",
+})
+
+
+def _check_options(body: Mapping[str, Any]) -> None:
+    """The sampling and output options of OpenAI's request that the gateway forwards or ignores:
+    each must have the type and range OpenAI documents (null means unset)."""
+    if _OPTIONS.isdisjoint(body):
+        return
+    _number(body, "top_p", 0, 1)
+    _number(body, "frequency_penalty", -2, 2)
+    _number(body, "presence_penalty", -2, 2)
+    _integer(body, "top_logprobs", 0, 20)
+    _integer(body, "seed", None, None)
+    for flag in ("logprobs", "store", "parallel_tool_calls"):
+        _opt(body, flag, bool, "a boolean")
+    for name in ("user", "prompt_cache_key", "service_tier", "reasoning_effort", "verbosity",
+                 "prompt_cache_retention"):
+        _opt(body, name, str, "a string")
+    ident = _opt(body, "safety_identifier", str, "a string")
+    if ident is not None and len(ident) > 64:
+        raise bad_request("'safety_identifier' must be at most 64 characters", "safety_identifier")
+    modalities = _opt(body, "modalities", list, "an array of strings")
+    if modalities is not None and not all(isinstance(m, str) for m in modalities):
+        raise bad_request("'modalities' must be an array of strings", "modalities")
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str) and (
+        not isinstance(stop, list) or not 1 <= len(stop) <= 4 or not all(isinstance(s, str) for s in stop)
+    ):
+        raise bad_request("'stop' must be a string or an array of 1 to 4 strings", "stop")
+    bias = _opt(body, "logit_bias", dict, "an object mapping token ids to integers")
+    for token, value in (bias or {}).items():
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral or not -100 <= value <= 100:
+            raise bad_request(
+                "'logit_bias' values must be integers between -100 and 100", f"logit_bias.{_shown(token)}"
+            )
+    metadata = _opt(body, "metadata", dict, "an object of strings")
+    if metadata is not None:
+        if len(metadata) > 16:
+            raise bad_request("'metadata' holds at most 16 pairs", "metadata")
+        for key, value in metadata.items():
+            if len(key) > 64 or not isinstance(value, str) or len(value) > 512:
+                raise bad_request("'metadata' keys must be at most 64 characters and values strings of at most 512",
+                                  f"metadata.{_shown(key)}")
+    _tool_choice(body.get("tool_choice"))
+    _response_format(body.get("response_format"))
+
+
+def _named(obj: Any, field: str, where: str) -> None:
+    """``obj[field]`` must be ``{"name": "..."}``."""
+    inner = obj.get(field)
+    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str) or not inner["name"]:
+        raise bad_request(f"'{where}.{field}.name' must be a non-empty string", f"{where}.{field}")
+
+
+def _tool_choice(choice: Any) -> None:
+    if choice is None or choice in ("none", "auto", "required"):
+        return
+    if not isinstance(choice, dict):
+        raise bad_request("'tool_choice' must be none, auto, required or an object naming a tool", "tool_choice")
+    kind = choice.get("type")
+    if kind in ("function", "custom"):
+        _named(choice, kind, "tool_choice")
+    elif kind == "allowed_tools":
+        allowed = choice.get("allowed_tools")
+        if not isinstance(allowed, dict):
+            raise bad_request("'tool_choice.allowed_tools' must be an object", "tool_choice.allowed_tools")
+        _choice(allowed, "mode", ("auto", "required"), "tool_choice.allowed_tools.")
+        tools = allowed.get("tools")
+        if allowed.get("mode") is None or not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise bad_request("'tool_choice.allowed_tools' needs a mode (auto, required) and an array of tools",
+                              "tool_choice.allowed_tools")
+    else:
+        raise bad_request("'tool_choice.type' must be function, custom or allowed_tools", "tool_choice.type")
+
+
+def _response_format(fmt: Any) -> None:
+    if fmt is None:
+        return
+    if not isinstance(fmt, dict):
+        raise bad_request("'response_format' must be an object", "response_format")
+    kind = fmt.get("type")
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise bad_request(
+                "'response_format.json_schema' must be an object with a name", "response_format.json_schema"
+            )
+        _opt(spec, "schema", dict, "an object (a JSON schema)", "response_format.json_schema.")
+        _opt(spec, "description", str, "a string", "response_format.json_schema.")
+        _opt(spec, "strict", bool, "a boolean", "response_format.json_schema.")
+    elif kind not in ("text", "json_object"):
+        raise bad_request("'response_format.type' must be text, json_object or json_schema", "response_format.type")
+
+
+def _part_text(p: Any, j: int, where: str, kinds: tuple[str, ...]) -> str:
+    """The text of a text (or refusal) content part."""
+    kind = p.get("type") if isinstance(p, dict) else None
+    if kind not in kinds:
+        raise bad_request(
+            f"{where}[{j}]: only {' and '.join(kinds)} parts are accepted in this message", f"{where}[{j}]"
+        )
+    value = p.get(kind)  # "text" carries "text", "refusal" carries "refusal"
+    if not isinstance(value, str):
+        raise bad_request(f"{where}[{j}].{kind} must be a string", f"{where}[{j}].{kind}")
+    return value
+
+
+def _text_of(content: Any, where: str, *, required: bool = True, kinds: tuple[str, ...] = ("text",)) -> str:
     if content is None:
+        if required:
+            raise bad_request(f"{where} is required for this message role", where)
         return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        out = []
-        for j, p in enumerate(content):
-            if not isinstance(p, dict) or p.get("type") not in ("text", "refusal"):
-                raise bad_request(f"{where}[{j}]: only text parts are accepted in this message", where)
-            out.append(str(p.get("text") or p.get("refusal") or ""))
-        return "".join(out)
+        if not content and required:
+            raise bad_request(f"{where} must not be an empty array", where)
+        return "".join(_part_text(p, j, where, kinds) for j, p in enumerate(content))
     raise bad_request(f"{where}: content must be a string or an array of content parts", where)
 
 
 def _user_parts(content: Any, where: str) -> tuple[Part, ...] | str:
     if isinstance(content, str):
         return content
+    if content is None:
+        raise bad_request(f"{where} is required for this message role", where)
     if not isinstance(content, list):
         raise bad_request(f"{where}: content must be a string or an array of content parts", where)
+    if not content:
+        raise bad_request(f"{where} must not be an empty array", where)
     parts: list[Part] = []
     for j, p in enumerate(content):
         kind = p.get("type") if isinstance(p, dict) else None
         if kind == "text":
-            parts.append(TextPart(str(p.get("text") or "")))
+            parts.append(TextPart(_part_text(p, j, where, ("text",))))
         elif kind == "image_url":
             image = p.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
@@ -204,36 +491,54 @@ def _message(m: Any, i: int) -> Message:
         raise bad_request(f"{where} must be an object", where)
     role = m.get("role")
     content = m.get("content")
+    name = _opt(m, "name", str, "a string", where + ".")
     if role in ("system", "developer"):
         return SystemMessage(_text_of(content, f"{where}.content"))
     if role == "user":
         return HumanMessage(_user_parts(content, f"{where}.content"))
     if role == "assistant":
-        calls = []
-        for j, c in enumerate(m.get("tool_calls") or ()):
-            fn = c.get("function") if isinstance(c, dict) else None
-            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-                raise bad_request(f"{where}.tool_calls[{j}].function.name is required", f"{where}.tool_calls")
-            calls.append(ToolCall(str(c.get("id") or ""), fn["name"], _arguments(fn.get("arguments"))))
-        return AIMessage(_text_of(content, f"{where}.content"), tool_calls=calls)
+        _opt(m, "refusal", str, "a string", where + ".")
+        raw_calls = _opt(m, "tool_calls", list, "an array of tool calls", where + ".")
+        calls = [_tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(raw_calls or ())]
+        text = _text_of(content, f"{where}.content", required=False, kinds=("text", "refusal"))
+        return AIMessage(text, tool_calls=calls)
     if role == "tool":
         call_id = m.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
             raise bad_request(f"{where}.tool_call_id is required for tool messages", f"{where}.tool_call_id")
-        return ToolMessage(_text_of(content, f"{where}.content"), tool_call_id=call_id, name=m.get("name"))
-    raise bad_request(f"{where}.role must be system, developer, user, assistant or tool, got {role!r}", where)
+        return ToolMessage(_text_of(content, f"{where}.content"), tool_call_id=call_id, name=name)
+    raise bad_request(f"{where}.role must be system, developer, user, assistant or tool", f"{where}.role")
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
+def _tool_call(c: Any, where: str) -> ToolCall:
+    if not isinstance(c, dict):
+        raise bad_request(f"{where} must be an object", where)
+    call_id = _opt(c, "id", str, "a string", where + ".")
+    if c.get("type", "function") != "function":
+        raise bad_request(f"{where}.type: only function tool calls are accepted", f"{where}.type")
+    fn = c.get("function")
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+        raise bad_request(f"{where}.function.name is required", f"{where}.function.name")
+    return ToolCall(call_id or "", fn["name"], _arguments(fn.get("arguments"), f"{where}.function.arguments"))
+
+
+def _arguments(raw: Any, where: str) -> dict[str, Any]:
+    """Tool-call arguments: a JSON object (or its text, as OpenAI sends it). Text that is not a
+    JSON object is kept as ``{"_raw": text}``; text that is JSON but breaks the body-wide rules
+    (lone surrogates, non-finite numbers, nesting) is refused like the body itself."""
     if isinstance(raw, dict):
         return raw
-    if not raw:
+    if raw is None or raw == "":
         return {}
+    if not isinstance(raw, str):
+        raise bad_request(f"{where} must be a string holding a JSON object", where)
     try:
-        value = json.loads(raw)
-    except (ValueError, TypeError):
-        return {"_raw": str(raw)}
-    return value if isinstance(value, dict) else {"_raw": str(raw)}
+        value = _load(raw)
+    except ValueError:
+        return {"_raw": raw}
+    except APIError as bad:
+        raise bad_request(f"{where}: {bad.message}", where) from None
+    return value if isinstance(value, dict) else {"_raw": raw}
 
 
 def _tool(t: Any, i: int) -> ToolSpec:
@@ -241,10 +546,11 @@ def _tool(t: Any, i: int) -> ToolSpec:
     fn = t.get("function") if isinstance(t, dict) and t.get("type", "function") == "function" else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}}", where)
-    params = fn.get("parameters") or {"type": "object", "properties": {}}
-    if not isinstance(params, dict):
-        raise bad_request(f"{where}.function.parameters must be a JSON schema object", where)
-    return ToolSpec(fn["name"], str(fn.get("description") or ""), params)
+    prefix = where + ".function."
+    params = _opt(fn, "parameters", dict, "a JSON schema object", prefix) or {"type": "object", "properties": {}}
+    description = _opt(fn, "description", str, "a string", prefix)
+    _opt(fn, "strict", bool, "a boolean", prefix)
+    return ToolSpec(fn["name"], description or "", params)
 
 
 def provider_params(req: ChatRequest, kind: str, passthrough: frozenset[str]) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""Schemathesis runs against a gateway served on loopback, from the gateway's own OpenAPI description
+(``/openapi.json``) or from OpenAI's published one. Shared by the test suite (short, derandomized runs)
+and ``benchmarks/fuzz_gateway.py`` (long, random runs that count answers by status)."""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, positive_data_acceptance
+from schemathesis.config import SchemathesisConfig
+
+REPO = Path(__file__).resolve().parents[2]
+#: OpenAI's description, kept beside the repository (``../shared/reference``); the environment may name another.
+OPENAI_SPEC = Path(os.environ.get("BELUGA_OPENAI_SPEC") or REPO.parent / "shared" / "reference" / "openai-openapi.json")
+#: The operations of OpenAI's API that the gateway serves.
+OPENAI_OPERATIONS = ("createChatCompletion", "listModels")
+#: What the gateway's own description allows but the gateway refuses on purpose (the body-wide rules
+#: its description states in words: JSON Schema cannot say "integers within 64 bits" for free-form fields).
+BODY_WIDE_RULES = ("numbers must be finite", "deeper than", "not valid Unicode")
+
+Counts = collections.Counter[tuple[str, str, int]]
+
+
+def _config(scheme: str, key: str) -> SchemathesisConfig:
+    # The key comes from the config, not from generated headers, so the auth check can tell them apart;
+    # generated security headers would only make requests that fail authentication.
+    return SchemathesisConfig.from_dict({
+        "auth": {"openapi": {scheme: {"bearer": key}}},
+        "generation": {"with-security-parameters": False},
+    })
+
+
+def gateway_schema(url: str, key: str) -> Any:
+    """The gateway's own description, as served at ``url/openapi.json``."""
+    return schemathesis.openapi.from_url(url + "/openapi.json", config=_config("bearer", key))
+
+
+def openai_schema(key: str, path: Path = OPENAI_SPEC) -> Any:
+    """OpenAI's description, limited to the operations the gateway serves."""
+    schema = schemathesis.openapi.from_path(str(path), config=_config("ApiKeyAuth", key))
+    return schema.include(operation_id=list(OPENAI_OPERATIONS))
+
+
+def refused_only_by_body_wide_rules(response: Any) -> None:
+    """A request the gateway's description allows may be refused only for a rule the description
+    states in words (see ``BODY_WIDE_RULES``)."""
+    if response.status_code == 400:
+        message = response.json()["error"]["message"]
+        assert any(rule in message for rule in BODY_WIDE_RULES), f"a valid request was refused: {message}"
+
+
+def fuzz(
+    schema: Any,
+    base_url: str,
+    examples: int,
+    *,
+    checks: str = "all",
+    derandomize: bool = True,
+    on_response: Callable[[Any, Any], None] | None = None,
+    failures: list[str] | None = None,
+) -> Counts:
+    """Send ``examples`` generated requests per operation and mode (negative too, for operations
+    with a body). ``checks``: "all" of Schemathesis' checks (the response conforms to the
+    description, invalid input is refused...) besides the acceptance of valid input, which
+    ``refused_only_by_body_wide_rules`` replaces; "no_5xx"; or "none" (only count statuses). A failed
+    check raises (after Hypothesis shrinks the case) unless ``failures`` collects it."""
+    counts: Counts = collections.Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        has_body = bool(operation.body)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_body else (GenerationMode.POSITIVE,):
+            runner = _runner(operation, mode, base_url, counts, checks, on_response, failures)
+            settings(
+                max_examples=examples if has_body else 1,
+                deadline=None,
+                database=None,
+                derandomize=derandomize,
+                suppress_health_check=list(HealthCheck),
+                phases=(Phase.generate, Phase.shrink) if failures is None else (Phase.generate,),
+                print_blob=False,
+            )(given(case=operation.as_strategy(generation_mode=mode))(runner))()
+    return counts
+
+
+def _runner(
+    operation: Any,
+    mode: GenerationMode,
+    base_url: str,
+    counts: Counts,
+    checks: str,
+    on_response: Callable[[Any, Any], None] | None,
+    failures: list[str] | None,
+) -> Callable[[Any], None]:
+    label = operation.label
+    strict = checks == "all"
+    kwargs: dict[str, Any] = {
+        "all": {"excluded_checks": [positive_data_acceptance]},
+        "no_5xx": {"checks": [not_a_server_error]},
+        "none": {},
+    }[checks]
+
+    def run(case: Any) -> None:
+        try:
+            if checks == "none":
+                response = case.call(base_url=base_url, timeout=30)
+            else:
+                response = case.call_and_validate(base_url=base_url, timeout=30, **kwargs)
+            if strict and mode is GenerationMode.POSITIVE:
+                refused_only_by_body_wide_rules(response)
+            if on_response is not None:
+                on_response(case, response)
+        except (Exception, BaseExceptionGroup) as exc:  # a failed check is a FailureGroup
+            if failures is None:
+                raise
+            failures.append(f"{label} ({mode.value}): {str(exc)[:2000]}")
+            return
+        counts[(label, mode.value, response.status_code)] += 1
+
+    return run
+
+
+__all__ = ["OPENAI_SPEC", "Counts", "fuzz", "gateway_schema", "openai_schema"]
