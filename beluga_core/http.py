@@ -10,17 +10,19 @@ import asyncio
 import email.utils
 import importlib
 import json
-import os
 import ssl
 import time
-import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
+
+try:  # the lean pool (beluga_core.h1) needs httptools' C parser; without it, httpx serves all calls
+    from beluga_core.h1 import H1Pool, H1Reply, H1Stream, header_lines, request_head
+except ImportError:  # pragma: no cover - httptools is in the [http] extra; absent on some platforms
+    H1Pool = H1Reply = H1Stream = None  # type: ignore[assignment,misc]
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.llm import ProviderConfig
@@ -234,38 +236,27 @@ def stream_error(provider: str, payload: Mapping[str, Any], scrub: Scrubber) -> 
     return ProviderError(code, text, provider=provider)
 
 
-def transport_error(provider: str, exc: BaseException, url: str, *, deadline_capped: bool = False) -> ProviderError:
-    """Map the HTTP client's connection and timeout errors; the key is never in them (it travels in headers)."""
-    why = " (capped by the request deadline)" if deadline_capped else ""
+def transport_error(provider: str, exc: httpx.HTTPError, url: str, *, deadline_capped: bool = False) -> ProviderError:
+    """Map httpx's connection and timeout errors; the key is never in them (it travels in headers).
+
+    A pool timeout is this process's own limit (every connection busy), not the provider's
+    failure: it comes back ``local`` (see ``pool_exhausted``)."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return pool_exhausted(provider, url, deadline_capped=deadline_capped)
     if isinstance(exc, httpx.TimeoutException):
         what = {
             httpx.ConnectTimeout: "connecting",
             httpx.ReadTimeout: "waiting for data",
             httpx.WriteTimeout: "sending the request",
-            httpx.PoolTimeout: "waiting for a pooled connection",
         }.get(type(exc), "waiting")
+        why = " (capped by the request deadline)" if deadline_capped else ""
         return ProviderError(ErrorCode.TIMEOUT, f"{provider}: timed out {what} on {url}{why}", provider=provider)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ProviderError(ErrorCode.TIMEOUT, f"{provider}: timed out connecting to {url}{why}", provider=provider)
-    if isinstance(exc, TimeoutError):  # aiohttp.SocketTimeoutError: sock_read passed without a byte
-        return ProviderError(ErrorCode.TIMEOUT, f"{provider}: timed out waiting for data on {url}{why}",
-                             provider=provider)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError):
+    if isinstance(exc, httpx.RemoteProtocolError):
         return ProviderError(
             ErrorCode.PROVIDER_UNAVAILABLE,
-            f"{provider}: {url} closed the connection without a full response; not sent again, "
-            "since the server may have read it",
+            f"{provider}: {url} closed the connection or broke off without a full response "
+            f"({type(exc).__name__}); the request is not sent again, since the server may have read it",
             provider=provider,
-        )
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            f"{provider}: connection to {url} broke off mid-response ({type(exc).__name__})",
-            provider=provider,
-        )
-    if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP, or HTTP the parser refused
-        return ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE, f"{provider}: {url} sent an invalid HTTP response", provider=provider
         )
     return ProviderError(
         ErrorCode.PROVIDER_UNAVAILABLE,
@@ -274,12 +265,13 @@ def transport_error(provider: str, exc: BaseException, url: str, *, deadline_cap
     )
 
 
-def pool_exhausted(provider: str, size: int, waited: float) -> ProviderError:
-    """All of this process's connections to the provider stayed busy: a local limit, not the upstream's fault."""
+def pool_exhausted(provider: str, url: str, *, deadline_capped: bool = False) -> ProviderError:
+    """Every pooled connection to ``url``'s origin stayed busy: a local limit, not the upstream's fault."""
+    why = " (the wait was capped by the request deadline)" if deadline_capped else ""
     return ProviderError(
         ErrorCode.TIMEOUT,
-        f"{provider}: all {size} pooled connections stayed busy for {waited:g}s; raise "
-        f"providers.{provider}.max_connections or options.pool_timeout (a local limit, not an upstream failure)",
+        f"{provider}: no pooled connection to {url} came free in time{why}; raise providers.{provider}.max_connections "
+        f"or options.pool_timeout (a local limit, not an upstream failure)",
         provider=provider,
         local=True,
     )
@@ -378,202 +370,156 @@ def index(parent: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
-class _Reply:
-    """What the providers read of a response: status, headers (lower-case names), the body."""
-
-    __slots__ = ("content", "headers", "status_code")
-
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-
-
-class _Timeouts:
-    __slots__ = ("connect", "pool", "read")
-
-    def __init__(self, connect: float, read: float, pool: float) -> None:
-        self.connect, self.read, self.pool = connect, read, pool
-
-
-BACKENDS = ("aiohttp", "httpx", "httpx-aiohttp", "h1")
-
-
 class ClientPool:
-    """Pooled HTTP clients for one provider: one per event loop, created on first use, with explicit limits.
+    """One pooled ``httpx.AsyncClient`` per event loop, created on first use, with explicit limits.
 
     A client's connections belong to the loop that opened them, so each loop gets its own client
     (the sync twins run on one long-lived loop per thread, so they reuse theirs).
     """
 
     def __init__(self, config: ProviderConfig, headers: Mapping[str, str]) -> None:
-        self.timeouts = _Timeouts(float(config.connect_timeout), float(config.read_timeout),
-                                  float(config.options.get("pool_timeout", config.connect_timeout)))
-        self.max_connections = int(config.max_connections)
+        self.timeout = httpx.Timeout(
+            connect=float(config.connect_timeout),
+            read=float(config.read_timeout),
+            write=float(config.read_timeout),
+            # Waiting for a free pooled connection: as long as for the upstream's next byte, unless
+            # options.pool_timeout says otherwise (the request's deadline caps it either way).
+            pool=float(config.options.get("pool_timeout", config.read_timeout)),
+        )
+        self.limits = httpx.Limits(
+            max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+        )
         self._headers = dict(headers)
         # Proxy and CA settings from the environment (HTTPS_PROXY, SSL_CERT_FILE), as httpx and the SDKs do.
         self._trust_env = bool(config.options.get("trust_env", True))
-        self.backend = str(config.options.get("backend", "aiohttp"))
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}")
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        # Option ``fast_backend`` (default true): calls go through beluga_core.h1's lean HTTP/1.1
+        # pool; false (or a proxy from the environment) sends them through httpx's client.
+        self._fast = bool(config.options.get("fast_backend", True))
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
-        self._proxies: dict[str, str | None] = {}
-        self._ssl: ssl.SSLContext | None = None
-        self._h1: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[Any, bytes]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Per event loop: url -> (its origin's H1Pool, the request head up to the dynamic headers),
+        # or None when that url must go through httpx (a proxy applies, or not http(s)); and the
+        # pools by origin (scheme, host, port), which urls of one origin share.
+        self._fast_urls: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, tuple[H1Pool, bytes] | None]
+        ] = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, str, int], H1Pool]
+        ] = weakref.WeakKeyDictionary()
+        self._tls: ssl.SSLContext | None = None
 
-    # -- clients ---------------------------------------------------------------------------------
-    def _client(self) -> Any:
+    def get(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
-        if client is None or (client.closed if self.backend == "aiohttp" else client.is_closed):
-            client = self._clients[loop] = self._new_client()
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(
+                headers=self._headers, timeout=self.timeout, limits=self.limits, trust_env=self._trust_env
+            )
+            self._clients[loop] = client
         return client
 
-    def _new_client(self) -> Any:
-        t = self.timeouts
-        if self.backend == "aiohttp":
-            import aiohttp
-
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, keepalive_timeout=5.0,
-                                             ssl=self._tls())
-            # trust_env is applied per url by _proxy_for (once), not by aiohttp (a thread hop per request).
-            return aiohttp.ClientSession(
-                connector=connector, headers=self._headers, trust_env=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read),
-                skip_auto_headers=("accept-encoding",), auto_decompress=True, raise_for_status=False,
-            )
-        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
-        timeout = httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.pool)
-        if self.backend == "httpx-aiohttp":
-            from httpx_aiohttp import HttpxAiohttpClient
-
-            return HttpxAiohttpClient(headers=self._headers, timeout=timeout, limits=limits, trust_env=self._trust_env)
-        return httpx.AsyncClient(headers=self._headers, timeout=timeout, limits=limits, trust_env=self._trust_env)
-
-    def _tls(self) -> ssl.SSLContext:
-        """Certificates as httpx and the SDKs find them: ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when
-        ``trust_env``, else the system's store."""
-        if self._ssl is None:
-            env = os.environ if self._trust_env else {}
-            self._ssl = ssl.create_default_context(cafile=env.get("SSL_CERT_FILE"), capath=env.get("SSL_CERT_DIR"))
-        return self._ssl
-
-    def _proxy_for(self, url: str) -> str | None:
-        """The proxy from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) for ``url``,
-        looked up once per url; None without ``trust_env``."""
-        try:
-            return self._proxies[url]
-        except KeyError:
-            pass
-        proxy = None
-        if self._trust_env:
-            parts = urlsplit(url)
-            proxies = urllib.request.getproxies()
-            found = proxies.get(parts.scheme) or proxies.get("all")
-            if found and not urllib.request.proxy_bypass(parts.hostname or ""):
-                proxy = found
-        if len(self._proxies) < 64:  # a provider posts to one or two urls
-            self._proxies[url] = proxy
-        return proxy
-
-    def _slots_of_loop(self) -> asyncio.Semaphore:
+    def fast_path(self, url: str) -> tuple[H1Pool, bytes] | None:
+        """The running loop's lean pool for ``url``'s origin and the request head (buffered calls
+        and streams alike), or None when the request must go through httpx's client
+        (``fast_backend = false``, no httptools, a proxy from the environment, or a scheme other
+        than http/https)."""
         loop = asyncio.get_running_loop()
-        slots = self._slots.get(loop)
-        if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(self.max_connections)
-        return slots
-
-    def _h1_path(self, url: str) -> tuple[Any, bytes]:
-        from beluga_core.h1 import H1Pool, request_head
-
-        loop = asyncio.get_running_loop()
-        urls = self._h1.setdefault(loop, {})
-        found = urls.get(url)
-        if found is None:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port or 80
-            pool = H1Pool(host, port, None, max_connections=self.max_connections)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            fixed = [(k.lower(), v) for k, v in self._headers.items()]
-            fixed.append(("accept-encoding", "identity"))
-            found = urls[url] = (pool, request_head("POST", target, f"{host}:{port}", fixed))
+        urls = self._fast_urls.get(loop)
+        if urls is None:
+            urls = self._fast_urls[loop] = {}
+        if url in urls:
+            return urls[url]
+        found = urls[url] = self._new_fast_path(url, loop) if self._fast and H1Pool is not None else None
         return found
 
-    def timeout_for(self, deadline: float | None) -> tuple[_Timeouts, bool]:
-        """The request's timeouts: the pool's, with each phase capped by what remains of ``deadline``."""
-        t = self.timeouts
+    def _new_fast_path(self, url: str, loop: asyncio.AbstractEventLoop) -> tuple[H1Pool, bytes] | None:
+        import urllib.request  # once per url: proxies from the environment, as httpx reads them
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        host = parts.hostname
+        if self._trust_env:
+            proxies = urllib.request.getproxies()
+            if proxies.get(parts.scheme) or proxies.get("all"):
+                if not urllib.request.proxy_bypass(host):
+                    return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        tls = None
+        if parts.scheme == "https":
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context(trust_env=self._trust_env)
+            tls = self._tls
+        pools = self._pools.get(loop)
+        if pools is None:
+            pools = self._pools[loop] = {}
+        pool = pools.get((parts.scheme, host, port))
+        if pool is None:
+            pool = pools[(parts.scheme, host, port)] = H1Pool(
+                host, port, tls,
+                max_connections=self.limits.max_connections or 100,
+                keepalive_expiry=self.limits.keepalive_expiry or 5.0,
+            )
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        netloc = host if ":" not in host else f"[{host}]"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        fixed = [(k.lower(), v) for k, v in self._headers.items() if k.lower() not in ("host", "content-length")]
+        names = {k for k, _ in fixed}
+        fixed += [(k, v) for k, v in (("user-agent", _USER_AGENT), ("accept-encoding", "identity")) if k not in names]
+        return pool, request_head("POST", target, netloc, fixed)
+
+    @staticmethod
+    def _request_bytes(head: bytes, content: bytes) -> bytes:
+        return b"".join((head, b"content-length: %d\r\n" % len(content), header_lines(outgoing_headers()),
+                         b"\r\n", content))
+
+    def timeout_for(self, deadline: float | None) -> tuple[httpx.Timeout | None, bool]:
+        """The request's timeout: the pool's, with each phase capped by what remains of ``deadline``."""
         if deadline is None:
-            return t, False
+            return None, False
         remaining = max(0.001, deadline - time.monotonic())
-        if remaining >= t.read and remaining >= t.connect and remaining >= t.pool:
-            return t, False
-        return _Timeouts(min(t.connect, remaining), min(t.read, remaining), min(t.pool, remaining)), True
-
-    # -- one exchange ----------------------------------------------------------------------------
-    async def _open(self, provider: str, url: str, content: bytes, t: _Timeouts) -> Any:
-        """Send the request; return a response with ``status_code``, ``headers``, ``aiter_raw``,
-        ``aread`` and ``aclose`` once its head is in."""
-        if self.backend == "aiohttp":
-            import aiohttp
-
-            session = self._client()
-            slots = self._slots_of_loop()
-            if slots.locked():
-                try:
-                    async with asyncio.timeout(t.pool):
-                        await slots.acquire()
-                except TimeoutError:
-                    raise pool_exhausted(provider, self.max_connections, t.pool) from None
-            else:
-                await slots.acquire()
-            try:
-                resp = await session.post(
-                    url, data=content, headers=outgoing_headers(), allow_redirects=False, proxy=self._proxy_for(url),
-                    timeout=aiohttp.ClientTimeout(total=None, connect=t.pool + t.connect, sock_connect=t.connect,
-                                                  sock_read=t.read),
-                )
-            except BaseException:
-                slots.release()
-                raise
-            return _AiohttpResponse(resp, slots.release)
-        if self.backend == "h1":
-            from beluga_core.h1 import header_lines
-
-            pool, head = self._h1_path(url)
-            data = b"".join((head, b"content-length: %d\r\n" % len(content), header_lines(outgoing_headers()),
-                             b"\r\n", content))
-            return await pool.stream(data, (t.connect, t.read, t.pool))
-        client = self._client()
-        req = client.build_request(
-            "POST", url, content=content, headers=outgoing_headers(),
-            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.pool),
+        t = self.timeout
+        read = t.read if t.read is not None else remaining
+        if remaining >= read and t.connect is not None and remaining >= t.connect:
+            return None, False
+        return (
+            httpx.Timeout(
+                connect=min(t.connect or remaining, remaining),
+                read=min(read, remaining),
+                write=min(t.write or remaining, remaining),
+                pool=min(t.pool or remaining, remaining),
+            ),
+            True,
         )
-        return await client.send(req, stream=True)
 
     async def post(
         self, provider: str, url: str, content: bytes, deadline: float | None, scrub: Scrubber
-    ) -> _Reply:
-        """POST a JSON body and return a 2xx reply; failures raise ``ProviderError`` (mapped, scrubbed)."""
-        t, capped = self.timeout_for(deadline)
+    ) -> httpx.Response | H1Reply:
+        """POST a JSON body and return a 2xx reply; failures raise ``ProviderError`` (mapped, scrubbed).
+
+        Takes the lean pool when it serves this url (see :meth:`fast_path`), else the httpx client;
+        the deadline caps the timeout.
+        """
+        timeout, capped = self.timeout_for(deadline)
+        fast = self.fast_path(url)
+        resp: httpx.Response | H1Reply
         try:
-            resp = await self._open(provider, url, content, t)
-            try:
-                body = await resp.aread()
-            finally:
-                await resp.aclose()
-        except _TRANSPORT_ERRORS as exc:
+            if fast is not None:
+                t = timeout or self.timeout
+                resp = await fast[0].request(self._request_bytes(fast[1], content), (t.connect, t.read, t.pool))
+            else:
+                resp = await self.get().post(
+                    url, content=content, headers=outgoing_headers(), timeout=timeout or httpx.USE_CLIENT_DEFAULT
+                )
+        except httpx.HTTPError as exc:
             raise transport_error(provider, exc, url, deadline_capped=capped) from None
         if resp.status_code >= 300:
-            err = status_error(provider, resp.status_code, resp.headers, body, scrub, url)
+            err = status_error(provider, resp.status_code, resp.headers, resp.content, scrub, url)
             log.debug("%s", err.message)
             raise err
-        return _Reply(resp.status_code, resp.headers, body)
+        return resp
 
     async def stream_json(
         self,
@@ -589,17 +535,28 @@ class ClientPool:
         """POST a streaming request and yield ``(event, payload)`` for each JSON object event.
 
         ``end`` is the marker that ends the stream (OpenAI's ``[DONE]`` data, Anthropic's
-        ``message_stop`` event or type); events named in ``skip`` are ignored. After the end the
-        rest is read at once, so the connection goes back to the pool before the caller sees the
-        last chunk; a caller that stops early closes the connection. Non-2xx statuses, events that
-        are not JSON objects or not UTF-8, transport failures, a passed deadline and a stream cut
-        off before ``end`` raise ``ProviderError`` (mapped, scrubbed). Error events are the
-        caller's to recognise.
+        ``message_stop`` event or type); events named in ``skip`` are ignored. The connection goes
+        back to the pool as soon as the body's last byte is in (before the caller has read it all);
+        a caller that stops early (``aclose``) closes it. Non-2xx statuses, events that are not
+        JSON objects or not UTF-8, transport failures, a passed deadline and a stream cut off
+        before ``end`` raise ``ProviderError`` (mapped, scrubbed). Error events are the caller's
+        to recognise.
         """
-        t, capped = self.timeout_for(deadline)
+        timeout, capped = self.timeout_for(deadline)
+        fast = self.fast_path(url)
         done = False
+        resp: httpx.Response | H1Stream
         try:
-            resp = await self._open(provider, url, content, t)
+            if fast is not None:
+                t = timeout or self.timeout
+                resp = await fast[0].stream(self._request_bytes(fast[1], content), (t.connect, t.read, t.pool))
+            else:
+                client = self.get()
+                req = client.build_request(
+                    "POST", url, content=content, headers=outgoing_headers(),
+                    timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                )
+                resp = await client.send(req, stream=True)
             try:
                 if resp.status_code >= 300:
                     body = await resp.aread()
@@ -624,7 +581,7 @@ class ClientPool:
                     yield event, payload
             finally:
                 await resp.aclose()
-        except _TRANSPORT_ERRORS as exc:
+        except httpx.HTTPError as exc:
             raise transport_error(provider, exc, url, deadline_capped=capped) from None
         except UnicodeDecodeError:
             raise malformed(provider, url, "the event stream is not UTF-8") from None
@@ -642,55 +599,26 @@ class ClientPool:
         except RuntimeError:
             loop = None
         clients, self._clients = dict(self._clients), weakref.WeakKeyDictionary()
-        h1, self._h1 = dict(self._h1), weakref.WeakKeyDictionary()
-        self._slots = weakref.WeakKeyDictionary()
-        for owner, urls in h1.items():
+        pools, self._pools = dict(self._pools), weakref.WeakKeyDictionary()
+        self._fast_urls = weakref.WeakKeyDictionary()
+        for owner, by_origin in pools.items():
             if owner is loop:
-                for pool, _ in urls.values():
+                for pool in by_origin.values():
                     pool.close()
         for owner, client in clients.items():
             if owner is loop:
-                if self.backend == "aiohttp":
-                    await client.close()
-                else:
-                    await client.aclose()
+                await client.aclose()
 
     def __repr__(self) -> str:
-        return f"<ClientPool clients={len(self._clients)} max_connections={self.max_connections}>"
+        return f"<ClientPool clients={len(self._clients)} max_connections={self.limits.max_connections}>"
 
 
 def _name(event: str) -> str:
+    """An event's name for a message: the upstream's own word when it looks like one."""
     return repr(event) if event.isidentifier() and len(event) <= 40 else "server-sent"
 
 
-class _AiohttpResponse:
-    """An aiohttp response as the pool reads it; closing it gives its connection slot back."""
-
-    __slots__ = ("_free", "_resp", "headers", "status_code")
-
-    def __init__(self, resp: Any, free: Callable[[], object]) -> None:
-        self._resp = resp
-        self._free: Callable[[], object] | None = free
-        self.status_code: int = resp.status
-        self.headers: Mapping[str, str] = resp.headers
-
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        async for chunk in self._resp.content.iter_any():
-            yield chunk
-
-    async def aread(self) -> bytes:
-        body: bytes = await self._resp.read()
-        return body
-
-    async def aclose(self) -> None:
-        self._resp.release()  # a body not read to its end closes the connection instead of pooling it
-        free, self._free = self._free, None
-        if free is not None:
-            free()
-
-
-#: What the HTTP clients raise for transport failures (mapped by ``transport_error``).
-_TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError)
+_USER_AGENT = f"python-httpx/{httpx.__version__}"
 
 
 async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str]]:

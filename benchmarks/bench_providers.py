@@ -6,7 +6,8 @@ A canned Chat Completions server runs in a subprocess on 127.0.0.1 (keep-alive, 
 JSON or 20-chunk SSE), so the figures are client-side cost: building the request, HTTP, parsing.
 Rows: raw httpx (the floor), ``beluga_openai.OpenAIProvider``, the same through a ``Kit`` with no
 plugins (the chain's own cost), and ``openai.AsyncOpenAI`` (max_retries=0). Streaming rows give the
-whole stream and the time to the first text chunk.
+whole stream and the time to the first text chunk. BENCH_BACKENDS="h1,httpx" adds the provider and
+the full chain once per provider HTTP client (the lean pool, httpx's client).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from _util import header, table
 MODEL = "gpt-4o-mini"
 KEY = "sk-bench-0000000000000000"
 N_CALLS = 300
+#: BENCH_BACKENDS names: the provider options that select each HTTP client.
+CLIENTS: dict[str, dict[str, Any]] = {"h1": {"fast_backend": True}, "httpx": {"fast_backend": False}}
 REPEAT = 5
 
 
@@ -137,14 +140,13 @@ async def measure(url: str) -> list[list[Any]]:
     full = Kit({"beluga": {"provider": "openai", "plugins": [
         "tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker"]},
         "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL}}})
-    # BENCH_BACKENDS="aiohttp,httpx,...": the same provider and full chain on each HTTP client, side by side.
+    # BENCH_BACKENDS="h1,httpx": the same provider and full chain on each HTTP client, side by side.
     backends = [b for b in os.environ.get("BENCH_BACKENDS", "").split(",") if b]
     per_backend = {
-        b: (OpenAIProvider(ProviderConfig(api_key=KEY, base_url=url, model=MODEL, options={"backend": b})),
+        b: (OpenAIProvider(ProviderConfig(api_key=KEY, base_url=url, model=MODEL, options=CLIENTS[b])),
             Kit({"beluga": {"provider": "openai", "plugins": [
                 "tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker"]},
-                "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL,
-                                         "options": {"backend": b}}}}))
+                "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL, "options": CLIENTS[b]}}}))
         for b in backends
     }
     sdk = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0)
