@@ -13,7 +13,8 @@ generators share CPU 0, so the load never eats the server's core:
   most requests/s the server answers (Python's loop is used when wrk is not installed).
 
 Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer;
-BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window)
+BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window;
+BENCH_BACKENDS="h1,httpx" instead compares the full chain's max req/s per provider HTTP client, in turns)
 
 The machine's load average is printed before and after: other work on the same two cores shows up
 in every row (most in p99), so compare rows of one run, not figures across runs.
