@@ -263,16 +263,18 @@ class AnthropicProvider(BaseProvider):
         events = self._pool.stream_json(
             name, self.url, content, request.deadline, self._scrub, end="message_stop", skip=("ping",)
         )
-        async for event, payload in events:
-            if (payload.get("type") or event) == "error":
-                raise stream_error(name, payload, self._scrub)
-            try:
-                chunk = state.read(event, payload)
-            except SHAPE_ERRORS as exc:
-                await events.aclose()  # frees the connection now
-                raise shape_error(name, self.url, exc) from None
-            if chunk is not None:
-                yield chunk
+        try:
+            async for event, payload in events:
+                if (payload.get("type") or event) == "error":
+                    raise stream_error(name, payload, self._scrub)
+                try:
+                    chunk = state.read(event, payload)
+                except SHAPE_ERRORS as exc:
+                    raise shape_error(name, self.url, exc) from None
+                if chunk is not None:
+                    yield chunk
+        finally:
+            await events.aclose()  # the connection is closed or pooled now, not when collected
         try:
             usage = usage_from(state.usage)
         except SHAPE_ERRORS as exc:

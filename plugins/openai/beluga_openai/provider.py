@@ -260,20 +260,22 @@ class OpenAIProvider(BaseProvider):
         usage: Usage | None = None
         model: str | None = None
         events = self._pool.stream_json(name, self.url, content, request.deadline, self._scrub, end="[DONE]")
-        async for event, payload in events:
-            if event == "error" or "error" in payload:
-                raise stream_error(name, payload, self._scrub)
-            try:
-                if payload.get("usage") is not None:
-                    usage = _usage(payload["usage"])
-                model = model or opt_str(payload, "model", "model")
-                text, deltas, finished = parse_chunk(payload)
-            except SHAPE_ERRORS as exc:
-                await events.aclose()  # frees the connection now
-                raise shape_error(name, self.url, exc) from None
-            finish = finished or finish
-            if text or deltas:
-                yield StreamChunk(text=text, tool_calls=deltas, model=model)
+        try:
+            async for event, payload in events:
+                if event == "error" or "error" in payload:
+                    raise stream_error(name, payload, self._scrub)
+                try:
+                    if payload.get("usage") is not None:
+                        usage = _usage(payload["usage"])
+                    model = model or opt_str(payload, "model", "model")
+                    text, deltas, finished = parse_chunk(payload)
+                except SHAPE_ERRORS as exc:
+                    raise shape_error(name, self.url, exc) from None
+                finish = finished or finish
+                if text or deltas:
+                    yield StreamChunk(text=text, tool_calls=deltas, model=model)
+        finally:
+            await events.aclose()  # the connection is closed or pooled now, not when collected
         yield StreamChunk(usage=usage, finish_reason=finish, model=model)
 
     async def aclose(self) -> None:
