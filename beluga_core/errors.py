@@ -88,7 +88,11 @@ class CircuitOpenError(BelugaError):
 
 
 class ProviderError(BelugaError):
-    """A model provider failed; ``provider`` names it and ``status_code`` is the HTTP status if any."""
+    """A model provider failed; ``provider`` names it and ``status_code`` is the HTTP status if any.
+
+    ``local`` is true when the failure was this process's own (every pooled connection busy), not
+    the provider's: breakers do not count it against the provider.
+    """
 
     default_code = ErrorCode.PROVIDER_UNAVAILABLE
 
@@ -100,8 +104,10 @@ class ProviderError(BelugaError):
         provider: str = "",
         retry_after: float | None = None,
         status_code: int | None = None,
+        local: bool = False,
     ) -> None:
         self.provider = provider
+        self.local = local
         super().__init__(code, message, retry_after=retry_after, status_code=status_code)
 
 

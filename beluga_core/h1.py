@@ -8,7 +8,8 @@ the body, the answer parsed by httptools (llhttp, in C) as the bytes arrive, one
 one timer that re-arms itself only when it fires. Proxies and ``fast_backend = false`` keep httpx.
 
 Failures raise httpx's exception types (``ConnectError``, ``ReadTimeout``, ``PoolTimeout``,
-``RemoteProtocolError``, ...) so callers map them exactly as for httpx's client.
+``RemoteProtocolError``, ...) so callers map them exactly as for httpx's client. A request is
+written at most once: nothing here sends it again.
 """
 
 from __future__ import annotations
@@ -337,22 +338,16 @@ class H1Pool:
         return head
 
     async def _send(self, data: bytes, timeouts: _Timeouts, *, streaming: bool) -> Any:
-        """One exchange. A kept-alive connection the server closed while idle can fail before
-        any byte of the answer arrives; the request is then sent once more on a new connection
-        (the server never read it)."""
+        """One exchange, on an idle kept-alive connection or a new one. The request is written once
+        and never again: once written, the server may have read it (and a model call is not
+        idempotent), so a connection that then fails raises. Idle connections that the server has
+        closed (its FIN arrived while idle) or that sent bytes nobody asked for were dropped
+        already; one closed just as the request goes out fails with ``RemoteProtocolError``."""
         connect, read, pool = timeouts
         conn = self._take()
-        reused = conn is not None
         if conn is None:
             conn = await self._acquire(connect, pool)
-        while True:
-            try:
-                return await self._exchange(conn, data, read, streaming)
-            except httpx.RemoteProtocolError:
-                if not reused or conn.got_data:
-                    raise
-            reused = False
-            conn = await self._acquire(connect, pool)
+        return await self._exchange(conn, data, read, streaming)
 
     async def _exchange(self, conn: _Conn, data: bytes, read: float | None, streaming: bool) -> Any:
         sink = H1Stream(conn, read) if streaming else None

@@ -13,13 +13,13 @@ import json
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-try:  # the buffered fast path (beluga_core.h1) needs httptools' C parser; without it, httpx serves all
+try:  # the lean pool (beluga_core.h1) needs httptools' C parser; without it, httpx serves all calls
     from beluga_core.h1 import H1Pool, H1Reply, H1Stream, header_lines, request_head
 except ImportError:  # pragma: no cover - httptools is in the [http] extra; absent on some platforms
     H1Pool = H1Reply = H1Stream = None  # type: ignore[assignment,misc]
@@ -169,7 +169,7 @@ def upstream_error(body: bytes) -> tuple[str | None, str | None]:
     """``(type, message)`` from an error body: ``{"error": {"type"|"code", "message"}}`` or text."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         text = body.decode("utf-8", "replace").strip()
         return None, text or None
     if isinstance(data, Mapping):
@@ -177,7 +177,8 @@ def upstream_error(body: bytes) -> tuple[str | None, str | None]:
         if isinstance(err, Mapping):
             etype = err.get("type") or err.get("code")
             msg = err.get("message")
-            return (str(etype) if etype else None), (str(msg) if msg else None)
+            etype = etype if isinstance(etype, str) and etype else None
+            return etype, (msg if isinstance(msg, str) and msg else None)
         if isinstance(err, str):
             return None, err
     return None, None
@@ -226,6 +227,8 @@ def stream_error(provider: str, payload: Mapping[str, Any], scrub: Scrubber) -> 
         msg = err.get("message")
     elif isinstance(err, str):
         msg = err
+    etype = etype if isinstance(etype, str) else None  # an odd shape is still an error event
+    msg = msg if isinstance(msg, str) else None
     code = code_for_error_type(str(etype) if etype else None)
     text = f"{provider}: error event in the stream" + _quote(str(msg) if msg else None, scrub)
     if etype:
@@ -234,20 +237,25 @@ def stream_error(provider: str, payload: Mapping[str, Any], scrub: Scrubber) -> 
 
 
 def transport_error(provider: str, exc: httpx.HTTPError, url: str, *, deadline_capped: bool = False) -> ProviderError:
-    """Map httpx's connection and timeout errors; the key is never in them (it travels in headers)."""
+    """Map httpx's connection and timeout errors; the key is never in them (it travels in headers).
+
+    A pool timeout is this process's own limit (every connection busy), not the provider's
+    failure: it comes back ``local`` (see ``pool_exhausted``)."""
+    if isinstance(exc, httpx.PoolTimeout):
+        return pool_exhausted(provider, url, deadline_capped=deadline_capped)
     if isinstance(exc, httpx.TimeoutException):
         what = {
             httpx.ConnectTimeout: "connecting",
             httpx.ReadTimeout: "waiting for data",
             httpx.WriteTimeout: "sending the request",
-            httpx.PoolTimeout: "waiting for a pooled connection",
         }.get(type(exc), "waiting")
         why = " (capped by the request deadline)" if deadline_capped else ""
         return ProviderError(ErrorCode.TIMEOUT, f"{provider}: timed out {what} on {url}{why}", provider=provider)
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProviderError(
             ErrorCode.PROVIDER_UNAVAILABLE,
-            f"{provider}: connection to {url} broke off mid-response ({type(exc).__name__})",
+            f"{provider}: {url} closed the connection or broke off without a full response "
+            f"({type(exc).__name__}); the request is not sent again, since the server may have read it",
             provider=provider,
         )
     return ProviderError(
@@ -257,10 +265,109 @@ def transport_error(provider: str, exc: httpx.HTTPError, url: str, *, deadline_c
     )
 
 
-def malformed(provider: str, url: str, what: str) -> ProviderError:
+def pool_exhausted(provider: str, url: str, *, deadline_capped: bool = False) -> ProviderError:
+    """Every pooled connection to ``url``'s origin stayed busy: a local limit, not the upstream's fault."""
+    why = " (the wait was capped by the request deadline)" if deadline_capped else ""
     return ProviderError(
-        ErrorCode.PROVIDER_UNAVAILABLE, f"{provider}: malformed response from {url}: {what}", provider=provider
+        ErrorCode.TIMEOUT,
+        f"{provider}: no pooled connection to {url} came free in time{why}; raise providers.{provider}.max_connections "
+        f"or options.pool_timeout (a local limit, not an upstream failure)",
+        provider=provider,
+        local=True,
     )
+
+
+def malformed(provider: str, url: str, what: str) -> ProviderError:
+    """The upstream's reply could not be read: its fault, so ``provider_unavailable`` (a 502 at the gateway)."""
+    return ProviderError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        f"{provider}: the upstream's reply from {url} is malformed: {what}",
+        provider=provider,
+    )
+
+
+class BadShape(Exception):
+    """A field of an upstream reply is missing or of the wrong type. ``where`` names the field
+    (``choices[0].message.content``), ``what`` says what is wrong; neither quotes the value."""
+
+    def __init__(self, where: str, what: str) -> None:
+        self.where = where
+        self.what = what
+        super().__init__(f"{where} {what}")
+
+
+#: What reading an odd reply may raise besides ``BadShape``: the parsers catch these too, so an
+#: upstream reply can only ever raise ``ProviderError``.
+SHAPE_ERRORS = (BadShape, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
+def shape_error(provider: str, url: str, exc: BaseException) -> ProviderError:
+    """The ``ProviderError`` for a reply of the wrong shape (``exc`` from ``SHAPE_ERRORS``)."""
+    what = str(exc) if isinstance(exc, BadShape) else "it does not have the documented shape"
+    return malformed(provider, url, what)
+
+
+def load_json(body: bytes, where: str = "the body") -> Any:
+    """JSON from the upstream; not UTF-8, not JSON or nested too deep raises ``BadShape``."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadShape(where, "is not JSON") from None
+
+
+def obj(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object, or ``BadShape``."""
+    if not isinstance(value, Mapping):
+        raise BadShape(where, "is not a JSON object")
+    return value
+
+
+def opt_obj(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """``parent[key]`` as an object; absent or null is an empty one."""
+    value = parent.get(key)
+    return {} if value is None else obj(value, where)
+
+
+def opt_list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """``parent[key]`` as a list; absent or null is an empty one."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadShape(where, "is not a list")
+    return value
+
+
+def opt_str(parent: Mapping[str, Any], key: str, where: str) -> str | None:
+    """``parent[key]`` as a string, or None when absent or null."""
+    value = parent.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise BadShape(where, "is not a string")
+
+
+def count(parent: Mapping[str, Any], key: str, where: str) -> int:
+    """A token count: a non-negative whole number (absent or null is 0)."""
+    value = parent.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadShape(where, "is not a number")
+    if isinstance(value, float) and not (value.is_integer() and value < 2**53):
+        raise BadShape(where, "is not a whole number")
+    if value < 0:
+        raise BadShape(where, "is negative")
+    return int(value)
+
+
+def index(parent: Mapping[str, Any], key: str, where: str) -> int:
+    """A list index (absent or null is 0)."""
+    value = parent.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise BadShape(where, "is not an index")
+    return value
 
 
 class ClientPool:
@@ -275,7 +382,9 @@ class ClientPool:
             connect=float(config.connect_timeout),
             read=float(config.read_timeout),
             write=float(config.read_timeout),
-            pool=float(config.connect_timeout),
+            # Waiting for a free pooled connection: as long as for the upstream's next byte, unless
+            # options.pool_timeout says otherwise (the request's deadline caps it either way).
+            pool=float(config.options.get("pool_timeout", config.read_timeout)),
         )
         self.limits = httpx.Limits(
             max_connections=config.max_connections, max_keepalive_connections=config.max_connections
@@ -422,14 +531,16 @@ class ClientPool:
         *,
         end: str,
         skip: tuple[str, ...] = (),
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """POST a streaming request and yield ``(event, payload)`` for each JSON object event.
 
         ``end`` is the marker that ends the stream (OpenAI's ``[DONE]`` data, Anthropic's
-        ``message_stop`` event or type); events named in ``skip`` are ignored. After the end the
-        rest is read so the connection returns to the pool. Non-2xx statuses, non-JSON events,
-        transport failures, a passed deadline and a stream cut off before ``end`` raise
-        ``ProviderError`` (mapped, scrubbed). Error events are the caller's to recognise.
+        ``message_stop`` event or type); events named in ``skip`` are ignored. The connection goes
+        back to the pool as soon as the body's last byte is in (before the caller has read it all);
+        a caller that stops early (``aclose``) closes it. Non-2xx statuses, events that are not
+        JSON objects or not UTF-8, transport failures, a passed deadline and a stream cut off
+        before ``end`` raise ``ProviderError`` (mapped, scrubbed). Error events are the caller's
+        to recognise.
         """
         timeout, capped = self.timeout_for(deadline)
         fast = self.fast_path(url)
@@ -458,10 +569,10 @@ class ClientPool:
                         continue
                     try:
                         payload = json.loads(data)
-                    except ValueError:
-                        raise malformed(provider, url, f"the data of a {event!r} event is not JSON") from None
+                    except (ValueError, RecursionError):
+                        raise malformed(provider, url, f"the data of a {_name(event)} event is not JSON") from None
                     if not isinstance(payload, dict):
-                        raise malformed(provider, url, f"the data of a {event!r} event is not a JSON object")
+                        raise malformed(provider, url, f"the data of a {_name(event)} event is not a JSON object")
                     if payload.get("type") == end:
                         done = True
                         continue
@@ -472,6 +583,8 @@ class ClientPool:
                 await resp.aclose()
         except httpx.HTTPError as exc:
             raise transport_error(provider, exc, url, deadline_capped=capped) from None
+        except UnicodeDecodeError:
+            raise malformed(provider, url, "the event stream is not UTF-8") from None
         if not done:
             raise ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
@@ -498,6 +611,11 @@ class ClientPool:
 
     def __repr__(self) -> str:
         return f"<ClientPool clients={len(self._clients)} max_connections={self.limits.max_connections}>"
+
+
+def _name(event: str) -> str:
+    """An event's name for a message: the upstream's own word when it looks like one."""
+    return repr(event) if event.isidentifier() and len(event) <= 40 else "server-sent"
 
 
 _USER_AGENT = f"python-httpx/{httpx.__version__}"

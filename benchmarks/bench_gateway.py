@@ -13,7 +13,8 @@ generators share CPU 0, so the load never eats the server's core:
   most requests/s the server answers (Python's loop is used when wrk is not installed).
 
 Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer;
-BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window)
+BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window;
+BENCH_BACKENDS="h1,httpx" instead compares the full chain's max req/s per provider HTTP client, in turns)
 
 The machine's load average is printed before and after: other work on the same two cores shows up
 in every row (most in p99), so compare rows of one run, not figures across runs.
@@ -41,6 +42,8 @@ from _util import header, table
 MODEL = "gpt-4o-mini"
 UPSTREAM_KEY = "sk-bench-upstream-0123456789"
 GATEWAY_KEY = "sk-bench-gateway-0123456789"
+#: BENCH_BACKENDS names: the [providers.openai.options] that select each HTTP client.
+CLIENTS = {"h1": "fast_backend = true", "httpx": "fast_backend = false"}
 BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello, how are you today?"}],
                    "max_tokens": 16}).encode()
 RATE = 200
@@ -249,10 +252,10 @@ def measure(port: int, path: str, auth: str | None, base_port: int | None = None
     return lat
 
 
-def throughput(port: int, path: str, auth: str | None) -> float:
+def throughput(port: int, path: str, auth: str | None, seconds: int = WRK_SECONDS) -> float:
     wrk = shutil.which("wrk")
     if wrk is None:
-        return asyncio.run(_closed_loop(port, path, auth, 16, WRK_SECONDS))
+        return asyncio.run(_closed_loop(port, path, auth, 16, seconds))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         headers = 'wrk.headers["content-type"] = "application/json"\n'
         if auth:
@@ -260,7 +263,7 @@ def throughput(port: int, path: str, auth: str | None) -> float:
         f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(BODY.decode())}\n{headers}')
         script = f.name
     try:
-        out = subprocess.run([*_pin(0), wrk, "-t1", "-c16", f"-d{WRK_SECONDS}s", "-s", script,
+        out = subprocess.run([*_pin(0), wrk, "-t1", "-c16", f"-d{seconds}s", "-s", script,
                               f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
     finally:
         os.unlink(script)
@@ -338,7 +341,57 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def compare_backends(backends: list[str]) -> None:
+    """The full chain once per provider HTTP client (``options.backend``), all servers up at once and
+    measured in turns (max req/s, ``BENCH_ROUNDS`` rounds of wrk for 2 s each, the order rotating every
+    round), so load from other work on the machine falls on every client alike; medians reported."""
+    header("bench_gateway: the full chain's max req/s per provider HTTP client, measured in turns")
+    rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
+    load_before = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    up = free_port()
+    upstream = subprocess.Popen([*_pin(0), sys.executable, __file__, "--upstream", str(up)], start_new_session=True)
+    _wait_port(up, upstream, 10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BELUGA_", "OTEL_"))}
+    beluga = str(Path(sys.executable).with_name("beluga"))
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    samples: dict[str, list[float]] = {b: [] for b in backends}
+    try:
+        for backend in backends:
+            cfg = tmp / f"{backend}.toml"
+            cfg.write_text(BELUGA_FULL.format(key=UPSTREAM_KEY, up=up, gw=GATEWAY_KEY, model=MODEL)
+                           + f"\n[providers.openai.options]\n{CLIENTS[backend]}\n")
+            port = free_port()
+            servers[backend] = (start([beluga, "serve", "--config", str(cfg), "--port", str(port)], port, env), port)
+            _ready(port, "/v1/chat/completions", GATEWAY_KEY, 15)
+        for backend in backends:  # warm up
+            throughput(servers[backend][1], "/v1/chat/completions", GATEWAY_KEY, 1)
+        for r in range(rounds):
+            for backend in backends[r % len(backends):] + backends[:r % len(backends)]:
+                samples[backend].append(throughput(servers[backend][1], "/v1/chat/completions", GATEWAY_KEY, 2))
+    finally:
+        for proc, _ in servers.values():
+            stop(proc)
+        stop(upstream)
+        shutil.rmtree(tmp, ignore_errors=True)
+    first = samples[backends[0]]
+    rows = [[b, statistics.median(xs), min(xs), max(xs),
+             # each round's ratio to the first client's sample of the same round, then their median:
+             # samples seconds apart share the machine's load, so this is steadier than the medians' ratio
+             f"{statistics.median(x / f for x, f in zip(xs, first, strict=True)) - 1:+.1%}",
+             " ".join(f"{x:.0f}" for x in xs)] for b, xs in samples.items()]
+    print(table(["provider client", "median req/s", "min", "max", f"vs {backends[0]} (per round)",
+                 "samples (in turn)"], rows))
+    print(f"\nwrk -t1 -c16 -d2s per sample (CPU 0), {rounds} rounds; each gateway: 1 process pinned to CPU 1; "
+          "full chain = tracing, ratelimit, guard-injection, guard-pii, retry, breaker, key auth, openai.")
+    print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+
 def main() -> None:
+    backends = [b for b in os.environ.get("BENCH_BACKENDS", "").split(",") if b]
+    if backends:  # BENCH_BACKENDS="h1,httpx": compare provider HTTP clients under the full chain
+        compare_backends(backends)
+        return
     header("bench_gateway: added latency at 200 req/s and max req/s, same loopback upstream")
     load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))

@@ -6,13 +6,15 @@ A canned Chat Completions server runs in a subprocess on 127.0.0.1 (keep-alive, 
 JSON or 20-chunk SSE), so the figures are client-side cost: building the request, HTTP, parsing.
 Rows: raw httpx (the floor), ``beluga_openai.OpenAIProvider``, the same through a ``Kit`` with no
 plugins (the chain's own cost), and ``openai.AsyncOpenAI`` (max_retries=0). Streaming rows give the
-whole stream and the time to the first text chunk.
+whole stream and the time to the first text chunk. BENCH_BACKENDS="h1,httpx" adds the provider and
+the full chain once per provider HTTP client (the lean pool, httpx's client).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -28,6 +30,8 @@ from _util import header, table
 MODEL = "gpt-4o-mini"
 KEY = "sk-bench-0000000000000000"
 N_CALLS = 300
+#: BENCH_BACKENDS names: the provider options that select each HTTP client.
+CLIENTS: dict[str, dict[str, Any]] = {"h1": {"fast_backend": True}, "httpx": {"fast_backend": False}}
 REPEAT = 5
 
 
@@ -136,6 +140,15 @@ async def measure(url: str) -> list[list[Any]]:
     full = Kit({"beluga": {"provider": "openai", "plugins": [
         "tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker"]},
         "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL}}})
+    # BENCH_BACKENDS="h1,httpx": the same provider and full chain on each HTTP client, side by side.
+    backends = [b for b in os.environ.get("BENCH_BACKENDS", "").split(",") if b]
+    per_backend = {
+        b: (OpenAIProvider(ProviderConfig(api_key=KEY, base_url=url, model=MODEL, options=CLIENTS[b])),
+            Kit({"beluga": {"provider": "openai", "plugins": [
+                "tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker"]},
+                "providers": {"openai": {"api_key": KEY, "base_url": url, "model": MODEL, "options": CLIENTS[b]}}}))
+        for b in backends
+    }
     sdk = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0)
     request = LLMRequest("Hello, how are you today?", model=MODEL)
     srequest = request.replace(stream=True)
@@ -185,6 +198,19 @@ async def measure(url: str) -> list[list[Any]]:
         ("openai SDK AsyncOpenAI", lambda: sdk.chat.completions.create(model=MODEL, messages=messages),
          sdk_stream),
     ]
+    for b, (prov, fkit) in per_backend.items():
+
+        async def prov_stream(prov: Any = prov) -> Any:
+            async for c in prov.astream(srequest):
+                yield c.text
+
+        async def fkit_stream(fkit: Any = fkit) -> Any:
+            async for c in fkit.astream("Hello, how are you today?"):
+                yield c.text
+
+        clients.append((f"OpenAIProvider [{b}]", lambda prov=prov: prov.agenerate(request), prov_stream))
+        clients.append((f"Kit, full chain [{b}]", lambda fkit=fkit: fkit.agenerate("Hello, how are you today?"),
+                        fkit_stream))
     # Interleave rounds so drift on a shared machine hits every client alike.
     for _ in range(2):
         for name, fn, stream in clients:
@@ -197,6 +223,9 @@ async def measure(url: str) -> list[list[Any]]:
     await kit.aclose()
     await full.aclose()
     await sdk.close()
+    for prov, fkit in per_backend.values():
+        await prov.aclose()
+        await fkit.aclose()
     sdk_row = results["openai SDK AsyncOpenAI"]
     rows = []
     for name, r in results.items():

@@ -141,7 +141,7 @@ async def test_a_body_delimited_by_the_end_of_the_connection_is_complete() -> No
     assert reply.content == b"until the end"
 
 
-async def test_an_idle_connection_the_server_closed_is_replaced_without_an_error() -> None:
+async def test_an_idle_connection_the_server_closed_is_dropped_before_use() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         await _read_request(reader)
         writer.write(_ok(b"%d" % n))
@@ -151,13 +151,34 @@ async def test_an_idle_connection_the_server_closed_is_replaced_without_an_error
     async with Server(script) as srv:
         pool = srv.pool()
         first = await pool.request(_request(), T)
-        # No pause: the close may not have been seen yet, so the request is written to a dead
-        # connection and must be sent again on a new one.
+        await asyncio.sleep(0.1)  # the server's FIN arrives while the connection is idle
         second = await pool.request(_request(), T)
-        await asyncio.sleep(0.05)
-        third = await pool.request(_request(), T)
         pool.close()
-    assert (first.content, second.content, third.content) == (b"1", b"2", b"3")
+    assert (first.content, second.content) == (b"1", b"2")
+    assert srv.connections == 2
+
+
+async def test_a_request_written_to_a_connection_that_then_closes_is_not_sent_again() -> None:
+    requests = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        requests.append(await _read_request(reader))
+        if n == 1:
+            writer.write(_ok(b"first"))
+            await writer.drain()
+            requests.append(await _read_request(reader))  # read the second request, then hang up
+        else:
+            writer.write(_ok(b"resent"))
+            await writer.drain()
+
+    async with Server(script) as srv:
+        pool = srv.pool()
+        assert (await pool.request(_request(), T)).content == b"first"
+        with pytest.raises(httpx.RemoteProtocolError):
+            await pool.request(_request(), T)
+        await asyncio.sleep(0.1)
+        pool.close()
+    assert len(requests) == 2 and srv.connections == 1
 
 
 async def test_a_response_cut_off_midway_raises_remote_protocol_error() -> None:

@@ -288,7 +288,7 @@ def test_malformed_json_is_provider_unavailable_with_a_clear_message(openai_fake
     openai_fake.push(raw_reply(200, b"<html>Bad gateway</html>"), json_reply(200, {"object": "list"}))
     err = error_of(openai_fake, gen())
     assert err.code is ErrorCode.PROVIDER_UNAVAILABLE
-    assert "malformed response" in err.message and "not JSON" in err.message
+    assert "malformed" in err.message and "not JSON" in err.message
     assert "choices" in error_of(openai_fake, gen()).message
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
+    SHAPE_ERRORS,
+    BadShape,
     ClientPool,
     Scrubber,
+    count,
     dumps,
-    malformed,
+    index,
+    load_json,
+    obj,
+    opt_obj,
+    opt_str,
+    shape_error,
     stream_error,
     v1_endpoint,
 )
@@ -138,17 +145,40 @@ def encode_tool(t: ToolSpec) -> dict[str, Any]:
     return tool
 
 
-def _int(d: Mapping[str, Any], key: str) -> int:
-    return int(d.get(key) or 0)
-
-
-def usage_from(data: Any) -> Usage:
+def usage_from(data: Any, where: str = "usage") -> Usage:
     """Anthropic counts cache reads and writes apart from ``input_tokens``; Beluga's input is the sum."""
-    if not isinstance(data, Mapping):
+    if data is None:
         return Usage()
-    read = _int(data, "cache_read_input_tokens")
-    total_in = _int(data, "input_tokens") + read + _int(data, "cache_creation_input_tokens")
-    return Usage(total_in, _int(data, "output_tokens"), read)
+    data = obj(data, where)
+    read = count(data, "cache_read_input_tokens", f"{where}.cache_read_input_tokens")
+    total_in = (count(data, "input_tokens", f"{where}.input_tokens") + read
+                + count(data, "cache_creation_input_tokens", f"{where}.cache_creation_input_tokens"))
+    return Usage(total_in, count(data, "output_tokens", f"{where}.output_tokens"), read)
+
+
+def parse_message(data: Mapping[str, Any]) -> tuple[AIMessage, str | None, Usage, str | None]:
+    """``(message, model, usage, stop_reason)`` of a Messages API body; ``BadShape`` names what is wrong."""
+    blocks = data.get("content")
+    if not isinstance(blocks, list):
+        raise BadShape("content", "is not a list")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for i, b in enumerate(blocks):
+        at = f"content[{i}]"
+        b = obj(b, at)
+        kind = b.get("type")
+        if kind == "text":
+            texts.append(opt_str(b, "text", f"{at}.text") or "")
+        elif kind == "tool_use":
+            args = b.get("input")
+            calls.append(ToolCall(opt_str(b, "id", f"{at}.id") or "", opt_str(b, "name", f"{at}.name") or "",
+                                  dict(args) if isinstance(args, Mapping) else {}))
+    return (
+        AIMessage("".join(texts), tool_calls=calls),  # mypy misreads attrs converter=tuple
+        opt_str(data, "model", "model"),
+        usage_from(data.get("usage")),
+        opt_str(data, "stop_reason", "stop_reason"),
+    )
 
 
 class AnthropicProvider(BaseProvider):
@@ -211,30 +241,17 @@ class AnthropicProvider(BaseProvider):
         content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, content, request.deadline, self._scrub)
         try:
-            data = json.loads(resp.content)
-        except ValueError:
-            raise malformed(self.name, self.url, "the body is not JSON") from None
-        if isinstance(data, dict) and data.get("type") == "error":
-            raise stream_error(self.name, data, self._scrub)
-        blocks = data.get("content") if isinstance(data, dict) else None
-        if not isinstance(blocks, list):
-            raise malformed(self.name, self.url, "no content list in the JSON body")
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        for b in blocks:
-            kind = b.get("type")
-            if kind == "text":
-                texts.append(str(b.get("text", "")))
-            elif kind == "tool_use":
-                args = b.get("input")
-                args = args if isinstance(args, dict) else {}
-                calls.append(ToolCall(str(b.get("id", "")), str(b.get("name", "")), args))
-        stop = data.get("stop_reason")
+            data = obj(load_json(resp.content), "the body")
+            if data.get("type") == "error":
+                raise stream_error(self.name, data, self._scrub)
+            message, model, usage, stop = parse_message(data)
+        except SHAPE_ERRORS as exc:
+            raise shape_error(self.name, self.url, exc) from None
         return LLMResponse(
-            AIMessage("".join(texts), tool_calls=calls),  # mypy misreads attrs converter=tuple
-            model=str(data.get("model") or model_of(request, self.config)),
+            message,
+            model=model or model_of(request, self.config),
             provider=self.name,
-            usage=usage_from(data.get("usage")),
+            usage=usage,
             finish_reason=STOP_REASONS.get(stop, stop) if stop else None,
             metadata={"stop_reason": stop} if stop else {},
         )
@@ -242,52 +259,86 @@ class AnthropicProvider(BaseProvider):
     async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         content = dumps(self.build_body(request, stream=True))
         name = self.name
-        usage: dict[str, Any] = {}
-        stop: str | None = None
-        model: str | None = None
-        tools: dict[int, int] = {}  # content block index -> tool call index
+        state = _StreamState()
         events = self._pool.stream_json(
             name, self.url, content, request.deadline, self._scrub, end="message_stop", skip=("ping",)
         )
-        async for event, payload in events:
-            kind = payload.get("type") or event
-            if kind == "error":
-                raise stream_error(name, payload, self._scrub)
-            if kind == "content_block_delta":
-                delta = payload.get("delta") or {}
-                dtype = delta.get("type")
-                if dtype == "text_delta":
-                    if delta.get("text"):
-                        yield StreamChunk(text=delta["text"], model=model)
-                elif dtype == "input_json_delta":
-                    idx = tools.get(int(payload.get("index", 0)))
-                    if idx is not None and delta.get("partial_json"):
-                        yield StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=delta["partial_json"]),))
-            elif kind == "content_block_start":
-                block = payload.get("content_block") or {}
-                if block.get("type") == "tool_use":
-                    idx = tools[int(payload.get("index", 0))] = len(tools)
-                    yield StreamChunk(
-                        tool_calls=(ToolCallDelta(idx, str(block.get("id", "")), str(block.get("name", ""))),),
-                        model=model,
-                    )
-                elif block.get("type") == "text" and block.get("text"):
-                    yield StreamChunk(text=block["text"], model=model)
-            elif kind == "message_start":
-                message = payload.get("message") or {}
-                model = message.get("model") or model
-                if isinstance(message.get("usage"), Mapping):
-                    usage.update(message["usage"])
-            elif kind == "message_delta":
-                stop = (payload.get("delta") or {}).get("stop_reason") or stop
-                if isinstance(payload.get("usage"), Mapping):
-                    usage.update({k: v for k, v in payload["usage"].items() if v is not None})
-        yield StreamChunk(
-            usage=usage_from(usage), finish_reason=STOP_REASONS.get(stop, stop) if stop else None, model=model
-        )
+        try:
+            async for event, payload in events:
+                if (payload.get("type") or event) == "error":
+                    raise stream_error(name, payload, self._scrub)
+                try:
+                    chunk = state.read(event, payload)
+                except SHAPE_ERRORS as exc:
+                    raise shape_error(name, self.url, exc) from None
+                if chunk is not None:
+                    yield chunk
+        finally:
+            await events.aclose()  # the connection is closed or pooled now, not when collected
+        try:
+            usage = usage_from(state.usage)
+        except SHAPE_ERRORS as exc:
+            raise shape_error(name, self.url, exc) from None
+        stop = state.stop
+        yield StreamChunk(usage=usage, finish_reason=STOP_REASONS.get(stop, stop) if stop else None, model=state.model)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+class _StreamState:
+    """What a Messages stream has told so far; ``read`` turns one event into a chunk (or None)."""
+
+    __slots__ = ("model", "stop", "tools", "usage")
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] = {}
+        self.stop: str | None = None
+        self.model: str | None = None
+        self.tools: dict[int, int] = {}  # content block index -> tool call index
+
+    def read(self, event: str, payload: Mapping[str, Any]) -> StreamChunk | None:
+        kind = payload.get("type") or event
+        if kind == "content_block_delta":
+            delta = opt_obj(payload, "delta", "delta")
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                text = opt_str(delta, "text", "delta.text")
+                return StreamChunk(text=text, model=self.model) if text else None
+            if dtype == "input_json_delta":
+                idx = self.tools.get(index(payload, "index", "index"))
+                part = opt_str(delta, "partial_json", "delta.partial_json")
+                if idx is not None and part:
+                    return StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=part),))
+        elif kind == "content_block_start":
+            block = opt_obj(payload, "content_block", "content_block")
+            btype = block.get("type")
+            if btype == "tool_use":
+                at = index(payload, "index", "index")
+                if at not in self.tools and len(self.tools) >= 1024:
+                    raise BadShape("content_block", "starts more tool calls than a reply holds")
+                idx = self.tools[at] = self.tools.get(at, len(self.tools))
+                return StreamChunk(
+                    tool_calls=(ToolCallDelta(idx, opt_str(block, "id", "content_block.id") or "",
+                                              opt_str(block, "name", "content_block.name") or ""),),
+                    model=self.model,
+                )
+            if btype == "text":
+                text = opt_str(block, "text", "content_block.text")
+                return StreamChunk(text=text, model=self.model) if text else None
+        elif kind == "message_start":
+            message = opt_obj(payload, "message", "message")
+            self.model = opt_str(message, "model", "message.model") or self.model
+            if message.get("usage") is not None:
+                usage_from(message["usage"], "message.usage")  # checked now, summed at the end
+                self.usage.update(message["usage"])
+        elif kind == "message_delta":
+            delta = opt_obj(payload, "delta", "delta")
+            self.stop = opt_str(delta, "stop_reason", "delta.stop_reason") or self.stop
+            if payload.get("usage") is not None:
+                usage_from(payload["usage"], "usage")
+                self.usage.update({k: v for k, v in payload["usage"].items() if v is not None})
+        return None
 
 
 def model_of(request: LLMRequest, config: ProviderConfig) -> str:

@@ -311,7 +311,9 @@ class CircuitBreaker:
                 self._probes -= 1
 
     def counts(self, error: BaseException) -> bool:
-        """Whether ``error`` counts as a failure of the dependency."""
+        """Whether ``error`` counts as a failure of the dependency (never a local one: ``error.local``)."""
+        if getattr(error, "local", False) is True:  # e.g. this process's connection pool was busy
+            return False
         if self.is_failure is not None:
             return self.is_failure(error)
         code = getattr(error, "code", None)

@@ -8,10 +8,19 @@ from typing import Any
 
 from beluga_core.errors import ErrorCode, ProviderError
 from beluga_core.http import (
+    SHAPE_ERRORS,
+    BadShape,
     ClientPool,
     Scrubber,
+    count,
     dumps,
-    malformed,
+    index,
+    load_json,
+    obj,
+    opt_list,
+    opt_obj,
+    opt_str,
+    shape_error,
     stream_error,
     v1_endpoint,
 )
@@ -90,12 +99,83 @@ def encode_tool(t: ToolSpec) -> dict[str, Any]:
     return {"type": "function", "function": fn}
 
 
-def _usage(data: Any) -> Usage | None:
-    if not isinstance(data, Mapping):
-        return None
-    details = data.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
-    return Usage(int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0), int(cached or 0))
+def _usage(data: Any, where: str = "usage") -> Usage:
+    data = obj(data, where)
+    details = opt_obj(data, "prompt_tokens_details", f"{where}.prompt_tokens_details")
+    return Usage(
+        count(data, "prompt_tokens", f"{where}.prompt_tokens"),
+        count(data, "completion_tokens", f"{where}.completion_tokens"),
+        count(details, "cached_tokens", f"{where}.prompt_tokens_details.cached_tokens"),
+    )
+
+
+def _tool_calls(message: Mapping[str, Any], where: str) -> list[ToolCall]:
+    calls = []
+    for i, c in enumerate(opt_list(message, "tool_calls", f"{where}.tool_calls")):
+        at = f"{where}.tool_calls[{i}]"
+        c = obj(c, at)
+        fn = opt_obj(c, "function", f"{at}.function")
+        args = fn.get("arguments")
+        if isinstance(args, Mapping):  # some compatible servers send the object itself
+            arguments = dict(args)
+        elif args is None or isinstance(args, str):
+            arguments = _arguments(args or "")
+        else:
+            raise BadShape(f"{at}.function.arguments", "is not a string")
+        calls.append(ToolCall(opt_str(c, "id", f"{at}.id") or "", opt_str(fn, "name", f"{at}.function.name") or "",
+                              arguments))
+    return calls
+
+
+def parse_completion(body: bytes) -> tuple[AIMessage, str | None, Usage, str | None]:
+    """``(message, model, usage, finish_reason)`` of a Chat Completions body; ``BadShape`` names what is wrong."""
+    data = obj(load_json(body), "the body")
+    choices = opt_list(data, "choices", "choices")
+    if not choices:
+        raise BadShape("choices", "is missing or empty")
+    choice = obj(choices[0], "choices[0]")
+    message = obj(choice.get("message"), "choices[0].message")
+    content = message.get("content")
+    if isinstance(content, list):  # content parts, as some compatible servers answer
+        content = "".join(str(obj(p, "choices[0].message.content[]").get("text") or "") for p in content)
+    elif content is not None and not isinstance(content, str):
+        raise BadShape("choices[0].message.content", "is not a string")
+    calls = _tool_calls(message, "choices[0].message")
+    usage = _usage(data["usage"]) if data.get("usage") is not None else Usage()
+    return (
+        AIMessage(content or "", tool_calls=calls),  # mypy misreads attrs converter=tuple
+        opt_str(data, "model", "model"),
+        usage,
+        opt_str(choice, "finish_reason", "choices[0].finish_reason"),
+    )
+
+
+def parse_chunk(payload: Mapping[str, Any]) -> tuple[str, tuple[ToolCallDelta, ...], str | None]:
+    """``(text, tool call deltas, finish_reason)`` of choice 0 in one stream chunk."""
+    text = ""
+    deltas: tuple[ToolCallDelta, ...] = ()
+    finish = None
+    for i, choice in enumerate(opt_list(payload, "choices", "choices")):
+        at = f"choices[{i}]"
+        choice = obj(choice, at)
+        if index(choice, "index", f"{at}.index") != 0:
+            continue
+        finish = opt_str(choice, "finish_reason", f"{at}.finish_reason") or finish
+        delta = opt_obj(choice, "delta", f"{at}.delta")
+        text += opt_str(delta, "content", f"{at}.delta.content") or ""
+        found = []
+        for j, tc in enumerate(opt_list(delta, "tool_calls", f"{at}.delta.tool_calls")):
+            tat = f"{at}.delta.tool_calls[{j}]"
+            tc = obj(tc, tat)
+            fn = opt_obj(tc, "function", f"{tat}.function")
+            found.append(ToolCallDelta(
+                index(tc, "index", f"{tat}.index"),
+                opt_str(tc, "id", f"{tat}.id"),
+                opt_str(fn, "name", f"{tat}.function.name"),
+                opt_str(fn, "arguments", f"{tat}.function.arguments") or "",
+            ))
+        deltas += tuple(found)
+    return text, deltas, finish
 
 
 def _arguments(raw: str) -> dict[str, Any]:
@@ -162,23 +242,15 @@ class OpenAIProvider(BaseProvider):
         content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, content, request.deadline, self._scrub)
         try:
-            data = json.loads(resp.content)
-            choice = data["choices"][0]
-            message = choice["message"]
-        except ValueError:
-            raise malformed(self.name, self.url, "the body is not JSON") from None
-        except (KeyError, IndexError, TypeError):
-            raise malformed(self.name, self.url, "no choices[0].message in the JSON body") from None
-        calls = []
-        for c in message.get("tool_calls") or ():
-            fn = c.get("function") or {}
-            calls.append(ToolCall(str(c.get("id", "")), str(fn.get("name", "")), _arguments(fn.get("arguments") or "")))
+            message, model, usage, finish = parse_completion(resp.content)
+        except SHAPE_ERRORS as exc:
+            raise shape_error(self.name, self.url, exc) from None
         return LLMResponse(
-            AIMessage(message.get("content") or "", tool_calls=calls),  # mypy misreads attrs converter=tuple
-            model=str(data.get("model") or request.model or self.config.model or ""),
+            message,
+            model=model or request.model or self.config.model or "",
             provider=self.name,
-            usage=_usage(data.get("usage")) or Usage(),
-            finish_reason=choice.get("finish_reason"),
+            usage=usage,
+            finish_reason=finish,
         )
 
     async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -188,31 +260,22 @@ class OpenAIProvider(BaseProvider):
         usage: Usage | None = None
         model: str | None = None
         events = self._pool.stream_json(name, self.url, content, request.deadline, self._scrub, end="[DONE]")
-        async for event, payload in events:
-            if event == "error" or "error" in payload:
-                raise stream_error(name, payload, self._scrub)
-            if payload.get("usage"):
-                usage = _usage(payload["usage"])
-            if model is None and payload.get("model"):
-                model = str(payload["model"])
-            for choice in payload.get("choices") or ():
-                if choice.get("index", 0) != 0:
-                    continue
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                delta = choice.get("delta") or {}
-                text = delta.get("content") or ""
-                deltas = tuple(
-                    ToolCallDelta(
-                        int(tc.get("index", 0)),
-                        tc.get("id"),
-                        (tc.get("function") or {}).get("name"),
-                        (tc.get("function") or {}).get("arguments") or "",
-                    )
-                    for tc in delta.get("tool_calls") or ()
-                )
+        try:
+            async for event, payload in events:
+                if event == "error" or "error" in payload:
+                    raise stream_error(name, payload, self._scrub)
+                try:
+                    if payload.get("usage") is not None:
+                        usage = _usage(payload["usage"])
+                    model = model or opt_str(payload, "model", "model")
+                    text, deltas, finished = parse_chunk(payload)
+                except SHAPE_ERRORS as exc:
+                    raise shape_error(name, self.url, exc) from None
+                finish = finished or finish
                 if text or deltas:
                     yield StreamChunk(text=text, tool_calls=deltas, model=model)
+        finally:
+            await events.aclose()  # the connection is closed or pooled now, not when collected
         yield StreamChunk(usage=usage, finish_reason=finish, model=model)
 
     async def aclose(self) -> None:
