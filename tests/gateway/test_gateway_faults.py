@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 from gateway_support import ALPHA, config_text, make_kit, serving
-from provider_fakes import closed_port_url, json_reply, raw_reply, slow, sse_reply
+from provider_fakes import closed_port_url, json_reply, openai_default, raw_reply, slow, sse_reply
 
 HELLO = [{"role": "user", "content": "hello gateway"}]
 UPSTREAM_WORDS = "UPSTREAM-OWN-TEXT db=10.9.8.7:5432"
@@ -201,3 +201,29 @@ def test_readyz_is_503_when_every_models_table_deployment_has_an_open_breaker(ga
     ready = httpx.get(server.url + "/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["providers"]["unavailable"] == ["openai/gpt-4o-mini"]
+
+
+def test_a_busy_upstream_pool_is_503_gateway_busy_and_never_opens_the_breaker(gateway, openai_upstream):
+    """Every pooled connection held by a slow answer: the callers beyond the pool get this gateway's
+    own 503 with Retry-After, the upstream is not blamed, and it answers the next request."""
+    openai_upstream.default = slow(1.5, openai_default)
+    extra = OPENAI_ROUTE.format(url=openai_upstream.url).replace(
+        "[providers.openai]\n", "[providers.openai]\n    max_connections = 1\n    options = { pool_timeout = 0.1 }\n", 1
+    )
+    server = gateway(extra + "[plugins.breaker]\nfailure_threshold = 1\n", plugins=("breaker",))
+    answers: list[httpx.Response] = []
+
+    def one() -> None:
+        answers.append(post(server, {"model": "gpt", "messages": HELLO}))
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in answers) == [200] + [503] * 3
+    busy = [r for r in answers if r.status_code == 503]
+    assert all(r.json()["error"]["code"] == "gateway_busy" and int(r.headers["retry-after"]) >= 1 for r in busy)
+    assert httpx.get(server.url + "/readyz").json()["checks"]["breakers"]["open"] == []
+    openai_upstream.default = openai_default
+    assert post(server, {"model": "gpt", "messages": HELLO}).status_code == 200

@@ -765,6 +765,16 @@ def from_beluga(exc: BelugaError) -> APIError:
     if isinstance(root, ConfigError) or isinstance(exc, ConfigError):
         return APIError(500, "The gateway is misconfigured for this request; see its log.", type="server_error",
                         code="gateway_misconfigured")
+    if isinstance(root, ProviderError) and root.local:
+        # This process's own limit (every pooled upstream connection busy), not the upstream's fault.
+        return APIError(
+            503,
+            "The gateway is busy: no connection to the upstream provider came free in time. Retry after the "
+            "time in Retry-After.",
+            type="service_unavailable",
+            code="gateway_busy",
+            headers=retry_headers(None),
+        )
     code = exc.code
     if code in (ErrorCode.TIMEOUT, ErrorCode.BUDGET_EXHAUSTED):
         slow = " (the upstream provider did not answer in time)" if isinstance(root, ProviderError) else ""
