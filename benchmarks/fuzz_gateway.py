@@ -14,26 +14,14 @@ Exit status 1 if anything failed.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gateway"))
 from fuzz_support import OPENAI_SPEC, Counts, fuzz, gateway_schema, openai_schema
-from gateway_support import ALPHA, OPENAI_KEY, config_text, make_kit, openai_server, serving
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
+from gateway_support import ALPHA, OPENAI_KEY, config_text, finite, make_kit, openai_server, serving
 
 
 def _report(title: str, counts: Counts, failures: list[str], seconds: float) -> None:
@@ -81,7 +69,7 @@ def main() -> int:
             failures = [f"gateway answered {status} to {label} ({mode})"
                         for (label, mode, status), _ in counts.items() if status >= 500 and status != 502]
             failures += [f"the upstream received a body it could not parse or with NaN/Infinity: {r['path']}"
-                         for r in upstream.requests if r["body"] is None or not _finite(r["body"])]
+                         for r in upstream.requests if r["body"] is None or not finite(r["body"])]
             _report(f"gateway's description through an OpenAI stand-in ({len(upstream.requests)} upstream "
                     "calls; 502 is the stand-in failing on odd input)", counts, failures, time.perf_counter() - t0)
             failed += len(failures)

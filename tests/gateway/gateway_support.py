@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -81,6 +82,17 @@ def async_sdk(url: str, key: str = ALPHA, **kwargs: Any) -> Any:
     import openai
 
     return openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=15.0, **kwargs)
+
+
+def finite(value: Any) -> bool:
+    """Whether a decoded JSON value holds no NaN or infinity anywhere (what an upstream may be sent)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(finite(v) for v in value)
+    return True
 
 
 class SlowProvider(BaseProvider):
@@ -167,6 +179,7 @@ __all__ = [
     "anthropic_server",
     "async_sdk",
     "config_text",
+    "finite",
     "make_kit",
     "openai_server",
     "sdk",

@@ -6,7 +6,6 @@ Short derandomized runs (the same cases each time); ``benchmarks/fuzz_gateway.py
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 pytest.importorskip("schemathesis", reason="the fuzz tests need schemathesis (the dev extra installs it)")
 
 from fuzz_support import OPENAI_SPEC, fuzz, gateway_schema, openai_schema
-from gateway_support import ALPHA, OPENAI_KEY, config_text, make_kit, serving
+from gateway_support import ALPHA, OPENAI_KEY, config_text, finite, make_kit, serving
 
 EXAMPLES = 50  # per operation and mode: about 15 s per run on a loaded 2-core machine
 
@@ -58,16 +57,6 @@ def test_fuzzing_from_openais_description_finds_no_5xx(gateway: Any) -> None:
     assert sum(counts.values()) >= 2 * EXAMPLES  # chat completions, valid and invalid, and the model list
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
-
-
 def test_fuzzing_through_an_openai_upstream_sends_it_only_json(tmp_path: Path, openai_upstream: Any) -> None:
     text = config_text(f"""
         [providers.openai]
@@ -82,4 +71,4 @@ def test_fuzzing_through_an_openai_upstream_sends_it_only_json(tmp_path: Path, o
     assert not {k: n for k, n in server_errors(counts).items() if k[2] != 502}
     assert openai_upstream.requests, "no request reached the upstream"
     for sent in openai_upstream.requests:
-        assert sent["body"] is not None and _finite(sent["body"])  # JSON it could parse, no NaN or Infinity
+        assert sent["body"] is not None and finite(sent["body"])  # JSON it could parse, no NaN or Infinity

@@ -4,12 +4,11 @@ answers 500, none poisons what later requests or scrapes see, none reaches the u
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import httpx
 import pytest
-from gateway_support import ALPHA, OPENAI_KEY
+from gateway_support import ALPHA, OPENAI_KEY, finite
 
 from beluga_gateway.metrics import Metrics
 
@@ -250,16 +249,6 @@ def test_bodies_that_are_not_json_text_are_400(gateway: Any) -> None:
 # -- what the upstream receives ----------------------------------------------------------------
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
-
-
 def test_an_openai_upstream_never_receives_non_finite_numbers(gateway: Any, openai_upstream: Any) -> None:
     server = gateway(f"""
         [providers.openai]
@@ -285,4 +274,4 @@ def test_an_openai_upstream_never_receives_non_finite_numbers(gateway: Any, open
     assert post(server, chat(model="gpt", top_p=0.5, seed=2**63 - 1)).status_code == 200
     assert len(openai_upstream.requests) == 1
     sent = openai_upstream.last["body"]
-    assert sent is not None and _finite(sent) and sent["top_p"] == 0.5
+    assert sent is not None and finite(sent) and sent["top_p"] == 0.5
