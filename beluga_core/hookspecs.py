@@ -31,7 +31,9 @@ ToolCallNext = Callable[["ToolInvocation"], Awaitable[Any]]
 
 @hookspec
 def on_input(guard_input: GuardInput) -> GuardResult | Awaitable[GuardResult | None] | None:
-    """Inspect one text segment going to the model: user and system text, and tool results.
+    """Inspect one text segment going to the model: the text of every message (user, system, tool
+    results, the history's assistant turns) and each string in the history's tool-call arguments.
+    ``guard_input.metadata["role"]`` says whose text it is.
 
     Runs inside the model call (after ``wrap_llm_call`` middleware, before the provider), once per
     text part, in plugin order. Return ``None`` or ``GuardResult.allow()`` to pass,

@@ -27,6 +27,7 @@ from beluga_core.llm import Provider, ProviderConfig, ProviderRegistry, registry
 from beluga_core.masking import get_logger
 from beluga_core.plugins import PluginManager, Selection
 from beluga_core.schema import (
+    AIMessage,
     LLMRequest,
     LLMResponse,
     Message,
@@ -733,28 +734,72 @@ def _decision_listener(
     return notify
 
 
-def _input_segments(request: LLMRequest) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
-    """Every non-empty text part the input guards see: user, system and tool messages."""
+#: Where an input text sits in a request: a part's index, or ("call", k, *path) for a string in the
+#: arguments of an assistant message's k-th tool call (path: the keys and indexes down to it).
+Segment = int | tuple[Any, ...]
+
+
+def _input_segments(request: LLMRequest) -> Iterator[tuple[int, Segment, str, dict[str, Any]]]:
+    """Every non-empty text the input guards see: the text of every message (user, system, tool
+    results and the assistant turns of the history, which a client may write as it likes) and every
+    string in the arguments of the history's tool calls."""
     for i, m in enumerate(request.messages):
-        if m.role == "assistant":
-            continue
         for j, part in enumerate(m.parts):
             if part.kind == "text" and part.text:  # type: ignore[union-attr]
                 meta = {"role": m.role, "message_index": i, "part_index": j, "request": request.metadata}
                 if m.role == "tool":
                     meta["tool"] = m.name  # type: ignore[union-attr]
                 yield i, j, part.text, meta  # type: ignore[union-attr]
+        if m.role == "assistant":
+            for k, call in enumerate(m.tool_calls):  # type: ignore[union-attr]
+                for path, text in _strings(call.arguments, ()):
+                    meta = {"role": "assistant", "message_index": i, "tool_call_index": k, "tool": call.name,
+                            "path": "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path),
+                            "request": request.metadata}
+                    yield i, ("call", k, *path), text, meta
 
 
-def _apply_edits(request: LLMRequest, edits: list[tuple[int, int, str]]) -> LLMRequest:
+def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every non-empty string in a JSON-like value, with the keys and indexes that lead to it."""
+    if isinstance(value, str):
+        if value:
+            yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list | tuple):
+        for n, v in enumerate(value):
+            yield from _strings(v, (*path, n))
+
+
+def _replaced(value: Any, path: tuple[Any, ...], text: str) -> Any:
+    """``value`` with the string at ``path`` replaced by ``text`` (containers copied, never mutated)."""
+    if not path:
+        return text
+    head, rest = path[0], path[1:]
+    if isinstance(value, Mapping):
+        return {**value, head: _replaced(value[head], rest, text)}
+    items = list(value)
+    items[head] = _replaced(items[head], rest, text)
+    return items
+
+
+def _apply_edits(request: LLMRequest, edits: list[tuple[int, Segment, str]]) -> LLMRequest:
     messages = list(request.messages)
-    for i, j, text in edits:
+    for i, at, text in edits:
         m = messages[i]
-        parts = list(m.parts)
-        part = parts[j]
-        assert isinstance(part, TextPart)
-        parts[j] = attrs.evolve(part, text=text)
-        messages[i] = attrs.evolve(m, parts=tuple(parts))
+        if isinstance(at, int):
+            parts = list(m.parts)
+            part = parts[at]
+            assert isinstance(part, TextPart)
+            parts[at] = attrs.evolve(part, text=text)
+            messages[i] = attrs.evolve(m, parts=tuple(parts))
+        else:
+            assert isinstance(m, AIMessage)
+            calls = list(m.tool_calls)
+            call = calls[at[1]]
+            calls[at[1]] = attrs.evolve(call, arguments=_replaced(call.arguments, at[2:], text))
+            messages[i] = attrs.evolve(m, tool_calls=tuple(calls))
     return attrs.evolve(request, messages=tuple(messages))
 
 

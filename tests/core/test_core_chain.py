@@ -22,6 +22,7 @@ from beluga_core import (
     ProviderError,
     SystemMessage,
     TextPart,
+    ToolCall,
     ToolFailed,
     ToolMessage,
     hookimpl,
@@ -211,24 +212,68 @@ def test_output_guard_blocks_the_answer() -> None:
     assert info.value.stage == "output"
 
 
-def test_input_guards_see_user_system_and_tool_text_but_not_images() -> None:
-    seen: list[tuple[str, str]] = []
+def test_input_guards_see_every_message_and_the_historys_tool_call_arguments_but_not_images() -> None:
+    """The history's assistant turns come from the caller, who may write anything there (or send back
+    what an output guard restored), so they are input like the rest."""
+    seen: list[tuple[str, str, str]] = []
 
     class Spy:
         @hookimpl
         def on_input(self, guard_input: GuardInput) -> None:
-            seen.append((guard_input.metadata["role"], guard_input.text))
+            meta = guard_input.metadata
+            seen.append((meta["role"], guard_input.text, meta.get("path", "")))
 
     kit = kit_with(("spy", Spy()))
     kit.generate(
         [
             SystemMessage("sys"),
             HumanMessage(parts=[TextPart("look"), ImagePart(url="https://x/y.png", detail="high")]),
-            AIMessage("earlier answer"),
+            AIMessage("earlier answer", tool_calls=[ToolCall("1", "search", {"q": "refunds", "n": 3,
+                                                                              "tags": ["a", ""]})]),
             ToolMessage("tool result", tool_call_id="1", name="search"),
         ]
     )
-    assert seen == [("system", "sys"), ("user", "look"), ("tool", "tool result")]
+    assert seen == [
+        ("system", "sys", ""),
+        ("user", "look", ""),
+        ("assistant", "earlier answer", ""),
+        ("assistant", "refunds", "args.q"),
+        ("assistant", "a", "args.tags[0]"),
+        ("tool", "tool result", ""),
+    ]
+
+
+def test_an_input_guards_rewrite_of_history_reaches_the_provider_in_text_and_tool_call_arguments() -> None:
+    class Redact:
+        @hookimpl
+        def on_input(self, guard_input: GuardInput) -> GuardResult | None:
+            if "secret" in guard_input.text:
+                return GuardResult.modify(guard_input.text.replace("secret", "[X]"))
+            return None
+
+    sent: list[LLMRequest] = []
+
+    class Capturing:
+        @hookimpl
+        def register_providers(self, register: Any) -> None:
+            from beluga_core.llm import EchoProvider
+
+            class Seen(EchoProvider):
+                async def agenerate(self, request: LLMRequest) -> LLMResponse:
+                    sent.append(request)
+                    return await super().agenerate(request)
+
+            register("seen", Seen)
+
+    kit = kit_with(("capturing", Capturing()), ("redact", Redact()), config={"beluga": {"provider": "seen"}})
+    kit.generate([
+        HumanMessage("hi"),
+        AIMessage("the secret is out", tool_calls=[ToolCall("1", "send", {"to": ["x", "a secret"], "n": 1})]),
+        HumanMessage("again"),
+    ])
+    history = sent[0].messages[1]
+    assert history.text == "the [X] is out"
+    assert dict(history.tool_calls[0].arguments) == {"to": ["x", "a [X]"], "n": 1}
 
 
 def test_guard_state_is_shared_between_input_and_output_of_one_call_only() -> None:
