@@ -4,6 +4,8 @@ answers 500, none poisons what later requests or scrapes see, none reaches the u
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -275,3 +277,42 @@ def test_an_openai_upstream_never_receives_non_finite_numbers(gateway: Any, open
     assert len(openai_upstream.requests) == 1
     sent = openai_upstream.last["body"]
     assert sent is not None and finite(sent) and sent["top_p"] == 0.5
+
+
+# -- large bodies and odd paths ------------------------------------------------------------------
+
+
+def test_a_large_body_is_checked_off_the_event_loop(gateway: Any) -> None:
+    """Megabytes of JSON in an unknown field: while they are decoded and checked, the health endpoint
+    keeps answering (on the loop it waited for the whole check)."""
+    server = gateway()
+    body = json.dumps({"model": "echo", "messages": HELLO, "x": [[1] * 10] * 200_000}).encode()
+    done = threading.Event()
+    took: list[float] = []
+
+    def big() -> None:
+        for _ in range(3):
+            t0 = time.perf_counter()
+            post(server, body)
+            took.append(time.perf_counter() - t0)
+        done.set()
+
+    waits: list[float] = []
+    worker = threading.Thread(target=big)
+    worker.start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            assert client.get("/healthz").status_code == 200
+            waits.append(time.perf_counter() - t0)
+    worker.join()
+    assert len(waits) >= 3
+    assert max(waits) < 0.5 * min(took), (max(waits), took)
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(gateway: Any) -> None:
+    server = gateway()
+    resp = httpx.post(server.url + "/v1/chat/completions/", json={"model": "echo", "messages": HELLO},
+                      headers={"authorization": f"Bearer {ALPHA}", "host": "evil.example"}, timeout=15)
+    assert resp.status_code == 404 and "location" not in resp.headers
+    assert resp.json()["error"]["code"] == "not_found"

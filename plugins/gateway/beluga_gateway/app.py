@@ -51,6 +51,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 CHAT_ROUTE = "/v1/chat/completions"
+#: Request bodies at least this large are decoded and checked off the event loop.
+PARSE_OFF_LOOP_BYTES = 256 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [
@@ -139,6 +141,8 @@ class Gateway:
             lifespan=self._lifespan,
             exception_handlers={404: _not_found, 405: _not_allowed},
         )
+        # A trailing slash is a 404 like any unknown path, not a redirect to the client's own Host header.
+        self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot endpoint skips Starlette's middleware and router (it handles its own errors).
@@ -264,7 +268,9 @@ class Gateway:
         try:
             async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
                 body = await _read_body(receive, length, state.max_body)
-            req = parse_chat(body)
+            # A large body is decoded and checked on a worker thread: on the loop, megabytes of JSON
+            # would hold every other request (and the health endpoints) for as long as that takes.
+            req = parse_chat(body) if len(body) < PARSE_OFF_LOOP_BYTES else await asyncio.to_thread(parse_chat, body)
         except TimeoutError:
             err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
                            code="request_timeout", headers={"connection": "close"})
