@@ -214,11 +214,14 @@ def parse_text(raw: bytes | str, file: str) -> tuple[dict[str, Any], str]:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+    too_deep = f"arrays and tables nested more than {MAX_DEPTH} levels deep"
     if file.endswith(".json"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError([ConfigIssue("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno)]) from None
+        except RecursionError:
+            raise ConfigError(too_deep, file=file) from None
     else:
         try:
             data = tomllib.loads(text)
@@ -226,9 +229,28 @@ def parse_text(raw: bytes | str, file: str) -> tuple[dict[str, Any], str]:
             m = re.search(r"line (\d+)", str(exc))
             line = int(m.group(1)) if m else None
             raise ConfigError([ConfigIssue("", f"invalid TOML: {exc}", file=file, line=line)]) from None
+        except RecursionError:
+            raise ConfigError(too_deep, file=file) from None
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a table/object", file=file)
+    if _deeper_than(data, MAX_DEPTH):
+        raise ConfigError(too_deep, file=file)
     return data, text
+
+
+#: Deepest nesting of arrays and tables a config file may have (every later step walks it).
+MAX_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels (walked without recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, dict | list)]
+        if not level:
+            return False
+    return True
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

@@ -123,6 +123,21 @@ def test_check_reports_a_plugin_name_that_is_not_a_string_without_a_traceback(tm
     assert "Traceback" not in out.stderr and "1 problem" in out.stderr
 
 
+@pytest.mark.parametrize("suffix, text", [
+    (".toml", "x = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+    (".toml", "x = " + "{a = " * 2_000 + "1" + "}" * 2_000 + "\n"),
+    (".json", '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    (".toml", "x = " + "[" * 33 + "]" * 33 + "\n"),
+])
+def test_check_refuses_a_file_nested_too_deep_without_a_traceback(tmp_path: Path, suffix: str, text: str) -> None:
+    cfg = tmp_path / f"beluga{suffix}"
+    cfg.write_text(text)
+    out = beluga("check", str(cfg), env={"BELUGA_LOAD_PLUGINS": ""})
+    assert out.returncode == 1
+    assert f"{cfg}: <root>: arrays and tables nested more than 32 levels deep" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_check_says_which_sections_of_plugins_not_loaded_it_did_not_check(tmp_path: Path) -> None:
     pytest.importorskip("beluga_guard_injection", reason="needs an installed plugin to disable")
     cfg = tmp_path / "beluga.toml"
