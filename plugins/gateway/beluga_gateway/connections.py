@@ -70,16 +70,24 @@ class LimitedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         self.beluga_arm(float(settings.header_timeout))
 
     def data_received(self, data: bytes) -> None:
+        timed = self.beluga_head_timer is not None
+        if timed:
+            self.beluga_head_bytes += len(data)
         cycle = self.cycle
-        if self.beluga_head_timer is None and (cycle is None or cycle.response_complete):
-            # The first bytes of the next request on a kept-alive connection: its head is timed too.
-            self.beluga_arm(float(self.beluga_settings().header_timeout))
-        self.beluga_head_bytes += len(data)
         super().data_received(data)
         if self.cycle is not cycle:  # uvicorn made a new request cycle: the head is complete
             self.beluga_disarm()
-        elif self.beluga_head_timer is not None and self.beluga_head_bytes > MAX_HEAD_BYTES:
+        elif timed and self.beluga_head_timer is not None and self.beluga_head_bytes > MAX_HEAD_BYTES:
             self.beluga_refuse(_HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        """The parser saw the first byte of a request: on a kept-alive connection, the next request's
+        head is timed from here. (Bytes of an earlier request's body that arrive after its answer,
+        say the rest of a body refused with 413, are still that request's: they start nothing.)
+        Only uvicorn's httptools protocol has this callback; on h11 the first head alone is timed."""
+        super().on_message_begin()
+        if self.beluga_head_timer is None and self.cycle is not None:
+            self.beluga_arm(float(self.beluga_settings().header_timeout))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.beluga_disarm()
