@@ -455,14 +455,15 @@ def _card_end(text: str, m: re.Match[str], least: int) -> int:
     if b >= least and _card_ok(text, a, b, True):
         return b
     five = m.start(1)
-    if five >= least and five > 0 and _card_ok(text, a, five, True):
+    if five >= least and five > 0 and _card_ok(text, a, five, True, b):
         # A fifth group joined by '-' or ':' is part of the same token ('4111-1111-1111-1111-123').
         return b if text[five] in "-:" else five
     return 0
 
 
-def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
-    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``)."""
+def _card_ok(text: str, s: int, e: int, shaped: bool = False, token_end: int = 0) -> bool:
+    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``);
+    ``token_end``: where the grouped token ends when the card leaves out its last group."""
     value = text[s:e]
     d = _ascii_digits(value, b" -:")
     n = len(d)
@@ -478,7 +479,7 @@ def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
         return False
     # Glued to more text or after an order word, only a card network's own prefix and length count:
     # fail closed on those ('4111-1111-1111-1111.5500-...', 'order: 4111111111111111').
-    if _glued(text, s, e) or (_letter_near(text, s) and _order_ctx(_before(text, s))):
+    if _glued(text, s, token_end or e) or (_letter_near(text, s) and _order_ctx(_before(text, s))):
         return _brand(d)
     return True
 
