@@ -140,3 +140,8 @@ def test_full_width_at_international_domains_and_quoted_local_parts_are_emails(v
 def test_a_hashed_number_in_other_digits_hashes_like_its_ascii_spelling() -> None:
     hashed = PIIRedactor(action="hash", hash_key="k")
     assert hashed.redact("card ４１１１ １１１１ １１１１ １１１１") == hashed.redact("card 4111-1111-1111-1111")
+
+
+def test_an_extension_that_runs_on_into_an_email_leaves_the_phone_and_the_email() -> None:
+    text = "200-000-0000 x 0@0.aa"
+    assert [(f.type, text[f.start : f.end]) for f in R.find(text)] == [("PHONE", "200-000-0000"), ("EMAIL", "0@0.aa")]

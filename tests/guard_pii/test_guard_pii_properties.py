@@ -253,6 +253,8 @@ def entity_lists(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
     for kind, value in items:
         if parts:
             sep = same if same is not None else draw(SEPARATORS)
+            if sep.endswith(":") and value.startswith(":"):  # 'tel:::1' is no IPv6 address to anyone
+                sep += " "
             parts.append(sep)
             pos += len(sep)
         spans.append((kind, pos, pos + len(value)))

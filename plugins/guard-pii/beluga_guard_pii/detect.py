@@ -336,13 +336,17 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
         c = text[s - 1]
         if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()):
             return None
-    if _glued(text, s, e):
-        return None
     value = text[s:e]
     if "x" in value or "X" in value:  # an extension: the number before it decides
         ext = _EXT_TAIL.search(value)
         if ext is not None:
+            if not ext.start():
+                return None
             value = value[: ext.start()]
+            if _glued(text, s, e):  # what looked like an extension runs on ('x 0@0.io'): the number alone
+                e = s + ext.start()
+    if _glued(text, s, e):
+        return None
     opens = value.count("(")
     if opens > 1 or opens != value.count(")"):
         return None
@@ -633,7 +637,7 @@ def _ranges(codes: Sequence[int]) -> str:
     return "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" if b > a else f"\\x{{{a:x}}}" for a, b in out)
 
 
-#: Runs of look-alikes, found with RE2 on the UTF-8 bytes (Python's ``re`` takes ~100 ns a character
+#: Look-alikes, found with RE2 on the UTF-8 bytes (Python's ``re`` takes ~100 ns a character
 #: for a class this large; RE2's DFA a few ns a byte).
 _ODD_RUNS = raw_match(re2.compile(f"[{_ranges([*_READING, *map(ord, _INVISIBLE)])}]+", _options(never_capture=True)))
 
@@ -786,9 +790,9 @@ class Detector:
     def scan(self, text: str) -> list[Hit]:
         """Validated, non-overlapping hits in ``text``, sorted by start.
 
-        Text with Unicode look-alikes (``_ODD``: other scripts' digits, Unicode spaces and dashes,
-        full-width forms, invisible characters) is scanned in its ASCII reading; the hits' offsets
-        are those of ``text``.
+        Text with Unicode look-alikes (``_READING``, ``_INVISIBLE``: other scripts' digits, Unicode
+        spaces and dashes, full-width forms, invisible characters) is scanned in its ASCII reading;
+        the hits' offsets are those of ``text``.
         """
         if text.isascii():
             return self._scan(text)
@@ -797,7 +801,7 @@ class Detector:
             return self._scan(text)
         read, dropped, joined = _ascii_reading(text, True)
         hits = _map_back(self._scan(read), dropped)
-        if joined:  # invisible characters between digits: also read them as nothing at all
+        if joined:  # invisible characters next to digits: also read them as nothing at all
             read, dropped, _ = _ascii_reading(text, False)
             hits = _union(hits, _map_back(self._scan(read), dropped))
         return hits
