@@ -46,3 +46,31 @@ def test_the_upstream_never_receives_cards_separated_only_by_spaces(
     assert sent.count("[CREDIT_CARD]") == n
     for card in CARDS[:n]:
         assert card not in sent and card.replace(" ", "") not in sent.replace(" ", "")
+
+
+EVASIONS = ["tel:+14155552671", "415-555-2671 ext. 123", "4111\u00a01111\u00a01111\u00a01111",
+            "123\u200b45\u200b6789", "４１１１１１１１１１１１１１１１", "order: 5500000000000004",
+            "4111:1111:1111:1111", "bob＠example.com", '"bob smith"@example.com', "user@例え.jp"]
+
+
+def test_the_upstream_never_receives_pii_spelled_with_colons_unicode_or_order_words(
+    tmp_path: Path, upstream: FakeServer
+) -> None:
+    path = write_config(tmp_path / "beluga.toml", f"""
+        [providers.openai]
+        api_key = "{OPENAI_KEY}"
+        base_url = "{upstream.url}"
+
+        [plugins.gateway.models]
+        "gpt-4o-mini" = "openai:gpt-4o-mini"
+    """, plugins=("guard-pii",))
+    text = "my details: " + "; ".join(EVASIONS) + ". thanks"
+    with serving(make_kit(path)) as server:
+        messages = [{"role": "user", "content": text}]
+        resp = sdk(server.url).chat.completions.create(model="gpt-4o-mini", messages=messages)
+    assert resp.choices[0].message.content
+    content = upstream.last["body"]["messages"][0]["content"]
+    assert content == (
+        "my details: tel:[PHONE]; [PHONE]; [CREDIT_CARD]; [SSN]; [CREDIT_CARD]; order: [CREDIT_CARD]; "
+        "[CREDIT_CARD]; [EMAIL]; [EMAIL]; [EMAIL]. thanks"
+    )

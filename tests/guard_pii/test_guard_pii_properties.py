@@ -183,8 +183,32 @@ def test_pseudonymize_then_restore_round_trips(text: str) -> None:
 # without a space, a word, and boundaries with no space at all. A single space, the hardest, comes up
 # half the time.
 SEPARATORS = st.just(" ") | st.sampled_from(
-    [" ", "  ", "\t", "\n", "\r\n", ", ", ",", "; ", ";", " and ", "/", " / ", "|", " | "]
+    [" ", "  ", "\t", "\n", "\r\n", ", ", ",", "; ", ";", " and ", "/", " / ", "|", " | ",
+     "\u00a0", "\u3000", "\u2009", "\u202f", " tel:", ", phone:", ": "]
 )
+
+#: Group separators an attacker may use instead of ' ' or '-': Unicode spaces (Zs), invisible
+#: characters and Unicode dashes.
+UNICODE_SEPARATORS = ["\u00a0", "\u202f", "\u2009", "\u2007", "\u2002", "\u205f", "\u3000", "\u200b", "\u200c",
+                      "\u200d", "\u2060", "\u00ad", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015",
+                      "\u2212"]
+#: The zero of some Unicode digit sets (category Nd): full-width, Arabic-Indic, extended Arabic-Indic,
+#: Devanagari, Bengali, Thai, mathematical bold.
+DIGIT_ZEROS = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1D7CE]
+
+
+@st.composite
+def disguised(draw: st.DrawFn, kind: st.SearchStrategy[tuple[str, str]]) -> tuple[str, str]:
+    """An entity with its group separators swapped for a Unicode one and/or its digits for another
+    script's (each form alone or both)."""
+    name, value = draw(kind)
+    if draw(st.booleans()):
+        sep = draw(st.sampled_from(UNICODE_SEPARATORS))
+        value = value.replace(" ", sep) if " " in value else value.replace("-", sep)
+    if draw(st.booleans()) or value.isascii():
+        zero = draw(st.sampled_from(DIGIT_ZEROS))
+        value = "".join(chr(zero + int(c)) if c.isdigit() else c for c in value)
+    return name, value
 
 
 #: Every validated kind, each its own strategy (SSNs also written with spaces).
@@ -197,6 +221,19 @@ KINDS = [
     *(cards(sep).map(lambda v: ("CREDIT_CARD", v)) for sep in ("", " ", "-")),
     ipv4s.map(lambda v: ("IP_ADDRESS", v)),
     ipv6s.map(lambda v: ("IP_ADDRESS", v)),
+    # Evasions: Unicode separators and digits, extensions, full-width '@', quoted and IDN e-mails.
+    disguised(us_phones().map(lambda v: ("PHONE", v))),
+    disguised(intl_phones().map(lambda v: ("PHONE", v))),
+    disguised(ssns().map(lambda v: ("SSN", v))),
+    *(disguised(cards(sep).map(lambda v: ("CREDIT_CARD", v))) for sep in ("", " ", "-")),
+    st.tuples(us_phones(), st.sampled_from(["x123", " x 9", " ext. 123", " ext 45", " extension 6789"])).map(
+        lambda t: ("PHONE", t[0] + t[1])
+    ),
+    cards("-").map(lambda v: ("CREDIT_CARD", v.replace("-", ":"))),
+    cards("-").filter(lambda v: v.count("-") == 3).map(lambda v: ("CREDIT_CARD", v + "-123")),
+    emails().map(lambda v: ("EMAIL", v.replace("@", "\uff20"))),
+    emails().map(lambda v: ("EMAIL", '"' + v.replace("@", ' x"@'))),
+    emails().map(lambda v: ("EMAIL", v.split("@")[0] + "@例え.jp")),
 ]
 
 
@@ -216,6 +253,8 @@ def entity_lists(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
     for kind, value in items:
         if parts:
             sep = same if same is not None else draw(SEPARATORS)
+            if sep.endswith(":") and value.startswith(":"):  # 'tel:::1' is no IPv6 address to anyone
+                sep += " "
             parts.append(sep)
             pos += len(sep)
         spans.append((kind, pos, pos + len(value)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -175,15 +176,21 @@ def _nanp(d10: bytes) -> bool:
 
 # -- the built-in entities ---------------------------------------------------------------------
 
+#: An optional phone extension ('x123', ' ext. 123', ' extension 123'), redacted with its number.
+_EXT = r"(?:[ \t]?(?i:x|ext\.?|extension)[ \t]?\d{1,6})?"
+_EXT_TAIL = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?[0-9]{1,6}$", re.IGNORECASE)
+
 # Each built-in is a few regex parts, scanned separately so that one part's rejected candidate
 # never hides another's; the byte a part cannot match without lets a window skip it cheaply.
 _PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
-    "EMAIL": ((r"[\pL\pN._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b", b"@"),),
+    # Local part plain or quoted ('"bob smith"@'); domain labels in any script ('例え.jp', 'xn--...').
+    "EMAIL": ((r'(?:"[^"\\\n]{1,64}"|[\pL\pN\pM._%+\-]+)@[\pL\pN\pM\-]+(?:\.[\pL\pN\pM\-]+)*'
+               r"\.(?:xn--[A-Za-z0-9\-]+\b|[A-Za-z]{2,}\b|[\pL\pM]{2,})", b"@"),),
     "PHONE": (
-        (r"\+[1-9](?:[ .\-()]{0,2}\d){6,14}\b", b"+"),  # international, E.164 with or without separators
-        (r"(?:\+1|\b1)[ .\-]?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]?\d{4}\b", None),  # US with country code
-        (r"(?:\(\d{3}\)[ .\-]?|\b\d{3}[ .\-])\d{3}[ .\-]?\d{4}\b", None),  # US formatted
-        (r"\b1?[2-9]\d{9}\b", None),  # US digits only: needs a context word such as 'call' or 'phone'
+        (rf"\+[1-9](?:[ .\-()]{{0,2}}\d){{6,14}}{_EXT}\b", b"+"),  # international, E.164 with or without separators
+        (rf"(?:\+1|\b1)[ .\-]?(?:\(\d{{3}}\)[ .\-]?|\d{{3}}[ .\-])\d{{3}}[ .\-]?\d{{4}}{_EXT}\b", None),  # US with code
+        (rf"(?:\(\d{{3}}\)[ .\-]?|\b\d{{3}}[ .\-])\d{{3}}[ .\-]?\d{{4}}{_EXT}\b", None),  # US formatted
+        (rf"\b1?[2-9]\d{{9}}{_EXT}\b", None),  # US digits only: needs a context word such as 'call' or 'phone'
     ),
     "SSN": (
         (r"\b\d{3}-\d{2}-\d{4}\b", b"-"),
@@ -195,6 +202,7 @@ _PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
         # Grouped: a card needs at least three groups (4-4-4-1 .. 4-6-5), so a two-group run is never one.
         (r"\b\d{4}(?: \d{3,6}){2,}\b", b" "),
         (r"\b\d{4}(?:-\d{3,6}){2,}\b", b"-"),
+        (r"\b\d{4}(?::\d{3,6}){2,}\b", b":"),
     ),
     "IP_ADDRESS": (
         (r"\b\d{1,3}(?:\.\d{1,3}){3,}\b", b"."),  # dotted runs; exactly four parts are an IPv4
@@ -227,7 +235,7 @@ def _words_rx(words: Sequence[str]) -> str:
 # is the match's trailing run of 9-11 digits.
 _SSN_WORDS = ("ssn", "ssns", "social security", "social-security", "ss#")
 _UNION_ALTERNATIVES = {
-    r"\b1?[2-9]\d{9}\b": rf"{_words_rx(_PHONE_WORDS)}[^\d\n]{{0,24}}?\b1?[2-9]\d{{9}}\b",
+    rf"\b1?[2-9]\d{{9}}{_EXT}\b": rf"{_words_rx(_PHONE_WORDS)}[^\d\n]{{0,24}}?\b1?[2-9]\d{{9}}{_EXT}\b",
     r"\b\d{9}\b": rf"{_words_rx(_SSN_WORDS)}[^\d\n]{{0,24}}?\b\d{{9}}\b",
     # An ungrouped card starts with a network digit (2-6): a 13-digit millisecond timestamp is no region.
     r"\b\d{13,19}\b": r"\b[2-6]\d{12,18}\b",
@@ -272,24 +280,33 @@ _SEP_DIGITS = b"0123456789."
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 
 
+def _letter_or_mark(c: str) -> bool:
+    return c.isalnum() or (not c.isascii() and unicodedata.category(c)[0] == "M")
+
+
 def check_email(text: str, s: int, e: int) -> tuple[int, int] | None:
-    """Local part 1-64 characters (Unicode letters allowed) without '..' or edge dots; domain labels
-    1-63 characters, alphabetic TLD."""
-    while s > 0 and (text[s - 1] in _EMAIL_LOCAL or text[s - 1].isalnum()):  # a window may start inside it
-        s -= 1
+    """Local part 1-64 characters (Unicode letters allowed) without '..' or edge dots, or quoted;
+    domain labels 1-63 characters (any script), alphabetic or 'xn--' TLD."""
+    quoted = text[s] == '"'
+    while not quoted and s > 0 and (text[s - 1] in _EMAIL_LOCAL or _letter_or_mark(text[s - 1])):
+        s -= 1  # a window may start inside the local part
     value = text[s:e]
     at = value.rfind("@")
     local, domain = value[:at], value[at + 1 :]
-    lead = len(local) - len(local.lstrip("."))
+    lead = 0 if quoted else len(local) - len(local.lstrip("."))
     local = local[lead:]
-    if not local or len(local) > 64 or local.endswith(".") or ".." in local:
+    if quoted:
+        if not 2 < len(local) <= 66:
+            return None
+    elif not local or len(local) > 64 or local.endswith(".") or ".." in local:
         return None
     if len(domain) > 253:
         return None
     labels = domain.split(".")
     if any(not lb or len(lb) > 63 or lb[0] == "-" or lb[-1] == "-" for lb in labels):
         return None
-    if not labels[-1].isalpha():
+    tld = labels[-1]
+    if not (tld.isalpha() or tld.startswith("xn--") or (tld[0].isalpha() and all(map(_letter_or_mark, tld)))):
         return None
     return s + lead, e
 
@@ -315,9 +332,21 @@ def check_phone(text: str, s: int, e: int) -> tuple[int, int] | None:
 
 
 def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
-    if (s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_+@:")) or _glued(text, s, e):
-        return None
+    if s > 0:  # 'tel:+1...', 'phone:415-...' are phones; '10:415-...' runs on from another number
+        c = text[s - 1]
+        if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()):
+            return None
     value = text[s:e]
+    if "x" in value or "X" in value:  # an extension: the number before it decides
+        ext = _EXT_TAIL.search(value)
+        if ext is not None:
+            if not ext.start():
+                return None
+            value = value[: ext.start()]
+            if _glued(text, s, e):  # what looked like an extension runs on ('x 0@0.io'): the number alone
+                e = s + ext.start()
+    if _glued(text, s, e):
+        return None
     opens = value.count("(")
     if opens > 1 or opens != value.count(")"):
         return None
@@ -367,7 +396,7 @@ def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
 
 def _card_groups_ok(value: str) -> bool:
     """Card groupings: 4-6-5 or 4-6-4 (Amex, Diners), else groups of 4 and a last group of 1-4."""
-    sep = " " if " " in value else "-" if "-" in value else ""
+    sep = " " if " " in value else "-" if "-" in value else ":" if ":" in value else ""
     if not sep:
         return True
     cut = value.rfind(sep)
@@ -390,7 +419,7 @@ def check_credit_card(text: str, s: int, e: int) -> tuple[int, int] | None:
     """
     if e - s <= _CARD_CHARS and _card_ok(text, s, e):
         return s, e
-    sep = " " if text.find(" ", s, e) >= 0 else "-" if text.find("-", s, e) >= 0 else ""
+    sep = next((c for c in " -:" if text.find(c, s, e) >= 0), "")
     if not sep:
         return None
     shape = _CARD_SHAPE[sep]
@@ -419,7 +448,7 @@ _CARD_SHAPE = {
         r"(?<![0-9])[2-6][0-9]{{3}}(?:S[0-9]{{4}}S[0-9]{{4}}S[0-9]{{1,4}}(S[0-9]{{1,3}})?|S[0-9]{{6}}S[0-9]{{4,5}})(?![0-9])"
         .replace("S", re.escape(sep)).format()
     )
-    for sep in " -"
+    for sep in " -:"
 }
 
 
@@ -430,17 +459,17 @@ def _card_end(text: str, m: re.Match[str], least: int) -> int:
     if b >= least and _card_ok(text, a, b, True):
         return b
     five = m.start(1)
-    if five >= least and five > 0 and _card_ok(text, a, five, True):
-        return five
+    if five >= least and five > 0 and _card_ok(text, a, five, True, b):
+        # A fifth group joined by '-' or ':' is part of the same token ('4111-1111-1111-1111-123').
+        return b if text[five] in "-:" else five
     return 0
 
 
-def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
-    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``)."""
-    if _glued(text, s, e):
-        return False
+def _card_ok(text: str, s: int, e: int, shaped: bool = False, token_end: int = 0) -> bool:
+    """``shaped``: the caller already knows the groups are a card grouping (``_CARD_SHAPE``);
+    ``token_end``: where the grouped token ends when the card leaves out its last group."""
     value = text[s:e]
-    d = _ascii_digits(value, b" -")
+    d = _ascii_digits(value, b" -:")
     n = len(d)
     if not 13 <= n <= 19 or not 50 <= d[0] <= 54 or d.count(d[:1]) == n:
         return False
@@ -448,11 +477,29 @@ def _card_ok(text: str, s: int, e: int, shaped: bool = False) -> bool:
         return False
     if d[0] == 52 and n not in (13, 16, 19):
         return False
-    if not shaped and (" " in value or "-" in value) and not _card_groups_ok(value):
+    if not shaped and (" " in value or "-" in value or ":" in value) and not _card_groups_ok(value):
         return False
     if (sum(d[-1::-2]) + sum(d[-2::-2].translate(_LUHN_DOUBLE)) - 48 * n) % 10:  # Luhn
         return False
-    return not (_letter_near(text, s) and _order_ctx(_before(text, s)))
+    # Glued to more text or after an order word, only a card network's own prefix and length count:
+    # fail closed on those ('4111-1111-1111-1111.5500-...', 'order: 4111111111111111').
+    if _glued(text, s, token_end or e) or (_letter_near(text, s) and _order_ctx(_before(text, s))):
+        return _brand(d)
+    return True
+
+
+def _brand(d: bytes) -> bool:
+    """A card network's issuer prefix and length (``d``: the ASCII digits; Visa and Amex lengths are
+    checked by the caller): Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Mir."""
+    n = len(d)
+    if d[0] == 52 or d[:2] in (b"34", b"37"):
+        return True
+    if b"51" <= d[:2] <= b"55" or b"2221" <= d[:4] <= b"2720":
+        return n == 16
+    if d[:4] == b"6011" or d[:2] in (b"65", b"62") or b"644" <= d[:3] <= b"649" or b"3528" <= d[:4] <= b"3589" \
+            or b"2200" <= d[:4] <= b"2204":
+        return n >= 16
+    return (d[:2] in (b"36", b"38", b"39") or b"300" <= d[:3] <= b"305") and n >= 14
 
 
 def check_ip_address(text: str, s: int, e: int) -> tuple[int, int] | None:
@@ -555,6 +602,107 @@ def _spans(
         pos = sp + 1 if sp > s else e
 
 
+# -- Unicode look-alikes ----------------------------------------------------------------------
+
+#: Invisible characters (zero-width space, joiners, word joiner, soft hyphen, direction marks, BOM).
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+
+
+def _reading_table() -> dict[int, str]:
+    """Each look-alike's ASCII reading: any non-ASCII decimal digit (Unicode category Nd) its value,
+    Unicode spaces a space, line separators a newline, dashes '-', the full-width forms of letters and
+    '+-.:@' (not other full-width punctuation, common in CJK prose, which changes no finding) and
+    small '@' their ASCII form. Invisible characters are read by ``_ascii_reading``."""
+    every = "".join(map(chr, range(128, 0x20000)))  # every Nd character lies below U+20000
+    table = {ord(m[0]): str(unicodedata.decimal(m[0])) for m in re.finditer(r"\d", every)}
+    table.update({c: " " for c in (0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)})
+    table.update({c: "\n" for c in (0x85, 0x2028, 0x2029)})
+    table.update({c: "-" for c in (*range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63)})
+    wide = (0xFF0B, 0xFF0D, 0xFF0E, 0xFF1A, *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B))
+    table.update({c: chr(c - 0xFEE0) for c in wide})
+    table[0xFE6B] = "@"
+    return table
+
+
+_READING = _reading_table()
+
+
+def _ranges(codes: Sequence[int]) -> str:
+    out: list[list[int]] = []
+    for c in sorted(codes):
+        if out and out[-1][1] == c - 1:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" if b > a else f"\\x{{{a:x}}}" for a, b in out)
+
+
+#: Look-alikes, found with RE2 on the UTF-8 bytes (Python's ``re`` takes ~100 ns a character
+#: for a class this large; RE2's DFA a few ns a byte).
+_ODD_RUNS = raw_match(re2.compile(f"[{_ranges([*_READING, *map(ord, _INVISIBLE)])}]+", _options(never_capture=True)))
+
+
+_ODD_CHARS = frozenset([*map(chr, _READING), *_INVISIBLE])
+_INVISIBLE_RUNS = re.compile(f"[{_INVISIBLE}]+")
+
+
+def _ascii_reading(text: str, joins: bool) -> tuple[str, list[int], bool]:
+    """``text`` with each look-alike read as ASCII, one character for one, except invisible ones.
+
+    An invisible character is dropped, or with ``joins`` a run of them next to a digit is read as one
+    space ('4111\u200b1111...' is grouped, 'card\u200b4111...' is a word and a number). Returns the
+    reading, where in it each dropped character was (sorted) and whether any run was read as a space.
+    """
+    read = text
+    invisible = False
+    for c in _ODD_CHARS.intersection(text):  # one C pass; then one str.replace per distinct look-alike
+        r = _READING.get(ord(c))
+        if r is None:
+            invisible = True
+        else:
+            read = read.replace(c, r)
+    if not invisible:
+        return read, [], False
+    pieces: list[str] = []
+    dropped: list[int] = []
+    joined = False
+    last = shift = 0
+    for m in _INVISIBLE_RUNS.finditer(read):
+        i, j = m.span()
+        pieces.append(read[last:i])
+        last = j
+        if joins and ((i and read[i - 1].isdigit()) or (j < len(read) and read[j].isdigit())):
+            pieces.append(" ")
+            joined = True
+            i += 1
+        dropped.extend([i - shift] * (j - i))
+        shift += j - i
+    pieces.append(read[last:])
+    return "".join(pieces), dropped, joined
+
+
+def _map_back(hits: list[Hit], dropped: list[int]) -> list[Hit]:
+    """Offsets in an ASCII reading mapped to the text it was read from."""
+    if not dropped:
+        return hits
+    right = bisect.bisect_right
+    return [(s + right(dropped, s), e + right(dropped, e - 1), i) for s, e, i in hits]
+
+
+def _union(first: list[Hit], second: list[Hit]) -> list[Hit]:
+    """Two readings' hits as one list: overlapping hits become one span covering them all, of the
+    longest one's entity (fail closed: what either reading found stays covered)."""
+    out: list[Hit] = []
+    for h in sorted(set(first) | set(second)):
+        if out and h[0] < out[-1][1]:
+            s, e, i = out[-1]
+            entity = h[2] if h[1] - h[0] > e - s else i
+            out[-1] = (s, max(e, h[1]), entity)
+        else:
+            out.append(h)
+    return out
+
+
 def _char_offsets(buf: bytes, offsets: Sequence[int]) -> dict[int, int]:
     """Map UTF-8 byte offsets to str offsets in one pass (offsets inside a character round down)."""
     out: dict[int, int] = {}
@@ -640,7 +788,25 @@ class Detector:
             self._skips = bool(skips)
 
     def scan(self, text: str) -> list[Hit]:
-        """Validated, non-overlapping hits in ``text``, sorted by start."""
+        """Validated, non-overlapping hits in ``text``, sorted by start.
+
+        Text with Unicode look-alikes (``_READING``, ``_INVISIBLE``: other scripts' digits, Unicode
+        spaces and dashes, full-width forms, invisible characters) is scanned in its ASCII reading;
+        the hits' offsets are those of ``text``.
+        """
+        if text.isascii():
+            return self._scan(text)
+        buf = text.encode("utf-8", "surrogatepass")
+        if _ODD_RUNS(self._anchor, buf, 0, len(buf))[0][0] < 0:
+            return self._scan(text)
+        read, dropped, joined = _ascii_reading(text, True)
+        hits = _map_back(self._scan(read), dropped)
+        if joined:  # invisible characters next to digits: also read them as nothing at all
+            read, dropped, _ = _ascii_reading(text, False)
+            hits = _union(hits, _map_back(self._scan(read), dropped))
+        return hits
+
+    def _scan(self, text: str) -> list[Hit]:
         if not text:
             return []
         buf = text.encode("utf-8", "surrogatepass")

@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, get_args
 
@@ -83,8 +84,8 @@ def canonical(entity: str, value: str) -> str:
     """The form two spellings of one value share ('(555) 123-4567' and '555.123.4567')."""
     if entity == "EMAIL":
         return value.lower()
-    if entity in ("PHONE", "SSN", "CREDIT_CARD"):
-        d = "".join(c for c in value if c.isdigit())
+    if entity in ("PHONE", "SSN", "CREDIT_CARD"):  # digits of any script by their value ('４' is '4')
+        d = "".join(str(unicodedata.decimal(c)) for c in value if c.isdecimal())
         return d[1:] if entity == "PHONE" and len(d) == 11 and d[0] == "1" else d
     if entity == "IP_ADDRESS":
         try:
