@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from breaker_fakes import FakeClock
 
 from beluga_breaker import CircuitOpenError, CircuitState
-from beluga_breaker.plugin import BreakerPlugin
+from beluga_breaker.plugin import BreakerPlugin, deployments
 from beluga_core.errors import ConfigError, ErrorCode, ProviderError
 from beluga_core.kit import Kit
-from beluga_core.llm import EchoProvider
+from beluga_core.llm import EchoProvider, ProviderConfig
+from beluga_core.settings import BelugaSettings, Config
 from beluga_retry import RetryDeadlineExceeded
 from beluga_retry.plugin import RetryPlugin
 
@@ -205,7 +207,99 @@ def test_breakers_are_made_on_a_counted_failure_and_capped_by_max_breakers(make_
     echo(kit).fail_next(5)
     for i in range(5):
         fail_calls(kit, 1, model=f"down-{i}")
-    assert sorted(plugin.breakers) == [("echo", "*"), ("echo", "down-0"), ("echo", "down-1"), ("echo", "down-2")]
-    with pytest.raises(CircuitOpenError, match=r"echo/\*"):  # models past the cap share one, now open
-        kit.generate("hi", model="down-9")
-    assert kit.generate("own breaker", model="down-0").text == "own breaker"  # its own, still closed
+    # At the cap the least recently used closed breakers (one failure counted each) made room;
+    # no name shares a breaker with another.
+    assert sorted(plugin.breakers) == [("echo", "down-2"), ("echo", "down-3"), ("echo", "down-4")]
+    assert kit.generate("no breaker", model="down-0").text == "no breaker"
+    assert kit.generate("own breaker", model="down-4").text == "own breaker"
+
+
+def test_at_the_cap_the_least_recently_used_closed_breaker_makes_room(make_kit: Any) -> None:
+    plugin = BreakerPlugin(clock=FakeClock())
+    kit = make_kit(plugin, config={"plugins": {"breaker": {"failure_threshold": 2, "max_breakers": 3}}})
+    echo(kit).fail_next(3)
+    for name in ("a", "b", "c"):
+        fail_calls(kit, 1, model=name)
+    kit.generate("used again", model="a")  # a call makes a breaker recently used, whatever its outcome
+    echo(kit).fail_next(2)
+    fail_calls(kit, 1, model="c")  # c opens (two failures): an open breaker is never evicted
+    fail_calls(kit, 1, model="d")
+    assert sorted(k[1] for k in plugin.breakers) == ["a", "c", "d"]  # b, least recently used, made room
+    echo(kit).fail_next(1)
+    fail_calls(kit, 1, model="e")
+    assert sorted(k[1] for k in plugin.breakers) == ["c", "d", "e"]  # then a; c, though older, is open
+    with pytest.raises(CircuitOpenError, match="echo/c"):
+        kit.generate("hi", model="c")
+
+
+def test_when_every_capped_breaker_is_open_a_new_name_gets_none_and_passes_uncounted(make_kit: Any) -> None:
+    clock = FakeClock()
+    plugin = BreakerPlugin(clock=clock)
+    kit = make_kit(plugin, config={"plugins": {"breaker": {"failure_threshold": 1, "max_breakers": 2}}})
+    echo(kit).fail_next(2)
+    fail_calls(kit, 1, model="a")
+    fail_calls(kit, 1, model="b")
+    echo(kit).fail_next(5)
+    calls = echo(kit).calls
+    fail_calls(kit, 5, model="c")  # threshold 1, yet every call reaches the provider: nothing counts them
+    assert echo(kit).calls == calls + 5
+    assert sorted(k[1] for k in plugin.breakers) == ["a", "b"] and plugin.breaker_for("echo", "c") is None
+    assert kit.generate("still answered", model="d").text == "still answered"  # no shared breaker refuses it
+    clock.advance(31)  # a and b are half-open now, with no probe in flight: they may make room again
+    echo(kit).fail_next(1)
+    fail_calls(kit, 1, model="c")
+    assert ("echo", "c") in plugin.breakers and len(plugin.breakers) == 2
+    with pytest.raises(CircuitOpenError, match="echo/c"):
+        kit.generate("hi", model="c")
+
+
+def test_configured_deployments_keep_their_own_breakers_beyond_the_cap(make_kit: Any) -> None:
+    plugin = BreakerPlugin(clock=FakeClock())
+    config = {
+        "beluga": {"model": "main"},
+        "providers": {"echo": {}, "backup": {"type": "echo", "model": "big"}},
+        "plugins": {"breaker": {"failure_threshold": 1, "max_breakers": 2}},
+    }
+    kit = make_kit(plugin, config=config)
+    assert plugin.reserved == {("echo", ""), ("echo", "main"), ("backup", ""), ("backup", "big"), ("backup", "main")}
+    echo(kit).fail_next(10)
+    for i in range(10):  # made-up names fill the cap with open breakers
+        fail_calls(kit, 1, model=f"made-up-{i}")
+    assert kit.generate("the default model", model="main").text == "the default model"
+    echo(kit).fail_next(1)
+    fail_calls(kit, 1, model="main")  # ...yet the configured model still gets its own breaker
+    with pytest.raises(CircuitOpenError, match="echo/main"):
+        kit.generate("hi", model="main")
+    assert ("echo", "main") in plugin.breakers and len(plugin.breakers) == 3
+    echo(kit, "backup").fail_next(1)
+    fail_calls(kit, 1, provider="backup")  # another configured provider (asked for [beluga] model) too
+    assert ("backup", "main") in plugin.breakers and len(plugin.breakers) == 4
+
+
+def test_deployments_are_read_from_beluga_providers_fallback_and_the_gateways_models_table() -> None:
+    config = Config(
+        BelugaSettings(provider="openai", fallback=("anthropic:claude", "backup")),
+        {"gateway": SimpleNamespace(models={"fast": "openai:gpt-4o-mini", "alias": "local"})},
+        {"openai": ProviderConfig(model="gpt-4o"), "local": ProviderConfig(type="echo")},
+    )
+    assert deployments(config) == {
+        ("openai", None), ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude"),
+        ("backup", None), ("local", None),
+    }
+    bare = Config(BelugaSettings(provider="echo"))  # no model anywhere: the gateway calls it "echo"
+    assert deployments(bare) == {("echo", None), ("echo", "echo")}
+
+
+def test_breaker_names_in_errors_and_logs_escape_control_characters(
+    make_kit: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = make_kit(BreakerPlugin(clock=FakeClock()), config={"plugins": {"breaker": {"failure_threshold": 1}}})
+    hostile = "m\nFAKE level=CRITICAL\r\x00\u2028" + "x" * 5000
+    echo(kit).fail_next(1)
+    with caplog.at_level("INFO", logger="beluga.breaker"):
+        fail_calls(kit, 1, model=hostile)
+        with pytest.raises(CircuitOpenError) as info:
+            kit.generate("hi", model=hostile)
+    texts = [r.getMessage() for r in caplog.records if r.name == "beluga.breaker"] + [str(info.value)]
+    assert texts and all(not any(c in t for c in "\n\r\x00\u2028") for t in texts)
+    assert "echo/m\\u000aFAKE" in str(info.value) and len(str(info.value)) < 400

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gateway_support import ALPHA
+from gateway_support import ALPHA, OPENAI_KEY, config_text, make_kit, serving
+from provider_fakes import json_reply, openai_default
 
 HELLO = [{"role": "user", "content": "hello gateway"}]
 AUTH = {"authorization": f"Bearer {ALPHA}"}
@@ -41,13 +43,43 @@ def test_failing_model_names_get_at_most_max_breakers(gateway):
         options = { fail_times = 1000000 }
     """, plugins=("breaker",))
     statuses = many_names(server, 600)
-    assert set(statuses) <= {502, 503}
+    assert set(statuses) == {502}  # one failure each: no breaker opens, none is shared between names
     breakers = server.gateway.kit.plugins.get("breaker").breakers
-    assert len(breakers) == 51 and ("echo", "*") in breakers  # 50 models, then one shared overflow breaker
+    assert len(breakers) == 50 and ("echo", "m-599") in breakers and ("echo", "m-0") not in breakers
     ready = httpx.get(server.url + "/readyz").json()["checks"]["breakers"]
-    assert ready["count"] == 51 and "echo/*" in ready["open"]
-    assert httpx.get(server.url + "/readyz").status_code == 200  # names nobody configured do not unready it
-    assert httpx.get(server.url + "/metrics").text.count("beluga_gateway_breaker_state{") == 51
+    assert ready["count"] == 50 and ready["open"] == []
+    assert httpx.get(server.url + "/metrics").text.count("beluga_gateway_breaker_state{") == 50
+
+
+def test_a_flood_of_failing_made_up_names_cannot_open_the_default_models_breaker(tmp_path, openai_upstream):
+    def reply(h):  # every made-up name is rate limited for 289 s; the configured model answers
+        if h.server.last["body"]["model"].startswith("made-up-"):
+            json_reply(429, {"error": {"message": "slow down"}}, {"retry-after": "289"})(h)
+        else:
+            openai_default(h)
+
+    openai_upstream.default = reply
+    path = tmp_path / "beluga.toml"
+    path.write_text(config_text(f"""
+        [providers.openai]
+        api_key = "{OPENAI_KEY}"
+        base_url = "{openai_upstream.url}"
+        model = "gpt-4o-mini"
+    """, ("breaker",)).replace('provider = "echo"', 'provider = "openai"'))
+    with serving(make_kit(path)) as server, httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
+        def chat(model):
+            return client.post("/v1/chat/completions", json={"model": model, "messages": HELLO})
+
+        assert chat("gpt-4o-mini").status_code == 200
+        with ThreadPoolExecutor(16) as pool:  # the stand-in upstream answers one connection in ~40 ms
+            statuses = set(pool.map(lambda i: chat(f"made-up-{i}").status_code, range(1100)))
+        assert statuses == {429}
+        answer = chat("gpt-4o-mini")
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"]
+        assert chat("made-up-new").status_code == 429  # past the cap, a new name reaches the upstream uncounted
+        breakers = server.gateway.kit.plugins.get("breaker").breakers
+        assert len(breakers) == 1000 and ("openai", "*") not in breakers
+        assert client.get("/readyz").status_code == 200
 
 
 # -- slow clients --------------------------------------------------------------------------------

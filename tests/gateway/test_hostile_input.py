@@ -279,6 +279,140 @@ def test_an_openai_upstream_never_receives_non_finite_numbers(gateway: Any, open
     assert sent is not None and finite(sent) and sent["top_p"] == 0.5
 
 
+# -- names and counts --------------------------------------------------------------------------
+
+
+def fn(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+def called(name: str) -> list[dict[str, Any]]:
+    """An assistant turn calling ``name``, and the tool's answer."""
+    call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": "{}"}}
+    return [*HELLO, {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+
+
+BAD_NAMES: list[tuple[str, dict[str, Any], str]] = [
+    ("model-257-chars", {"model": "m" * 257}, "model"),
+    ("model-1mb", {"model": "m" * 1_000_000}, "model"),
+    ("model-newline", {"model": "echo\nWARNING forged log line"}, "model"),
+    ("model-crlf", {"model": "echo\r\n"}, "model"),
+    ("model-nul", {"model": "echo\x00"}, "model"),
+    ("model-tab", {"model": "echo\t"}, "model"),
+    ("model-del", {"model": "echo\x7f"}, "model"),
+    ("model-c1-nel", {"model": "echo\x85"}, "model"),
+    ("model-line-separator", {"model": "echo\u2028"}, "model"),
+    ("model-paragraph-separator", {"model": "echo\u2029"}, "model"),
+    ("tool-space", {"tools": [fn("get weather")]}, "tools[0].function.name"),
+    ("tool-dot", {"tools": [fn("ok"), fn("server.tool")]}, "tools[1].function.name"),
+    ("tool-65-chars", {"tools": [fn("f" * 65)]}, "tools[0].function.name"),
+    ("tool-newline", {"tools": [fn("f\n")]}, "tools[0].function.name"),
+    ("tool-non-ascii", {"tools": [fn("wetter_é")]}, "tools[0].function.name"),
+    ("tool-empty", {"tools": [fn("")]}, "tools[0]"),
+    ("call-newline", {"messages": called("f\nx")}, "messages[1].tool_calls[0].function.name"),
+    ("call-257-chars", {"messages": called("f" * 257)}, "messages[1].tool_calls[0].function.name"),
+    ("message-name-crlf", {"messages": [{"role": "user", "content": "hi", "name": "bob\r\nx"}]},
+     "messages[0].name"),
+    ("message-name-257", {"messages": [{"role": "user", "content": "hi", "name": "b" * 257}]}, "messages[0].name"),
+    ("tool-choice-nul", {"tools": [fn("f")], "tool_choice": {"type": "function", "function": {"name": "f\x00"}}},
+     "tool_choice.function.name"),
+]
+
+
+def test_names_too_long_or_with_control_characters_are_400_naming_the_field(gateway: Any) -> None:
+    server = gateway()
+    for case, fields, param in BAD_NAMES:
+        err = refused(post(server, {"model": "echo", "messages": HELLO, **fields}))
+        assert err["param"] == param, case
+        assert "mmmmmmmmmm" not in err["message"] and "\n" not in err["message"], case  # the name is not echoed
+    healthy(server)
+
+
+def test_names_within_the_rules_are_accepted(gateway: Any) -> None:
+    server = gateway()
+    good: list[dict[str, Any]] = [
+        {"model": "m" * 256},
+        {"model": "модель-ü 😀/v1:latest"},
+        {"tools": [fn("get_weather-2"), fn("f" * 64), fn("_")]},
+        {"messages": called("server.tool:v2 with spaces")},  # a call's name has no pattern in OpenAI's spec
+        {"messages": [{"role": "user", "content": "hi", "name": "Bob Smith"}]},
+    ]
+    for fields in good:
+        assert post(server, {"model": "echo", "messages": HELLO, **fields}).status_code == 200, fields
+
+
+def test_messages_and_tools_beyond_the_caps_are_400(gateway: Any) -> None:
+    server = gateway()
+    many = [{"role": "user", "content": "x"}] * 2049
+    err = refused(post(server, {"model": "echo", "messages": many}))
+    assert err["param"] == "messages" and "2048" in err["message"]
+    assert post(server, {"model": "echo", "messages": many[:2048]}).status_code == 200
+    flood = b'{"model": "echo", "messages": [' + b",".join([b'{"role":"user","content":"x"}'] * 220_000) + b"]}"
+    assert len(flood) > 6_000_000 and refused(post(server, flood))["param"] == "messages"
+    tools = [fn(f"f{i}") for i in range(129)]
+    err = refused(post(server, {"model": "echo", "messages": HELLO, "tools": tools}))
+    assert err["param"] == "tools" and "128" in err["message"]
+    assert post(server, {"model": "echo", "messages": HELLO, "tools": tools[:128]}).status_code == 200
+
+
+def test_parse_chat_takes_the_caps_as_arguments() -> None:
+    from beluga_gateway.wire import APIError, parse_chat
+
+    body = json.dumps({"model": "echo", "messages": HELLO * 3, "tools": [fn("a"), fn("b")]}).encode()
+    assert len(parse_chat(body, max_messages=3, max_tools=2).messages) == 3
+    with pytest.raises(APIError) as info:
+        parse_chat(body, max_messages=2)
+    assert info.value.param == "messages"
+    with pytest.raises(APIError) as info:
+        parse_chat(body, max_tools=1)
+    assert info.value.param == "tools"
+
+
+def test_max_messages_and_max_tools_are_settings(gateway: Any) -> None:
+    server = gateway(gw="max_messages = 2\nmax_tools = 1")
+    assert refused(post(server, {"model": "echo", "messages": HELLO * 3}))["param"] == "messages"
+    assert refused(post(server, {"model": "echo", "messages": HELLO, "tools": [fn("a"), fn("b")]}))["param"] == "tools"
+    assert post(server, {"model": "echo", "messages": HELLO * 2, "tools": [fn("a")]}).status_code == 200
+
+
+HOSTILE_NAMES = ["a\r\nb", "nul\x00here", "sep\u2028x", 'quote"and\\backslash', "nel\x85", "n" * 100_000,
+                 "n" * 100_000 + "2"]
+
+
+def test_hostile_names_given_to_the_kit_cannot_break_metrics_or_readyz(gateway: Any) -> None:
+    """Defence in depth: the gateway refuses such names, but a Kit user may name any model."""
+    server = gateway(plugins=("breaker",))
+    kit = server.gateway.kit
+    echo = kit.provider("echo")
+    for name in HOSTILE_NAMES:  # a counted failure makes each a breaker
+        echo.fail_next(1)
+        with pytest.raises(Exception, match="simulated"):
+            kit.generate("hi", model=name)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    resp = httpx.get(server.url + "/metrics", timeout=15)
+    assert resp.status_code == 200 and len(resp.content) < 20_000
+    families = {f.name: f for f in text_string_to_metric_families(resp.text)}
+    labels = [s.labels["breaker"] for s in families["beluga_gateway_breaker_state"].samples]
+    assert len(labels) == len(set(labels)) == len(HOSTILE_NAMES)  # distinct names stay distinct when cut
+    assert all(len(v) <= 256 and not any(c in v for c in "\r\n\x00\u2028\x85") for v in labels)
+    assert 'echo/quote"and\\backslash' in labels  # escaped by the format, read back whole
+    ready = httpx.get(server.url + "/readyz", timeout=15)
+    assert ready.status_code == 200 and ready.json()["checks"]["breakers"]["count"] == len(HOSTILE_NAMES)
+    assert len(ready.content) < 2_000
+    healthy(server)
+
+
+def test_printable_replaces_control_characters_and_cuts_long_values() -> None:
+    from beluga_gateway.metrics import MAX_LABEL_CHARS, printable
+
+    assert printable("gpt-4o-mini") == "gpt-4o-mini" and printable("модель 😀") == "модель 😀"
+    assert printable("a\r\nb\x00\x7f\x85\u2028\u2029\ud800") == "a\ufffd\ufffdb" + "\ufffd" * 6
+    long_a, long_b = printable("x" * 10_000), printable("x" * 10_000 + "y")
+    assert len(long_a) == len(long_b) == MAX_LABEL_CHARS and long_a != long_b and long_a.startswith("x" * 200)
+
+
 # -- large bodies and odd paths ------------------------------------------------------------------
 
 

@@ -6,28 +6,41 @@ an error later in the stream is counted as a failure of its own.
 
 A breaker is created on the first failure it would count, not on the first call: a model whose
 calls succeed (or fail only in ways a breaker ignores, such as an unknown model's 404) costs no
-state (in the failure-rate mode, which counts successes, on the first call). At most
-``max_breakers`` per-model breakers exist; further models share one more, ``provider/*``.
+state (in the failure-rate mode, which counts successes, on the first call). The deployments the
+configuration names always get a breaker of their own. Other names share ``max_breakers``: at the
+cap the least recently used breaker that is not open (or probing) makes room, and when every one
+of them is open a further name gets none (its calls pass uncounted). No breaker is ever shared by
+unrelated names, so a flood of made-up names cannot open one that real traffic depends on.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from beluga_breaker.breaker import DEFAULT_IGNORED, CircuitBreaker
+from beluga_breaker.breaker import DEFAULT_IGNORED, CircuitBreaker, CircuitState
 from beluga_core.config import Duration, setting
 from beluga_core.errors import ErrorCode
 from beluga_core.hookspecs import CallNext, hookimpl
+from beluga_core.kit import parse_target
 from beluga_core.schema import LLMRequest, LLMResponse
 from beluga_core.stream import LLMStream
 
 if TYPE_CHECKING:
     from beluga_core.settings import Config
+
+Key = tuple[str, str]
+
+#: Longest breaker name used in errors and logs; a longer provider/model is cut (the key is kept whole).
+MAX_NAME_CHARS = 200
+# Control characters (Unicode Cc), line and paragraph separators, lone surrogates: never written raw to a log line.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 @attrs.frozen
@@ -55,8 +68,43 @@ class BreakerSettings:
     )
     per: Literal["model", "provider"] = setting("model", help="one breaker per provider and model, or per provider")
     max_breakers: int = setting(
-        1000, min=1, help="most per-model breakers kept; further models share one more per provider ('provider/*')"
+        1000, min=1,
+        help="most breakers kept for names the configuration does not name (least recently used closed one makes room)",
     )
+
+
+class _Breaker(CircuitBreaker):
+    """A plugin-made breaker that knows when a call last used it (for choosing which one makes room)."""
+
+    used = 0  # a tick of the plugin's counter, written without a lock (one attribute store)
+
+
+def _name(key: Key) -> str:
+    """``provider/model`` for errors and logs: control characters escaped, cut to ``MAX_NAME_CHARS``."""
+    name = "/".join(k for k in key if k)
+    name = _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 3] + "..."
+
+
+def deployments(config: Config) -> set[tuple[str, str | None]]:
+    """Every (provider, model) the configuration names, model None for a provider's default: the
+    ``[beluga]`` provider and model, each ``[providers.X]`` section and its model, the fallback
+    targets, and the gateway's ``models`` table targets when it has one."""
+    beluga = config.beluga
+    default_model = beluga.model or config.provider_config(beluga.provider).model
+    # Without a configured model the gateway lists the default provider's model under the provider's name.
+    found: set[tuple[str, str | None]] = {(beluga.provider, None), (beluga.provider, default_model or beluga.provider)}
+    for name, section in config.providers.items():
+        found.add((name, None))
+        if section.model:
+            found.add((name, section.model))
+    found.update(parse_target(t) for t in beluga.fallback)
+    routes = getattr(config.plugin_settings("gateway"), "models", None)
+    if isinstance(routes, Mapping):
+        found.update(parse_target(t) for t in routes.values() if isinstance(t, str))
+    if beluga.model:  # the Kit asks any provider a call names without a model for [beluga] model
+        found.update({(provider, beluga.model) for provider, _ in found})
+    return found
 
 
 class BreakerPlugin:
@@ -67,12 +115,18 @@ class BreakerPlugin:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # injectable for tests
         self._lock = threading.Lock()
+        self._ticks = itertools.count(1)
         self._default_provider = ""
+        self._configured: frozenset[tuple[str, str | None]] = frozenset()
+        #: Keys of the configured deployments: their breakers are kept outside ``max_breakers``.
+        self.reserved: frozenset[Key] = frozenset()
         self._apply(BreakerSettings())
 
     def _apply(self, settings: BreakerSettings) -> None:
         self.settings = settings
-        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        #: Every breaker kept, by (provider, model): a copy-on-write dict, read without the lock.
+        self.breakers: dict[Key, CircuitBreaker] = {}
+        self.reserved = frozenset(self._key(p, m) for p, m in self._configured)
 
     @hookimpl
     def config_schema(self) -> type:
@@ -81,42 +135,59 @@ class BreakerPlugin:
     @hookimpl
     def on_config_change(self, old: Config | None, new: Config) -> None:
         self._default_provider = new.beluga.provider
+        self._configured = frozenset(deployments(new))
         settings = new.plugin_settings(self.name)
         if isinstance(settings, BreakerSettings) and settings != self.settings:
             self._apply(settings)  # new settings: fresh, closed breakers
+        else:
+            self.reserved = frozenset(self._key(p, m) for p, m in self._configured)
 
-    def _key(self, provider: str, model: str | None) -> tuple[str, str]:
-        key = (provider, (model or "") if self.settings.per == "model" else "")
-        if key[1] and key not in self.breakers and len(self.breakers) >= self.settings.max_breakers:
-            return (provider, "*")  # full: the model shares one overflow breaker of its provider
-        return key
+    def _key(self, provider: str, model: str | None) -> Key:
+        return (provider, (model or "") if self.settings.per == "model" else "")
 
-    def breaker_for(self, provider: str, model: str | None = None) -> CircuitBreaker:
-        """The breaker guarding ``provider`` and ``model`` (the provider alone with ``per = "provider"``;
-        the provider's shared ``provider/*`` once ``max_breakers`` exist), created if there is none yet."""
+    def breaker_for(self, provider: str, model: str | None = None) -> CircuitBreaker | None:
+        """The breaker guarding ``provider`` and ``model`` (the provider alone with ``per = "provider"``),
+        created if there is none yet. None when the name is not a configured deployment, ``max_breakers``
+        breakers of other names exist and every one of them is open or probing: calls to it pass uncounted."""
         key = self._key(provider, model)
         breaker = self.breakers.get(key)
         if breaker is None:
             with self._lock:
-                key = self._key(provider, model)  # again, under the lock: the cap holds under races
-                breaker = self.breakers.get(key)
+                breaker = self.breakers.get(key)  # again, under the lock: the cap holds under races
                 if breaker is None:
-                    s = self.settings
-                    breaker = CircuitBreaker(
-                        s.failure_threshold,
-                        s.reset_timeout,
-                        half_open_max_calls=s.half_open_max_calls,
-                        failure_rate=s.failure_rate,
-                        window=s.window,
-                        minimum_calls=s.minimum_calls,
-                        slow_call_threshold=s.slow_call_threshold,
-                        ignored=s.ignored,
-                        respect_retry_after=s.respect_retry_after,
-                        max_retry_after=s.max_retry_after,
-                        name="/".join(k for k in key if k),
-                        clock=self.clock,
-                    )
-                    self.breakers = {**self.breakers, key: breaker}
+                    breaker = self._add(key)
+        return breaker
+
+    def _add(self, key: Key) -> CircuitBreaker | None:
+        """A new breaker for ``key``, evicting the least recently used capped ones that are neither
+        open nor probing to keep within ``max_breakers``. Call with the lock held."""
+        kept = self.breakers
+        if key not in self.reserved:
+            capped = [(b, k) for k, b in kept.items() if k not in self.reserved]
+            excess = len(capped) + 1 - self.settings.max_breakers
+            if excess > 0:
+                idle = sorted((b.used, k) for b, k in capped if isinstance(b, _Breaker) and _idle(b))
+                if len(idle) < excess:
+                    return None
+                gone = {k for _, k in idle[:excess]}
+                kept = {k: b for k, b in kept.items() if k not in gone}
+        s = self.settings
+        breaker = _Breaker(
+            s.failure_threshold,
+            s.reset_timeout,
+            half_open_max_calls=s.half_open_max_calls,
+            failure_rate=s.failure_rate,
+            window=s.window,
+            minimum_calls=s.minimum_calls,
+            slow_call_threshold=s.slow_call_threshold,
+            ignored=s.ignored,
+            respect_retry_after=s.respect_retry_after,
+            max_retry_after=s.max_retry_after,
+            name=_name(key),
+            clock=self.clock,
+        )
+        breaker.used = next(self._ticks)
+        self.breakers = {**kept, key: breaker}
         return breaker
 
     def _counts(self, error: BaseException) -> bool:
@@ -133,6 +204,8 @@ class BreakerPlugin:
         breaker = self.breakers.get(self._key(provider, model))
         if breaker is None and self.settings.failure_rate is not None:
             breaker = self.breaker_for(provider, model)
+        if isinstance(breaker, _Breaker):
+            breaker.used = next(self._ticks)
         token = breaker.acquire() if breaker is not None else 0
         threshold = self.settings.slow_call_threshold
         started = self.clock() if threshold is not None else 0.0
@@ -158,10 +231,21 @@ class BreakerPlugin:
 
             def finished(response: LLMResponse | None, error: BaseException | None) -> None:
                 if isinstance(error, Exception) and self._counts(error):
-                    (known or self.breaker_for(provider, model)).on_error(token, error)
+                    late = known or self.breaker_for(provider, model)
+                    if late is not None:
+                        late.on_error(token, error)
 
             result.on_finish(finished)
         return result
 
 
-__all__ = ["BreakerPlugin", "BreakerSettings"]
+def _idle(breaker: CircuitBreaker) -> bool:
+    """Whether dropping ``breaker`` loses no more than a partial failure count: it is closed, or
+    half-open (its open time is over) with no probe in flight."""
+    state = breaker.state
+    return state is CircuitState.CLOSED or (
+        state is CircuitState.HALF_OPEN and breaker.stats()["probes_in_flight"] == 0
+    )
+
+
+__all__ = ["BreakerPlugin", "BreakerSettings", "deployments"]

@@ -270,7 +270,11 @@ class Gateway:
                 body = await _read_body(receive, length, state.max_body)
             # A large body is decoded and checked on a worker thread: on the loop, megabytes of JSON
             # would hold every other request (and the health endpoints) for as long as that takes.
-            req = parse_chat(body) if len(body) < PARSE_OFF_LOOP_BYTES else await asyncio.to_thread(parse_chat, body)
+            caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
+            if len(body) < PARSE_OFF_LOOP_BYTES:
+                req = parse_chat(body, **caps)
+            else:
+                req = await asyncio.to_thread(parse_chat, body, **caps)
         except TimeoutError:
             err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
                            code="request_timeout", headers={"connection": "close"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 #: Latency buckets (seconds) fine enough to see the gateway's own sub-millisecond overhead.
@@ -77,15 +78,20 @@ class Metrics:
         return _latest(shared) + _latest(own)
 
 
+#: Longest label value rendered; a longer one is cut and ends in "..." and 8 hex digits of its
+#: SHA-256, so distinct values stay distinct.
+MAX_LABEL_CHARS = 256
+
+
 def printable(value: str) -> str:
-    """``value`` with anything UTF-8 cannot encode (lone surrogates) replaced by U+FFFD."""
-    if value.isascii():
+    """``value`` fit for a label (and a JSON or log line): control characters (Unicode Cc, U+2028,
+    U+2029) and lone surrogates replaced by U+FFFD, cut to ``MAX_LABEL_CHARS``."""
+    if len(value) > MAX_LABEL_CHARS:
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        value = value[: MAX_LABEL_CHARS - 11] + "..." + digest
+    if _UNPRINTABLE.search(value) is None:
         return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8").replace("?", "\ufffd")
-    return value
+    return _UNPRINTABLE.sub("\ufffd", value)
 
 
 class _Printable(Collector):
@@ -103,14 +109,12 @@ class _Printable(Collector):
 
 
 def _latest(registry: CollectorRegistry) -> bytes:
-    """The exposition text. The gateway keeps request-made label values valid Unicode; should one
-    slip through, it is rendered with a replacement character instead of failing every scrape."""
-    try:
-        return generate_latest(registry)
-    except UnicodeEncodeError:
-        clean = CollectorRegistry(auto_describe=False)
-        clean.register(_Printable(registry))
-        return generate_latest(clean)
+    """The exposition text, every label value made :func:`printable` on the way: the gateway keeps
+    label values to configured names, and should another slip through (a control character, a lone
+    surrogate, a huge name), it cannot break the format or fail the scrape."""
+    clean = CollectorRegistry(auto_describe=False)
+    clean.register(_Printable(registry))
+    return generate_latest(clean)
 
 
 def multiprocess_registry() -> Any:
@@ -125,4 +129,4 @@ def multiprocess_registry() -> Any:
     return registry
 
 
-__all__ = ["BUCKETS", "Metrics", "multiprocess_registry", "printable"]
+__all__ = ["BUCKETS", "MAX_LABEL_CHARS", "Metrics", "multiprocess_registry", "printable"]

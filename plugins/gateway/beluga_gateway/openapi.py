@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from beluga_gateway.wire import MAX_DEPTH, dumps
+from beluga_gateway.wire import MAX_DEPTH, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
 
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 
@@ -64,7 +64,13 @@ def _content(*parts: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"anyOf": [{"type": "string"}, array, {"type": "null"}]}
 
 
-_NAME = _null({"type": "string"})
+#: A name (model, tool call, tool choice, message ``name``): no control characters, line or paragraph separators.
+_NAME_TEXT = {"type": "string", "maxLength": MAX_NAME_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
+_NAMED = {**_NAME_TEXT, "minLength": 1}
+#: OpenAI's rule for a function's name in ``tools``.
+_FUNCTION_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
+
+_NAME = _null(_NAME_TEXT)
 
 MESSAGES = {
     "SystemMessage": {
@@ -113,7 +119,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {
-                    "name": {"type": "string", "minLength": 1},
+                    "name": _NAMED,
                     "arguments": {
                         "description": "A JSON object as text (as OpenAI sends it) or as an object.",
                         "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
@@ -131,7 +137,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {
-                    "name": {"type": "string", "minLength": 1},
+                    "name": _FUNCTION_NAME,
                     "description": _null({"type": "string"}),
                     "parameters": _null({"type": "object", "description": "A JSON schema of the arguments."}),
                     "strict": _null({"type": "boolean"}),
@@ -147,8 +153,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "required": ["type", "function"],
                 "properties": {
                     "type": {"const": "function"},
-                    "function": {"type": "object", "required": ["name"],
-                                 "properties": {"name": {"type": "string", "minLength": 1}}},
+                    "function": {"type": "object", "required": ["name"], "properties": {"name": _NAMED}},
                 },
             },
             {
@@ -156,8 +161,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "required": ["type", "custom"],
                 "properties": {
                     "type": {"const": "custom"},
-                    "custom": {"type": "object", "required": ["name"],
-                               "properties": {"name": {"type": "string", "minLength": 1}}},
+                    "custom": {"type": "object", "required": ["name"], "properties": {"name": _NAMED}},
                 },
             },
             {
@@ -210,8 +214,9 @@ REQUEST_SCHEMAS: dict[str, Any] = {
         ),
         "required": ["model", "messages"],
         "properties": {
-            "model": {"type": "string", "minLength": 1},
-            "messages": {"type": "array", "minItems": 1, "items": _ref("Message")},
+            "model": _NAMED,
+            "messages": {"type": "array", "minItems": 1, "maxItems": MAX_MESSAGES, "items": _ref("Message"),
+                         "description": "At most [plugins.gateway] max_messages (2048 by default)."},
             "stream": _null({"type": "boolean"}),
             "stream_options": _null({
                 "type": "object",
@@ -253,7 +258,8 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "propertyNames": {"maxLength": 64},
                 "additionalProperties": {"type": "string", "maxLength": 512},
             }),
-            "tools": _null({"type": "array", "items": _ref("Tool")}),
+            "tools": _null({"type": "array", "maxItems": MAX_TOOLS, "items": _ref("Tool"),
+                            "description": "At most [plugins.gateway] max_tools (128 by default)."}),
             "tool_choice": _ref("ToolChoice"),
             "response_format": _ref("ResponseFormat"),
         },

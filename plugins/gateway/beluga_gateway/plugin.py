@@ -56,6 +56,9 @@ class GatewaySettings:
     )
     default_project: str = setting("default", help="project of callers when no keys are configured")
     max_body_bytes: int = setting(8 * 1024 * 1024, min=1024, help="largest request body accepted (413 beyond)")
+    # The defaults are wire.MAX_MESSAGES and wire.MAX_TOOLS (not imported: this module stays light).
+    max_messages: int = setting(2048, min=1, help="most messages in one chat request (400 beyond)")
+    max_tools: int = setting(128, min=1, help="most tools in one chat request (400 beyond; OpenAI allows 128)")
     timeout: Duration = setting(Duration(120.0), min=0.001, help="per-request deadline passed to the chain (504 after)")
     drain_timeout: Duration = setting(
         Duration(30.0), min=0, help="on shutdown, how long in-flight requests and streams may take to finish"

@@ -116,6 +116,18 @@ class ChatRequest:
 
 #: Deepest nesting of arrays and objects accepted in a request body (and in tool-call arguments).
 MAX_DEPTH = 64
+#: Defaults of ``[plugins.gateway] max_messages`` and ``max_tools``: the most messages and tools in one
+#: request (OpenAI documents at most 128 functions).
+MAX_MESSAGES = 2048
+MAX_TOOLS = 128
+#: Longest ``model`` and other names (tool calls, tool choice, message ``name``) accepted. Model
+#: ids are short; the name ends up in breaker names, logs and ``/readyz``.
+MAX_NAME_CHARS = 256
+# Control characters (Unicode Cc) and the line and paragraph separators: never in a name, which
+# would otherwise forge log lines or break the metrics exposition format.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: What OpenAI requires of a function's name in ``tools``: ``^[a-zA-Z0-9_-]{1,64}$``.
+_FUNCTION_NAME = re.compile("[a-zA-Z0-9_-]{1,64}")
 #: Integers must fit in 64 bits (OpenAI's own range for ``seed``); longer digit strings are not even converted.
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 # Escaped backslashes, and surrogate escapes with the low half that pairs them if it follows: read
@@ -235,12 +247,14 @@ def _load(text: str) -> Any:
     return value
 
 
-def parse_chat(raw: bytes) -> ChatRequest:
+def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int = MAX_TOOLS) -> ChatRequest:
     """Parse and check a Chat Completions body; raises ``APIError`` (400) naming the bad field.
 
     Fields are checked against OpenAI's published description of the request (types, ranges,
     enumerations); fields the gateway does not know are only held to the body-wide rules:
-    valid Unicode, finite 64-bit-safe numbers, nesting within ``MAX_DEPTH``.
+    valid Unicode, finite 64-bit-safe numbers, nesting within ``MAX_DEPTH``. ``model`` and other
+    names are at most ``MAX_NAME_CHARS`` long without control characters; at most ``max_messages``
+    messages and ``max_tools`` tools are accepted.
     """
     try:
         text = raw.decode("utf-8-sig")
@@ -255,9 +269,13 @@ def parse_chat(raw: bytes) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request("you must provide a model parameter", "model")
+    _name(model, "model")
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise bad_request("'messages' must be a non-empty array of messages", "messages")
+    if len(raw_messages) > max_messages:
+        raise bad_request(f"'messages' holds {len(raw_messages)} messages; this gateway accepts at most "
+                          f"{max_messages} in one request", "messages")
     messages = tuple(_message(m, i) for i, m in enumerate(raw_messages))
     stream = _opt(body, "stream", bool, "a boolean") or False
     opts = _opt(body, "stream_options", dict, "an object")
@@ -274,6 +292,9 @@ def parse_chat(raw: bytes) -> ChatRequest:
     temperature = _number(body, "temperature", 0, 2)
     _check_options(body)
     raw_tools = _opt(body, "tools", list, "an array of tools")
+    if raw_tools is not None and len(raw_tools) > max_tools:
+        raise bad_request(f"'tools' holds {len(raw_tools)} tools; this gateway accepts at most {max_tools} "
+                          "in one request", "tools")
     tools = tuple(_tool(t, i) for i, t in enumerate(raw_tools or ()))
     return ChatRequest(
         model,
@@ -383,11 +404,20 @@ def _check_options(body: Mapping[str, Any]) -> None:
     _response_format(body.get("response_format"))
 
 
+def _name(value: str, param: str) -> None:
+    """A name (model, tool call, participant): at most ``MAX_NAME_CHARS`` characters, no control characters."""
+    if len(value) > MAX_NAME_CHARS:
+        raise bad_request(f"'{param}' must be at most {MAX_NAME_CHARS} characters", param)
+    if _CONTROL.search(value):
+        raise bad_request(f"'{param}' must not contain control characters or line breaks", param)
+
+
 def _named(obj: Any, field: str, where: str) -> None:
     """``obj[field]`` must be ``{"name": "..."}``."""
     inner = obj.get(field)
     if not isinstance(inner, dict) or not isinstance(inner.get("name"), str) or not inner["name"]:
         raise bad_request(f"'{where}.{field}.name' must be a non-empty string", f"{where}.{field}")
+    _name(inner["name"], f"{where}.{field}.name")
 
 
 def _tool_choice(choice: Any) -> None:
@@ -492,6 +522,8 @@ def _message(m: Any, i: int) -> Message:
     role = m.get("role")
     content = m.get("content")
     name = _opt(m, "name", str, "a string", where + ".")
+    if name is not None:
+        _name(name, f"{where}.name")
     if role in ("system", "developer"):
         return SystemMessage(_text_of(content, f"{where}.content"))
     if role == "user":
@@ -519,6 +551,7 @@ def _tool_call(c: Any, where: str) -> ToolCall:
     fn = c.get("function")
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise bad_request(f"{where}.function.name is required", f"{where}.function.name")
+    _name(fn["name"], f"{where}.function.name")
     return ToolCall(call_id or "", fn["name"], _arguments(fn.get("arguments"), f"{where}.function.arguments"))
 
 
@@ -546,6 +579,9 @@ def _tool(t: Any, i: int) -> ToolSpec:
     fn = t.get("function") if isinstance(t, dict) and t.get("type", "function") == "function" else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}}", where)
+    if not _FUNCTION_NAME.fullmatch(fn["name"]):
+        raise bad_request(f"'{where}.function.name' must be 1 to 64 letters (a-z, A-Z), digits, underscores or "
+                          "dashes", f"{where}.function.name")
     prefix = where + ".function."
     params = _opt(fn, "parameters", dict, "a JSON schema object", prefix) or {"type": "object", "properties": {}}
     description = _opt(fn, "description", str, "a string", prefix)
