@@ -549,7 +549,7 @@ class Gateway:
         if client is None:
             client = self._redis[url] = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         try:
-            await client.ping()  # type: ignore[misc]
+            await client.ping()  # type: ignore[misc,unused-ignore]
         except Exception as exc:  # noqa: BLE001 - any failure means not reachable
             return False, type(exc).__name__
         return True, ""
