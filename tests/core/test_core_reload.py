@@ -168,6 +168,10 @@ def test_concurrent_readers_never_see_a_torn_config_or_a_failed_request(tmp_path
                 c = kit.config  # a whole config: its parts agree
                 assert c.providers["echo"].options["prefix"] == f"v{c.beluga.model[1:]}|"
                 counts["calls"] += 1
+                # As in task_reader: a thread that never blocks hands the GIL back only when the
+                # switch interval forces it, and the writer's every I/O call then waits behind three
+                # of them (seen as a run of minutes instead of seconds).
+                time.sleep(0.0005)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
