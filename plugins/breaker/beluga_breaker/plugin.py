@@ -117,7 +117,6 @@ class BreakerPlugin:
         self._lock = threading.Lock()
         self._ticks = itertools.count(1)
         self._default_provider = ""
-        self._configured: frozenset[tuple[str, str | None]] = frozenset()
         #: Keys of the configured deployments: their breakers are kept outside ``max_breakers``.
         self.reserved: frozenset[Key] = frozenset()
         self._apply(BreakerSettings())
@@ -126,7 +125,6 @@ class BreakerPlugin:
         self.settings = settings
         #: Every breaker kept, by (provider, model): a copy-on-write dict, read without the lock.
         self.breakers: dict[Key, CircuitBreaker] = {}
-        self.reserved = frozenset(self._key(p, m) for p, m in self._configured)
 
     @hookimpl
     def config_schema(self) -> type:
@@ -135,12 +133,10 @@ class BreakerPlugin:
     @hookimpl
     def on_config_change(self, old: Config | None, new: Config) -> None:
         self._default_provider = new.beluga.provider
-        self._configured = frozenset(deployments(new))
         settings = new.plugin_settings(self.name)
         if isinstance(settings, BreakerSettings) and settings != self.settings:
             self._apply(settings)  # new settings: fresh, closed breakers
-        else:
-            self.reserved = frozenset(self._key(p, m) for p, m in self._configured)
+        self.reserved = frozenset(self._key(p, m) for p, m in deployments(new))  # keyed by the settings in force
 
     def _key(self, provider: str, model: str | None) -> Key:
         return (provider, (model or "") if self.settings.per == "model" else "")
