@@ -456,7 +456,9 @@ class Kit:
         guards = chain.guards["tool"]
         if guards:
             state: dict[str, Any] = {}
-            offload = chain.offload.covering(_text_chars(arguments)) if chain.offload is not None else None
+            offload = chain.offload
+            if offload is not None:  # the characters the guards will read, all of the call's strings
+                offload = offload.covering(sum(len(t) for _, t in _strings(arguments, ())))
             arguments = await _guard_value(arguments, "args", guards, name, meta, state, chain.notify, offload)
         return await chain.tool_call(ToolInvocation(name, arguments, fn, meta))
 
@@ -824,9 +826,9 @@ def _provider_call(
     def blocked(res: GuardResult, stage: Stage) -> GuardBlocked:
         return GuardBlocked(res.guard or "?", res.reason or "blocked", stage=stage)
 
-    def guard_messages(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
+    def guard_messages(request: LLMRequest, segments: list[Any], state: dict[str, Any]) -> LLMRequest:
         edits = []
-        for i, j, text, meta in _input_segments(request):
+        for i, j, text, meta in segments:
             res = run_stage(in_guards, GuardInput(text, "input", meta, state), notify)
             if not res.allowed:
                 raise blocked(res, "input")
@@ -834,9 +836,11 @@ def _provider_call(
                 edits.append((i, j, res.modified))
         return _apply_edits(request, edits) if edits else request
 
-    async def aguard_messages(request: LLMRequest, state: dict[str, Any], offload: Offload | None) -> LLMRequest:
+    async def aguard_messages(
+        request: LLMRequest, segments: list[Any], state: dict[str, Any], offload: Offload | None
+    ) -> LLMRequest:
         edits = []
-        for i, j, text, meta in _input_segments(request):
+        for i, j, text, meta in segments:
             res = await arun_stage(in_guards, GuardInput(text, "input", meta, state), notify, offload)
             if not res.allowed:
                 raise blocked(res, "input")
@@ -864,13 +868,14 @@ def _provider_call(
     async def call(request: LLMRequest) -> LLMResponse | LLMStream:
         state: dict[str, Any] = {}
         if in_guards:
-            total = sum(len(t) for _, _, t, _ in _input_segments(request)) if offload is not None else 0
+            segments = list(_input_segments(request))
+            total = sum(len(t) for _, _, t, _ in segments) if offload is not None else 0
             if offload is not None and total >= offload.min_chars:
-                request = await aguard_messages(request, state, offload.covering(total))
+                request = await aguard_messages(request, segments, state, offload.covering(total))
             elif in_async:
-                request = await aguard_messages(request, state, None)
+                request = await aguard_messages(request, segments, state, None)
             else:
-                request = guard_messages(request, state)
+                request = guard_messages(request, segments, state)
         provider = providers.get(request.provider or default)
         if provider is None:
             raise ConfigError(
@@ -1008,17 +1013,6 @@ async def _guard_value(
         ]
         return items if isinstance(value, list) else tuple(items)
     return value
-
-
-def _text_chars(value: Any) -> int:
-    """The characters of every string in a tool call's arguments (nested), what the guards will read."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, Mapping):
-        return sum(_text_chars(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return sum(_text_chars(v) for v in value)
-    return 0
 
 
 def _config_key(pc: ProviderConfig) -> str:
