@@ -7,12 +7,13 @@ tools are offered, streaming SSE when asked) and can be scripted to misbehave fo
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -336,3 +337,51 @@ def anthropic_default(h: Handler) -> None:
 
 def anthropic_server(api_key: str = ANTHROPIC_KEY) -> FakeServer:
     return FakeServer(anthropic_default, api_key).start()
+
+
+# -- raw asyncio servers, for framings and connection behaviour the HTTP server above cannot script --
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The head and the body of one HTTP/1.1 request with a Content-Length body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
+    return head, await reader.readexactly(length)
+
+
+class ScriptedServer:
+    """A loopback TCP server running ``script(reader, writer, n)`` for its n-th connection, whose
+    answers are written byte for byte; a connection the client drops ends the script quietly."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ScriptedServer:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.script(reader, writer, self.connections)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

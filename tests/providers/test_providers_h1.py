@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import pytest
+from provider_fakes import Script, ScriptedServer, read_request
 
 from beluga_core.h1 import H1Pool, header_lines, request_head
 
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 BODY = b'{"q": 1}'
 
 
@@ -26,9 +24,8 @@ def _request(path: str = "/v1/x") -> bytes:
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
-    return head + await reader.readexactly(length)
+    head, body = await read_request(reader)
+    return head + body
 
 
 def _ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
@@ -36,36 +33,8 @@ def _ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
         len(body), extra, body)
 
 
-class Server:
-    """A loopback server running ``script(reader, writer, n)`` for the n-th connection."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> Server:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            try:
-                await self.script(reader, writer, self.connections)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.close()
-
-        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
+class Server(ScriptedServer):
+    """A scripted loopback server (``provider_fakes.ScriptedServer``) with a pool in front of it."""
 
     def pool(self, max_connections: int = 4, keepalive_expiry: float = 5.0) -> H1Pool:
         return H1Pool("127.0.0.1", self.port, None, max_connections=max_connections, keepalive_expiry=keepalive_expiry)

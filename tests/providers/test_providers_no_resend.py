@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
-from provider_fakes import OPENAI_KEY
+from provider_fakes import OPENAI_KEY, ScriptedServer, read_request
 
 from beluga_core import Kit
 from beluga_core.errors import ErrorCode, ProviderError
@@ -29,48 +28,24 @@ STREAM = (
 )
 
 
-async def _read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
-    return await reader.readexactly(length)
-
-
-class ReadThenHangUp:
+class ReadThenHangUp(ScriptedServer):
     """Answers each connection's first request; reads the next, waits ``wait`` s, closes unanswered."""
 
     def __init__(self, wait: float = 1.0) -> None:
+        super().__init__(self.answer_then_hang_up)
         self.wait = wait
         self.requests: list[bytes] = []
-        self.server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> ReadThenHangUp:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                body = await _read_request(reader)
-                self.requests.append(body)
-                stream = b'"stream":true' in body
-                payload, ctype = (STREAM, b"text/event-stream") if stream else (ANSWER, b"application/json")
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
-                             % (ctype, len(payload), payload))
-                await writer.drain()
-                self.requests.append(await _read_request(reader))
-                await asyncio.sleep(self.wait)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.close()
-
-        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+    async def answer_then_hang_up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        body = (await read_request(reader))[1]
+        self.requests.append(body)
+        stream = b'"stream":true' in body
+        payload, ctype = (STREAM, b"text/event-stream") if stream else (ANSWER, b"application/json")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
+                     % (ctype, len(payload), payload))
+        await writer.drain()
+        self.requests.append((await read_request(reader))[1])
+        await asyncio.sleep(self.wait)
 
 
 def _kit(url: str) -> Kit:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from provider_fakes import OPENAI_KEY
+from provider_fakes import OPENAI_KEY, ScriptedServer, read_request
 
 from beluga_breaker.breaker import CircuitState
 from beluga_breaker.plugin import BreakerPlugin
@@ -18,53 +18,31 @@ EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"w "}}]}\n\n'
 DONE = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
 
 
-async def _read_request(reader: asyncio.StreamReader) -> None:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length"))
-    await reader.readexactly(length)
-
-
-class SlowStreams:
+class SlowStreams(ScriptedServer):
     """A healthy upstream whose every answer is a chunked SSE stream of ``events`` events ``gap`` s apart."""
 
     def __init__(self, events: int = 4, gap: float = 0.05) -> None:
+        super().__init__(self.stream_slowly)
         self.events, self.gap = events, gap
         self.open = self.most_open = self.requests = 0
-        self.server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> SlowStreams:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.open += 1
-            self.most_open = max(self.most_open, self.open)
-            try:
-                while True:
-                    await _read_request(reader)
-                    self.requests += 1
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                                 b"transfer-encoding: chunked\r\n\r\n")
-                    for _ in range(self.events):
-                        writer.write(b"%x\r\n%s\r\n" % (len(EVENT), EVENT))
-                        await writer.drain()
-                        await asyncio.sleep(self.gap)
-                    writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(DONE), DONE))
+    async def stream_slowly(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            while True:
+                await read_request(reader)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"transfer-encoding: chunked\r\n\r\n")
+                for _ in range(self.events):
+                    writer.write(b"%x\r\n%s\r\n" % (len(EVENT), EVENT))
                     await writer.drain()
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                self.open -= 1
-                writer.close()
-
-        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+                    await asyncio.sleep(self.gap)
+                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(DONE), DONE))
+                await writer.drain()
+        finally:
+            self.open -= 1
 
 
 def _kit(url: str, breaker: BreakerPlugin, **provider: Any) -> Kit:
