@@ -5,9 +5,9 @@
     python3 dev.py test    # set up .venv, then run the whole test suite
     python3 dev.py bench   # set up .venv with the peers' packages, then run every benchmark
 
-Only Python 3.11+ is needed: the script creates .venv and installs the core, every plugin under
-plugins/ (editable) and the development tools into it. It re-installs only when a pyproject.toml
-changed.
+Only Python 3.11+ is needed: the script creates .venv and installs the core, the toolkits under
+toolkit/ and every plugin under plugins/ (editable) and the development tools into it. It
+re-installs only when a pyproject.toml changed.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ PY = BIN / "python"
 
 
 def plugin_dirs() -> list[Path]:
-    return sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+    """Every distribution besides the core: the toolkits under toolkit/, then the plugins."""
+    found = [*(ROOT / "toolkit").glob("*/pyproject.toml"), *(ROOT / "plugins").glob("*/pyproject.toml")]
+    return sorted(p.parent for p in found)
 
 
 def _stamp(extra: str) -> str:
@@ -52,7 +54,7 @@ def setup(*, bench: bool = False) -> None:
     args = ["-e", f"{ROOT}[dev]"]
     for d in plugin_dirs():
         args += ["-e", str(d)]
-    print(f"dev.py: installing beluga-core and {len(plugin_dirs())} plugins into {VENV}", flush=True)
+    print(f"dev.py: installing beluga-core and {len(plugin_dirs())} distributions into {VENV}", flush=True)
     subprocess.run([*pip, *args], check=True)
     if bench:
         subprocess.run([*pip, "-r", str(ROOT / "benchmarks" / "requirements.txt")], check=True)

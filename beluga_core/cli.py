@@ -4,60 +4,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
+import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from beluga_core.chain import recording
+from beluga_core.commands import CommandRegistry
+from beluga_core.config import default_config_path
 from beluga_core.errors import BelugaError, ConfigError, PluginError
+from beluga_core.kit import Kit
+from beluga_core.registry import PluginManager
+from beluga_core.types import HumanMessage, SystemMessage
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
 
-@attrs.frozen
-class Command:
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int | None]
-    plugin: str = "beluga-core"
-
-
-class CommandRegistry:
-    """What ``register_commands`` receives: ``commands.add(name, help, configure, run)``."""
-
-    def __init__(self) -> None:
-        self.commands: dict[str, Command] = {}
-        self._plugin = "beluga-core"
-
-    def add(
-        self,
-        name: str,
-        help: str,
-        configure: Callable[[argparse.ArgumentParser], None],
-        run: Callable[[argparse.Namespace], int | None],
-    ) -> None:
-        if name in self.commands:
-            raise PluginError(self._plugin, f"command {name!r} is already defined by {self.commands[name].plugin}")
-        self.commands[name] = Command(name, help, configure, run, self._plugin)
-
-
 def _err(message: str) -> None:
     print(f"beluga: error: {message}", file=sys.stderr)
-
-
-def default_config_path(path: str | None = None) -> str | None:
-    """The config file a command uses: ``path``, else $BELUGA_CONFIG, else ./beluga.toml if present."""
-    if path:
-        return path
-    env = os.environ.get("BELUGA_CONFIG")
-    if env:
-        return env
-    return "beluga.toml" if os.path.exists("beluga.toml") else None
 
 
 # -- beluga plugins ----------------------------------------------------------------------------
@@ -69,8 +39,6 @@ def _configure_plugins(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from beluga_core.kit import Kit
-
     kit = Kit(default_config_path(args.config))
     infos = [i.as_dict() for i in kit.plugins.infos(kit.order, kit._selection(kit.config.beluga))]
     if args.json:
@@ -105,21 +73,20 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", action="store_true", help="stream the answer")
     p.add_argument("--json", action="store_true", help="print the reply and the chain's report as JSON")
     p.add_argument(
-        "--trace", action="store_true", help="print the span tree of the call instead (needs the tracing plugin)"
+        "--trace",
+        action="store_true",
+        help="print the span tree of the call instead (provided by a plugin, such as beluga-tracing)",
     )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from beluga_core.kit import Kit, recording
-    from beluga_core.schema import HumanMessage, SystemMessage
-
     if args.trace:
         registry: CommandRegistry | None = getattr(args, "_registry", None)
-        traced = registry.commands.get("trace") if registry is not None else None
+        traced = registry.provider_of("run", "--trace") if registry is not None else None
         if traced is None:
-            _err("--trace needs the tracing plugin (pip install beluga-tracing)")
+            _err("no installed plugin provides run --trace (pip install beluga-tracing)")
             return EXIT_USAGE
-        return int(traced.run(args) or 0)
+        return int(traced(args) or 0)
 
     metadata: dict[str, str] = {}
     for item in args.meta:
@@ -208,8 +175,6 @@ def _configure_check(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from beluga_core.kit import Kit
-
     try:
         kit = Kit(args.file)
     except ConfigError as exc:
@@ -254,8 +219,6 @@ def _configure_guard(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_guard(args: argparse.Namespace) -> int:
-    from beluga_core.kit import Kit
-
     kit = Kit(default_config_path(args.config))
     if args.jsonl:
         return _guard_jsonl(kit, args.stage)
@@ -309,8 +272,6 @@ def _builtin() -> CommandRegistry:
 
 
 def _plugin_commands(reg: CommandRegistry) -> None:
-    from beluga_core.plugins import PluginManager
-
     pm = PluginManager()
     for name in pm.loaded:
         fn = dict(pm.hookimpls("register_commands", [name])).get(name)
@@ -325,8 +286,6 @@ def _plugin_commands(reg: CommandRegistry) -> None:
 
 
 def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
-    from beluga_core import __version__
-
     reg = reg or _builtin()
     parser = argparse.ArgumentParser(
         prog="beluga",
@@ -335,7 +294,7 @@ def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
         "(comma-separated plugin names), BELUGA_STRICT_PLUGINS=1 (a broken plugin is fatal), "
         "BELUGA__SECTION__KEY=value (config overrides).",
     )
-    parser.add_argument("--version", action="version", version=f"beluga {__version__}")
+    parser.add_argument("--version", action="version", version=f"beluga {importlib.metadata.version('beluga-core')}")
     parser.set_defaults(_registry=reg)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in reg.commands.values():
@@ -346,8 +305,6 @@ def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
-
     logging.basicConfig(
         level=os.environ.get("BELUGA_LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
     )

@@ -93,6 +93,19 @@ class Guard(Protocol):
     def validate(self, guard_input: GuardInput) -> GuardResult: ...
 
 
+@attrs.frozen(slots=True)
+class GuardDecision:
+    """What ``on_guard_decision`` observers see: never the text itself."""
+
+    guard: str
+    stage: Stage
+    allowed: bool
+    modified: bool
+    reason: str | None
+    findings: Mapping[str, int]
+    metadata: Mapping[str, Any]
+
+
 GuardFn = Callable[[GuardInput], "GuardResult | Awaitable[GuardResult | None] | None"]
 DecisionListener = Callable[[str, GuardInput, GuardResult], None]
 

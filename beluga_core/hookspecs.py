@@ -2,25 +2,24 @@
 
 A plugin is a module, an object or a class (instantiated once per ``Kit``) whose methods carry
 ``@beluga_core.hookimpl``. Implementations may be ``def`` or ``async def`` where the hook says so.
-pluggy finds and validates them; the core calls them in the user's order (``[beluga] plugins``),
-compiled once per configuration into a plain async chain.
+pluggy finds and validates them; the core calls them in the user's order (``[beluga] plugins``, then
+unlisted plugins by the ``rank`` they declare), compiled once per configuration into a plain async
+chain. pluggy's ``hookwrapper``, ``wrapper``, ``tryfirst`` and ``trylast`` options are refused at load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from beluga_core.cli import CommandRegistry
-    from beluga_core.guard import GuardInput, GuardResult
-    from beluga_core.kit import GuardDecision, ToolInvocation
-    from beluga_core.llm import ProviderFactory
-    from beluga_core.schema import LLMRequest, LLMResponse
-    from beluga_core.settings import Config
-    from beluga_core.stream import LLMStream
+from beluga_core.commands import CommandRegistry
+from beluga_core.config import Config
+from beluga_core.guard import GuardDecision, GuardInput, GuardResult
+from beluga_core.providers import ProviderFactory
+from beluga_core.stream import LLMStream
+from beluga_core.types import LLMRequest, LLMResponse, ToolInvocation
 
 hookspec = pluggy.HookspecMarker("beluga")
 hookimpl = pluggy.HookimplMarker("beluga")
@@ -82,11 +81,21 @@ def wrap_tool_call(call: ToolInvocation, call_next: ToolCallNext) -> Awaitable[A
 
 @hookspec
 def on_config_change(old: Config | None, new: Config) -> None:
-    """Called once when a ``Kit`` starts (``old`` is None) and after every applied reload.
+    """Called once when a ``Kit`` starts (``old`` is None) and after every applied reload, with the
+    whole configuration (a plugin that needs only its own section implements ``on_settings``).
 
-    ``new.plugin_settings(name)`` is the plugin's typed section. Called after the new chain is in
-    place; an exception is logged with the plugin's name and recorded in ``kit.reload_errors``;
-    the other plugins are still called.
+    Called after the new chain is in place; an exception is logged with the plugin's name and
+    recorded in ``kit.reload_errors``; the other plugins are still called.
+    """
+
+
+@hookspec
+def on_settings(settings: Any) -> None:
+    """Receive this plugin's typed ``[plugins.<name>]`` section (an instance of the class its
+    ``config_schema`` returns; the schema's defaults when the file has no section).
+
+    Called when a ``Kit`` starts (or the plugin is registered) and after every applied reload that
+    changes the section, before ``on_config_change``. Errors are handled as for ``on_config_change``.
     """
 
 

@@ -7,13 +7,12 @@ that swaps in a new chain never tears a call in flight.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import inspect
+import json
+import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,81 +20,18 @@ from typing import Any
 import attrs
 
 from beluga_core._sync import run_sync
-from beluga_core.errors import BelugaError, BudgetExhausted, ConfigError, ErrorCode, GuardBlocked, ToolFailed
-from beluga_core.guard import GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
-from beluga_core.llm import Provider, ProviderConfig, ProviderRegistry, registry_for
+from beluga_core.chain import Chain, compile_chain, parse_target
+from beluga_core.config import BelugaSettings, Config, ProviderConfig, diff, load_config, read_file, to_dict
+from beluga_core.config.watch import FileWatcher
+from beluga_core.errors import ConfigError
+from beluga_core.guard import GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage
 from beluga_core.masking import get_logger
-from beluga_core.plugins import PluginManager, Selection
-from beluga_core.schema import (
-    AIMessage,
-    LLMRequest,
-    LLMResponse,
-    Message,
-    StreamChunk,
-    TextPart,
-    ToolSpec,
-)
-from beluga_core.settings import Config, load_config
+from beluga_core.providers import Provider, ProviderRegistry
+from beluga_core.registry import PluginManager, Selection, strict_from_env
 from beluga_core.stream import LLMStream
+from beluga_core.types import LLMRequest, LLMResponse, Message, StreamChunk, ToolInvocation, ToolSpec
 
 log = get_logger("beluga.kit")
-
-_RECORDING: contextvars.ContextVar[list[ChainEvent] | None] = contextvars.ContextVar("beluga_recording", default=None)
-
-
-@attrs.define
-class ChainEvent:
-    """One thing a plugin did during a recorded call (``beluga run`` prints these)."""
-
-    plugin: str
-    hook: str
-    outcome: str
-    ms: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-    def describe(self) -> str:
-        took = f" ({self.ms:.3f} ms incl. inner)" if self.ms is not None else ""
-        return f"{self.plugin:<18} {self.hook:<14} {self.outcome}{took}"
-
-
-@contextlib.contextmanager
-def recording() -> Iterator[list[ChainEvent]]:
-    """Record what each plugin does in the calls made inside this block (for demos and debugging)."""
-    events: list[ChainEvent] = []
-    token = _RECORDING.set(events)
-    try:
-        yield events
-    finally:
-        _RECORDING.reset(token)
-
-
-_GUARD_HOOKS: dict[Stage, str] = {"input": "on_input", "output": "on_output", "tool": "on_tool_call"}
-
-
-@attrs.frozen(slots=True)
-class GuardDecision:
-    """What ``on_guard_decision`` observers see: never the text itself."""
-
-    guard: str
-    stage: Stage
-    allowed: bool
-    modified: bool
-    reason: str | None
-    findings: Mapping[str, int]
-    metadata: Mapping[str, Any]
-
-
-@attrs.frozen(slots=True)
-class ToolInvocation:
-    """A tool call on its way through ``wrap_tool_call`` middleware."""
-
-    name: str
-    arguments: Mapping[str, Any]
-    fn: Callable[..., Any]
-    metadata: Mapping[str, Any] = attrs.field(factory=dict)
-
 
 @attrs.frozen
 class ReloadResult:
@@ -105,30 +41,6 @@ class ReloadResult:
     changed: tuple[str, ...] = ()
     error: BaseException | None = None
     plugin_errors: Mapping[str, str] = attrs.field(factory=dict)
-
-
-@attrs.frozen(slots=True)
-class Chain:
-    """One compiled configuration: ordered guards, the middleware onion and the providers."""
-
-    config: Config
-    order: tuple[str, ...]
-    guards: Mapping[Stage, tuple[StageGuard, ...]]
-    llm_call: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
-    tool_call: Callable[[ToolInvocation], Awaitable[Any]]
-    providers: Mapping[str, Provider]
-    registry: ProviderRegistry
-    observers: tuple[tuple[str, Callable[..., Any]], ...]
-    recorded_llm_call: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
-    #: Tells ``on_guard_decision`` observers about a verdict (None when there are none).
-    notify: Callable[[str, GuardInput, GuardResult], None] | None = None
-    #: Where sync guards over long texts run (None: always on the caller's thread).
-    offload: Offload | None = None
-
-    def call(self, request: LLMRequest) -> Awaitable[LLMResponse | LLMStream]:
-        if _RECORDING.get() is None:
-            return self.llm_call(request)
-        return self.recorded_llm_call(request)
 
 
 class Kit:
@@ -147,14 +59,10 @@ class Kit:
         env: Mapping[str, str] | None = None,
         strict: bool | None = None,
     ) -> None:
-        import os
-
         self._env = dict(os.environ if env is None else env)
         self._source: str | None = None if config is None or isinstance(config, Mapping | Config) else str(config)
         self._raw_config = config
         env_sel = Selection.from_env(self._env)
-        from beluga_core.plugins import strict_from_env
-
         strict = strict_from_env(self._env) if strict is None else strict
         self.plugins = PluginManager(selection=env_sel, strict=strict, entry_points=False)
         if entry_points:
@@ -187,17 +95,13 @@ class Kit:
 
     def _peek_beluga(self, source: Any) -> Any:
         """Read just ``[beluga]`` for plugin selection before any plugin is imported."""
-        from beluga_core.settings import BelugaSettings
-
         if source is None:
             return BelugaSettings()
         try:
             if isinstance(source, Mapping):
                 data = dict(source)
             else:
-                from beluga_core import config as cfg
-
-                data, _ = cfg.read_file(source)
+                data, _ = read_file(source)
             section = data.get("beluga", {})
             return BelugaSettings(
                 plugins=tuple(section.get("plugins", ())),
@@ -220,49 +124,20 @@ class Kit:
     def _parse(self, source: Config | Mapping[str, Any] | str | Path | None, text: str | None = None) -> Config:
         if isinstance(source, Config):
             return source
-        return load_config(source, self.plugins, env=self._env, registry=registry_for(self.plugins), text=text)
+        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().names(), text=text)
 
     # -- compiling the chain -----------------------------------------------------------------
     def _compile(self, config: Config) -> Chain:
-        sel = self._selection(config.beluga)
-        order = tuple(self.plugins.order(config.beluga.plugins, sel))
-        fail_open = set(config.beluga.fail_open)
-        guards: dict[Stage, tuple[StageGuard, ...]] = {}
-        for stage, hook in _GUARD_HOOKS.items():
-            guards[stage] = tuple(
-                StageGuard.of(name, fn, fail_open=name in fail_open) for name, fn in self.plugins.hookimpls(hook, order)
-            )
-        observers = tuple(self.plugins.hookimpls("on_guard_decision", order))
-        registry = registry_for(self.plugins)
-        providers = self._providers_for(config, registry)
-        wraps = self.plugins.hookimpls("wrap_llm_call", order)
-        if config.beluga.fallback:
-            # Outside the breaker (so an open breaker moves on to the next provider), inside retry.
-            names = [n for n, _ in wraps]
-            at = names.index("breaker") if "breaker" in names else len(wraps)
-            wraps.insert(at, ("fallback", _fallback_layer(config)))
-        offload = self._offload(config, guards)
-        llm_call = _provider_call(config, guards, providers, observers, offload)
-        for _, fn in reversed(wraps):
-            llm_call = _layer(fn, llm_call)
-        recorded = _provider_call(config, guards, providers, (*observers, ("<recording>", _record_decision)), offload)
-        for name, fn in reversed(wraps):
-            recorded = _recorded(name, "wrap_llm_call", _layer(fn, recorded))
-        tool_call: Callable[[ToolInvocation], Awaitable[Any]] = _run_tool
-        for _, fn in reversed(self.plugins.hookimpls("wrap_tool_call", order)):
-            tool_call = _layer(fn, tool_call)
-        return Chain(
+        order = self.plugins.order(config.beluga.plugins, self._selection(config.beluga))
+        registry = self.plugins.providers()
+        return compile_chain(
             config,
             order,
-            guards,
-            llm_call,
-            tool_call,
-            providers,
+            lambda hook: self.plugins.hookimpls(hook, order),
+            self.plugins.rank,
+            self._providers_for(config, registry),
             registry,
-            observers,
-            recorded,
-            _decision_listener(observers),
-            offload,
+            lambda guards: self._offload(config, guards),
         )
 
     def _offload(self, config: Config, guards: Mapping[Stage, tuple[StageGuard, ...]]) -> Offload | None:
@@ -453,13 +328,8 @@ class Kit:
         through ``wrap_tool_call`` middleware. Raises ``GuardBlocked`` or ``ToolFailed``."""
         chain = self._chain
         meta = dict(metadata or {})
-        guards = chain.guards["tool"]
-        if guards:
-            state: dict[str, Any] = {}
-            offload = chain.offload
-            if offload is not None:  # the characters the guards will read, all of the call's strings
-                offload = offload.covering(sum(len(t) for _, t in _strings(arguments, ())))
-            arguments = await _guard_value(arguments, "args", guards, name, meta, state, chain.notify, offload)
+        if chain.guards["tool"]:
+            arguments = await chain.guard_arguments(name, arguments, meta)
         return await chain.tool_call(ToolInvocation(name, arguments, fn, meta))
 
     def call_tool(self, name: str, arguments: Mapping[str, Any], fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -531,17 +401,22 @@ class Kit:
         return errors
 
     def _call_config_change(self, name: str, old: Config | None, new: Config) -> str | None:
-        res = self.plugins.call_each("on_config_change", [name], old=old, new=new).get(name)
-        if isinstance(res, Exception):
-            msg = f"{type(res).__name__}: {res}"
-            log.error("plugin %r failed to apply the new config: %s", name, msg)
-            return msg
+        """Hand plugin ``name`` its settings (``on_settings``, when they are new to it), then the
+        whole config (``on_config_change``); returns the first error, after logging it."""
+        settings = new.plugin_settings(name)
+        calls: list[tuple[str, dict[str, Any]]] = [("on_config_change", {"old": old, "new": new})]
+        if old is None or settings != old.plugin_settings(name):
+            calls.insert(0, ("on_settings", {"settings": settings}))
+        for hook, kwargs in calls:
+            _, errors = self.plugins.call_each(hook, [name], **kwargs)
+            if name in errors:
+                msg = f"{type(errors[name]).__name__}: {errors[name]}"
+                log.error("plugin %r failed to apply the new config (%s): %s", name, hook, msg)
+                return msg
         return None
 
     def watch_config(self, interval: float = 1.0, path: str | Path | None = None) -> Any:
         """Start polling the config file; every change is applied with ``reload``. Returns the watcher."""
-        from beluga_core.reload import FileWatcher
-
         target = Path(path or self._source or "")
         if not str(target):
             raise ConfigError("watch_config() needs a config file; this Kit was built without one")
@@ -575,12 +450,13 @@ class Kit:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
-        for name, result in self.plugins.call_each("on_close", list(self.plugins.loaded)).items():
+        results, errors = self.plugins.call_each("on_close", list(self.plugins.loaded))
+        for name, exc in errors.items():
+            log.error("plugin %r failed in on_close", name, exc_info=exc)
+        for name, result in results.items():
             try:
                 if inspect.isawaitable(result):
                     await result
-                elif isinstance(result, Exception):
-                    raise result
             except Exception:
                 log.exception("plugin %r failed in on_close", name)
         for provider in list(self._provider_cache.values()):
@@ -613,420 +489,12 @@ class Kit:
         return f"<Kit plugins={list(self._chain.order)} provider={self._chain.config.beluga.provider!r}>"
 
 
-# -- chain building blocks ---------------------------------------------------------------------
-
-
-def parse_target(entry: str) -> tuple[str, str | None]:
-    """``"anthropic:claude-3-5-haiku"`` → ``("anthropic", "claude-3-5-haiku")``; no model → None."""
-    provider, _, model = entry.partition(":")
-    return provider, (model or None)
-
-
-def _fallback_layer(config: Config) -> Callable[..., Awaitable[Any]]:
-    """Middleware that hands a call to the next provider in ``[beluga] fallback`` when one fails
-    with a retryable error (rate limit, timeout, unavailable, open breaker)."""
-    targets = [parse_target(t) for t in config.beluga.fallback]
-    default = config.beluga.provider
-
-    async def fallback(request: LLMRequest, call_next: Callable[[LLMRequest], Awaitable[Any]]) -> Any:
-        primary = request.provider or default
-        chain = [(primary, request.model)] + [t for t in targets if t != (primary, request.model)]
-        failures: list[dict[str, str]] = []
-        for i, (provider, model) in enumerate(chain):
-            attempt = request if i == 0 else request.replace(provider=provider, model=model)
-            try:
-                result = await call_next(attempt)
-            except BelugaError as exc:
-                if not exc.retryable or i == len(chain) - 1:
-                    raise
-                failures.append({"provider": provider, "model": model or "", "error": exc.code.value})
-                log.warning("provider %r failed (%s); falling back to %r", provider, exc.code.value, chain[i + 1][0])
-                continue
-            if failures:
-                note = {"provider": provider, "model": model, "failed": failures}
-                if isinstance(result, LLMStream):
-                    result.metadata["fallback"] = note
-                else:
-                    result = result.replace(metadata={**result.metadata, "fallback": note})
-            return result
-        raise AssertionError("unreachable")
-
-    return fallback
-
-
-def _recorded(name: str, hook: str, layer: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
-    async def recorded(value: Any) -> Any:
-        events = _RECORDING.get()
-        t0 = time.perf_counter()
-        try:
-            result = await layer(value)
-        except BaseException as exc:
-            if events is not None:
-                code = getattr(exc, "code", None)
-                what = f"raised {type(exc).__name__}" + (f" [{code}]" if code else "")
-                events.append(ChainEvent(name, hook, what, (time.perf_counter() - t0) * 1000))
-            raise
-        if events is not None:
-            events.append(ChainEvent(name, hook, "passed", (time.perf_counter() - t0) * 1000))
-        return result
-
-    return recorded
-
-
-def _record_decision(decision: GuardDecision) -> None:
-    events = _RECORDING.get()
-    if events is None:
-        return
-    hook = _GUARD_HOOKS[decision.stage]
-    if not decision.allowed:
-        outcome = f"blocked: {decision.reason}"
-    elif decision.modified:
-        outcome = "modified"
-    else:
-        outcome = "allowed"
-    if decision.findings:
-        outcome += " (" + ", ".join(f"{k}×{v}" for k, v in sorted(decision.findings.items())) + ")"
-    events.append(ChainEvent(decision.guard, hook, outcome))
-
-
-def _layer(fn: Callable[..., Any], inner: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
-    if inspect.iscoroutinefunction(fn):
-        # A lambda returning the coroutine adds no frame of its own: cheaper than partial(**kw).
-        return lambda value: fn(value, inner)
-
-    async def layer(value: Any) -> Any:
-        result = fn(value, inner)
-        return await result if inspect.isawaitable(result) else result
-
-    return layer
-
-
-async def _run_tool(inv: ToolInvocation) -> Any:
-    try:
-        result = inv.fn(**inv.arguments)
-        if inspect.isawaitable(result):
-            result = await result
-    except BelugaError:
-        raise
-    except Exception as exc:
-        raise ToolFailed(ErrorCode.TOOL_FAILED, f"tool {inv.name!r} failed: {type(exc).__name__}") from exc
-    return result
-
-
-def _decision_listener(
-    observers: Sequence[tuple[str, Callable[..., Any]]],
-) -> Callable[[str, GuardInput, GuardResult], None] | None:
-    if not observers:
-        return None
-
-    def notify(guard: str, gi: GuardInput, result: GuardResult) -> None:
-        counts: dict[str, int] = {}
-        for f in result.findings:
-            counts[f.type] = counts.get(f.type, 0) + 1
-        meta = {k: v for k, v in gi.metadata.items() if k != "request"}
-        decision = GuardDecision(
-            guard, gi.stage, result.allowed, result.modified is not None, result.reason, counts, meta
-        )
-        for name, fn in observers:
-            try:
-                fn(decision=decision)
-            except Exception:
-                log.exception("observer %r failed in on_guard_decision", name)
-
-    return notify
-
-
-#: Where an input text sits in a request: a part's index, or ("call", k, *path) for a string in the
-#: arguments of an assistant message's k-th tool call (path: the keys and indexes down to it).
-Segment = int | tuple[Any, ...]
-
-
-def _input_segments(request: LLMRequest) -> Iterator[tuple[int, Segment, str, dict[str, Any]]]:
-    """Every non-empty text the input guards see: the text of every message (user, system, tool
-    results and the assistant turns of the history, which a client may write as it likes) and every
-    string in the arguments of the history's tool calls."""
-    for i, m in enumerate(request.messages):
-        for j, part in enumerate(m.parts):
-            if part.kind == "text" and part.text:  # type: ignore[union-attr]
-                meta = {"role": m.role, "message_index": i, "part_index": j, "request": request.metadata}
-                if m.role == "tool":
-                    meta["tool"] = m.name  # type: ignore[union-attr]
-                yield i, j, part.text, meta  # type: ignore[union-attr]
-        if m.role == "assistant":
-            for k, call in enumerate(m.tool_calls):  # type: ignore[union-attr]
-                for path, text in _strings(call.arguments, ()):
-                    meta = {"role": "assistant", "message_index": i, "tool_call_index": k, "tool": call.name,
-                            "path": "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path),
-                            "request": request.metadata}
-                    yield i, ("call", k, *path), text, meta
-
-
-def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Every non-empty string in a JSON-like value, with the keys and indexes that lead to it."""
-    if isinstance(value, str):
-        if value:
-            yield path, value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _strings(v, (*path, k))
-    elif isinstance(value, list | tuple):
-        for n, v in enumerate(value):
-            yield from _strings(v, (*path, n))
-
-
-def _replaced(value: Any, path: tuple[Any, ...], text: str) -> Any:
-    """``value`` with the string at ``path`` replaced by ``text`` (containers copied, never mutated)."""
-    if not path:
-        return text
-    head, rest = path[0], path[1:]
-    if isinstance(value, Mapping):
-        return {**value, head: _replaced(value[head], rest, text)}
-    items = list(value)
-    items[head] = _replaced(items[head], rest, text)
-    return items
-
-
-def _apply_edits(request: LLMRequest, edits: list[tuple[int, Segment, str]]) -> LLMRequest:
-    messages = list(request.messages)
-    for i, at, text in edits:
-        m = messages[i]
-        if isinstance(at, int):
-            parts = list(m.parts)
-            part = parts[at]
-            assert isinstance(part, TextPart)
-            parts[at] = attrs.evolve(part, text=text)
-            messages[i] = attrs.evolve(m, parts=tuple(parts))
-        else:
-            assert isinstance(m, AIMessage)
-            calls = list(m.tool_calls)
-            call = calls[at[1]]
-            calls[at[1]] = attrs.evolve(call, arguments=_replaced(call.arguments, at[2:], text))
-            messages[i] = attrs.evolve(m, tool_calls=tuple(calls))
-    return attrs.evolve(request, messages=tuple(messages))
-
-
-def _provider_call(
-    config: Config,
-    guards: Mapping[Stage, tuple[StageGuard, ...]],
-    providers: Mapping[str, Provider],
-    observers: Sequence[tuple[str, Callable[..., Any]]],
-    offload: Offload | None = None,
-) -> Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]:
-    """The innermost link: input guards, the provider (within the deadline), output guards.
-
-    Stages run inline when every guard is sync and every text is short; otherwise through
-    ``arun_stage``, which awaits async guards and hands long texts to ``offload``'s threads."""
-    in_guards, out_guards = guards["input"], guards["output"]
-    in_async = any(g.is_async for g in in_guards)
-    out_async = any(g.is_async for g in out_guards)
-    notify = _decision_listener(observers)
-    default = config.beluga.provider
-    holdback = config.beluga.stream_holdback
-
-    def blocked(res: GuardResult, stage: Stage) -> GuardBlocked:
-        return GuardBlocked(res.guard or "?", res.reason or "blocked", stage=stage)
-
-    def guard_messages(request: LLMRequest, segments: list[Any], state: dict[str, Any]) -> LLMRequest:
-        edits = []
-        for i, j, text, meta in segments:
-            res = run_stage(in_guards, GuardInput(text, "input", meta, state), notify)
-            if not res.allowed:
-                raise blocked(res, "input")
-            if res.modified is not None:
-                edits.append((i, j, res.modified))
-        return _apply_edits(request, edits) if edits else request
-
-    async def aguard_messages(
-        request: LLMRequest, segments: list[Any], state: dict[str, Any], offload: Offload | None
-    ) -> LLMRequest:
-        edits = []
-        for i, j, text, meta in segments:
-            res = await arun_stage(in_guards, GuardInput(text, "input", meta, state), notify, offload)
-            if not res.allowed:
-                raise blocked(res, "input")
-            if res.modified is not None:
-                edits.append((i, j, res.modified))
-        return _apply_edits(request, edits) if edits else request
-
-    async def guard_text(text: str, request: LLMRequest, state: dict[str, Any]) -> str:
-        gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata}, state)
-        if out_async or (offload is not None and offload.wants(text)):
-            res = await arun_stage(out_guards, gi, notify, offload)
-        else:
-            res = run_stage(out_guards, gi, notify)
-        if not res.allowed:
-            raise blocked(res, "output")
-        return text if res.modified is None else res.modified
-
-    async def guard_stream_text(text: str, request: LLMRequest, state: dict[str, Any]) -> GuardResult:
-        gi = GuardInput(text, "output", {"role": "assistant", "request": request.metadata, "stream": True}, state)
-        res = await arun_stage(out_guards, gi, notify, offload)
-        if not res.allowed:
-            raise blocked(res, "output")
-        return res
-
-    async def call(request: LLMRequest) -> LLMResponse | LLMStream:
-        state: dict[str, Any] = {}
-        if in_guards:
-            segments = list(_input_segments(request))
-            total = sum(len(t) for _, _, t, _ in segments) if offload is not None else 0
-            if offload is not None and total >= offload.min_chars:
-                request = await aguard_messages(request, segments, state, offload.covering(total))
-            elif in_async:
-                request = await aguard_messages(request, segments, state, None)
-            else:
-                request = guard_messages(request, segments, state)
-        provider = providers.get(request.provider or default)
-        if provider is None:
-            raise ConfigError(
-                f"provider {request.provider!r} is not configured (configured: {', '.join(sorted(providers))})"
-            )
-        if request.stream:
-            opening = LLMStream.start(
-                provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or ""
-            )
-            stream = await (opening if request.deadline is None else _within(request.deadline, opening))
-            if out_guards:
-                return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state), holdback)
-            return stream
-        if request.deadline is None:
-            response = await provider.agenerate(request)
-        else:
-            response = await _within(request.deadline, provider.agenerate(request))
-        if out_guards:
-            text = response.message.text
-            if text:
-                new = await guard_text(text, request, state)
-                if new is not text:
-                    response = attrs.evolve(response, message=attrs.evolve(response.message, parts=(TextPart(new),)))
-        return response
-
-    return call
-
-
-async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:
-    if deadline is None:
-        return await awaitable
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        if inspect.iscoroutine(awaitable):
-            awaitable.close()
-        raise BudgetExhausted(ErrorCode.BUDGET_EXHAUSTED, "deadline passed before the provider was called")
-    try:
-        async with asyncio.timeout_at(asyncio.get_running_loop().time() + remaining):
-            return await awaitable
-    except TimeoutError:
-        raise BudgetExhausted(
-            ErrorCode.BUDGET_EXHAUSTED, f"deadline passed during the provider call ({remaining:.3f}s allowed)"
-        ) from None
-
-
-#: Characters of streamed text held back so a pattern split across chunks is seen whole.
-STREAM_HOLDBACK = 128
-#: Text released at a time, at least: fewer, larger releases cost fewer guard runs.
-_MIN_RELEASE = 16
-
-
-def _guarded_stream(
-    stream: LLMStream, guard: Callable[[str], Awaitable[GuardResult]], holdback: int = STREAM_HOLDBACK
-) -> LLMStream:
-    """Output guards over a stream, with a hold-back buffer.
-
-    The last ``holdback`` characters are always held. Each time more arrives, the whole buffer is
-    guarded (so anything up to ``holdback`` long is seen whole: a block stops the stream); then the
-    text before a cut point is guarded on its own and released. The cut is at least ``holdback``
-    characters from the end, at whitespace, and never inside a finding. Nothing unguarded is
-    ever yielded; the rest is guarded and released when the stream ends.
-    """
-
-    async def release(text: str) -> str:
-        result = await guard(text)
-        return text if result.modified is None else result.modified
-
-    async def chunks() -> AsyncIterator[StreamChunk]:
-        buf = ""
-        model: str | None = None
-        try:
-            async for chunk in stream:
-                model = chunk.model or model
-                if chunk.tool_calls:
-                    yield StreamChunk(tool_calls=chunk.tool_calls)
-                if not chunk.text:
-                    continue
-                buf += chunk.text
-                if len(buf) < holdback + _MIN_RELEASE:
-                    continue
-                whole = await guard(buf)  # raises GuardBlocked on a block
-                cut = _cut_point(buf, len(buf) - holdback, whole.findings)
-                if cut > 0:
-                    out = await release(buf[:cut])
-                    buf = buf[cut:]
-                    if out:
-                        yield StreamChunk(text=out, model=model)
-            tail = await release(buf) if buf else ""
-        finally:
-            await stream.aclose()
-        yield StreamChunk(text=tail, usage=stream.usage, finish_reason=stream.finish_reason, model=model)
-
-    return LLMStream(chunks(), provider=stream.provider, model=stream.model)
-
-
-def _cut_point(text: str, limit: int, findings: Sequence[Any]) -> int:
-    """The largest index <= ``limit`` at whitespace and outside every finding (0: none)."""
-    cut = limit
-    while cut > 0:
-        inside = next((f for f in findings if f.start < cut < f.end), None)
-        if inside is not None:
-            cut = inside.start
-            continue
-        if text[cut - 1].isspace():
-            return cut
-        cut -= 1
-    return 0
-
-
-async def _guard_value(
-    value: Any,
-    path: str,
-    guards: tuple[StageGuard, ...],
-    tool: str,
-    meta: Mapping[str, Any],
-    state: dict[str, Any],
-    notify: Any,
-    offload: Offload | None = None,
-) -> Any:
-    if isinstance(value, str):
-        gi = GuardInput(value, "tool", {"tool": tool, "path": path, "request": meta}, state)
-        res = await arun_stage(guards, gi, notify, offload)
-        if not res.allowed:
-            raise GuardBlocked(res.guard or "?", f"{res.reason} (tool {tool!r}, argument {path})", stage="tool")
-        return value if res.modified is None else res.modified
-    if isinstance(value, Mapping):
-        return {
-            k: await _guard_value(v, f"{path}.{k}", guards, tool, meta, state, notify, offload)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        items = [
-            await _guard_value(v, f"{path}[{i}]", guards, tool, meta, state, notify, offload)
-            for i, v in enumerate(value)
-        ]
-        return items if isinstance(value, list) else tuple(items)
-    return value
-
-
 def _config_key(pc: ProviderConfig) -> str:
-    import json
-
-    from beluga_core.config import to_dict
-
     return json.dumps(to_dict(pc, masked=False), sort_keys=True, default=str)
 
 
 def _changed(old: Config, new: Config) -> list[str]:
-    from beluga_core.config import diff
-
     return diff(old.as_dict(masked=False), new.as_dict(masked=False))
 
 
-__all__ = ["Chain", "ChainEvent", "GuardDecision", "Kit", "ReloadResult", "ToolInvocation", "recording"]
+__all__ = ["Kit", "ReloadResult", "parse_target"]

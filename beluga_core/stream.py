@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from beluga_core.masking import get_logger
-from beluga_core.schema import AIMessage, LLMResponse, StreamChunk, ToolCall, Usage
+from beluga_core.types import AIMessage, LLMResponse, StreamChunk, ToolCall, Usage
 
 log = get_logger("beluga.stream")
 

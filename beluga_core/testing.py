@@ -20,8 +20,8 @@ import attrs
 from beluga_core.guard import GuardInput, GuardResult, Stage
 from beluga_core.hookspecs import CallNext, hookimpl
 from beluga_core.kit import Kit
-from beluga_core.schema import LLMRequest, LLMResponse
 from beluga_core.stream import LLMStream
+from beluga_core.types import LLMRequest, LLMResponse
 
 
 def kit_with(*plugins: Any, config: Any = None, entry_points: bool = False, **kwargs: Any) -> Kit:

@@ -20,7 +20,7 @@ from _util import aper_call_ns, header, per_call_ns, table
 
 from beluga_breaker import CircuitBreaker
 from beluga_breaker.plugin import BreakerPlugin
-from beluga_core.schema import LLMRequest
+from beluga_core import LLMRequest
 from beluga_core.testing import kit_with
 
 N = 300_000

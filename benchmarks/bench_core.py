@@ -30,7 +30,7 @@ from beluga_core import (
     hookimpl,
     hookspecs,
 )
-from beluga_core.llm import EchoProvider
+from beluga_core.builtin import EchoProvider
 
 
 class NoOp:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, real_texts, table
 
-from beluga_core.guard import GuardInput, GuardPipeline
+from beluga_core import GuardInput, GuardPipeline
 from beluga_guard_pii import PIIRedactor
 from beluga_guard_pii.detect import _PARTS, DEFAULT_PII_PATTERNS, Detector
 

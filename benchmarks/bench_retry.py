@@ -19,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tenacity
 from _util import aper_call_ns, header, per_call_ns, table
 
-from beluga_core.errors import ProviderError
-from beluga_core.schema import LLMRequest
+from beluga_core import LLMRequest, ProviderError
 from beluga_core.testing import kit_with
 from beluga_retry import RetryPolicy, aretry, aretrying, retry, retrying
 from beluga_retry.plugin import RetryPlugin

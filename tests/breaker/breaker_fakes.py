@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core import ErrorCode, ProviderError
 
 
 class FakeClock:

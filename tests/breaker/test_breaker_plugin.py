@@ -12,10 +12,8 @@ from breaker_fakes import FakeClock
 
 from beluga_breaker import CircuitOpenError, CircuitState
 from beluga_breaker.plugin import BreakerPlugin, deployments
-from beluga_core.errors import ConfigError, ErrorCode, ProviderError
-from beluga_core.kit import Kit
-from beluga_core.llm import EchoProvider, ProviderConfig
-from beluga_core.settings import BelugaSettings, Config
+from beluga_core import BelugaSettings, Config, ConfigError, ErrorCode, Kit, ProviderConfig, ProviderError
+from beluga_core.builtin import EchoProvider
 from beluga_retry import RetryDeadlineExceeded
 from beluga_retry.plugin import RetryPlugin
 

@@ -10,8 +10,8 @@ import pytest
 from breaker_fakes import FakeClock, fail, ok, outage
 
 from beluga_breaker import CircuitBreaker, CircuitOpenError, CircuitState
-from beluga_core.errors import BudgetExhausted, ErrorCode, GuardBlocked, ProviderError, RateLimited
-from beluga_core.errors import CircuitOpenError as CoreCircuitOpenError
+from beluga_core import BudgetExhausted, ErrorCode, GuardBlocked, ProviderError, RateLimited
+from beluga_core import CircuitOpenError as CoreCircuitOpenError
 
 
 def failures(breaker: CircuitBreaker, n: int) -> None:

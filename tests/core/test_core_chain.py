@@ -100,8 +100,12 @@ def test_unlisted_plugins_follow_the_listed_ones_in_registration_order() -> None
     assert kit.order == ("b", "a", "c")
 
 
-def test_default_order_puts_known_plugins_by_role() -> None:
-    kit = kit_with(("breaker", object()), ("zzz", object()), ("tracing", object()), ("guard-pii", object()))
+def test_default_order_puts_unlisted_plugins_by_the_rank_they_declare() -> None:
+    from types import SimpleNamespace as Ranked
+
+    kit = kit_with(
+        ("breaker", Ranked(rank=500)), ("zzz", object()), ("tracing", Ranked(rank=100)), ("guard-pii", Ranked(rank=310))
+    )
     assert kit.order == ("tracing", "guard-pii", "breaker", "zzz")
 
 
@@ -256,7 +260,7 @@ def test_an_input_guards_rewrite_of_history_reaches_the_provider_in_text_and_too
     class Capturing:
         @hookimpl
         def register_providers(self, register: Any) -> None:
-            from beluga_core.llm import EchoProvider
+            from beluga_core.builtin import EchoProvider
 
             class Seen(EchoProvider):
                 async def agenerate(self, request: LLMRequest) -> LLMResponse:
@@ -524,7 +528,7 @@ class AliasEcho:
 
     @hookimpl
     def register_providers(self, register: Any) -> None:
-        from beluga_core.llm import EchoProvider
+        from beluga_core.builtin import EchoProvider
 
         class Backup(EchoProvider):
             name = "backup"
@@ -587,7 +591,7 @@ class RedactCards:
 
 
 async def test_stream_holdback_redacts_entities_split_across_chunks_and_releases_early() -> None:
-    from beluga_core.llm import EchoProvider
+    from beluga_core.builtin import EchoProvider
 
     words = [f"w{i}" for i in range(400)]
     words[150] = "4111 1111 1111 1111"  # echo streams word by word: the card arrives in four chunks

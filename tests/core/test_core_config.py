@@ -9,9 +9,8 @@ from typing import Literal
 import attrs
 import pytest
 
-from beluga_core import ConfigError, Kit, hookimpl
+from beluga_core import ConfigError, Duration, Kit, hookimpl, setting
 from beluga_core import config as cfg
-from beluga_core.config import Duration, setting
 from beluga_core.testing import kit_with
 
 
@@ -252,8 +251,7 @@ def test_provider_secrets_never_show_in_config_repr() -> None:
 def test_every_core_key_is_documented() -> None:
     from pathlib import Path
 
-    from beluga_core.llm import ProviderConfig
-    from beluga_core.settings import BelugaSettings
+    from beluga_core import BelugaSettings, ProviderConfig
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     for schema in (BelugaSettings, ProviderConfig):

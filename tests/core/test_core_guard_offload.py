@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from beluga_core import GuardBlocked, GuardInput, GuardResult, HumanMessage, SystemMessage, hookimpl
-from beluga_core.guard import GuardPipeline
+from beluga_core import GuardBlocked, GuardInput, GuardPipeline, GuardResult, HumanMessage, SystemMessage, hookimpl
 from beluga_core.testing import kit_with
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from beluga_core import Kit
-from beluga_core.masking import SecretMaskingFilter, get_logger, mask_secrets, mask_text, mask_value
+from beluga_core import Kit, get_logger, mask_secrets, mask_text, mask_value
+from beluga_core.masking import SecretMaskingFilter
 
 KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz123456"
 

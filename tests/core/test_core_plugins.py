@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from beluga_core import Kit, PluginError
-from beluga_core.plugins import PluginManager, Selection, clear_entry_point_cache
+from beluga_core.registry import PluginManager, Selection, clear_entry_point_cache
 
 GOOD = """
 from beluga_core import GuardResult, hookimpl

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beluga_core import ConfigError, Kit, hookimpl
-from beluga_core.config import ConfigWatcher, FileWatcher, setting
+from beluga_core import ConfigError, ConfigWatcher, FileWatcher, Kit, hookimpl, setting
 from beluga_core.testing import kit_with
 
 
@@ -241,10 +240,9 @@ def test_random_corruptions_are_never_applied_and_never_crash_the_watcher(
     before = kit.config
     watcher.poll()  # must not raise, whatever the bytes
     try:
-        from beluga_core.llm import registry_for
-        from beluga_core.settings import load_config
+        from beluga_core.config import load_config
 
-        expected = load_config(p, kit.plugins, env={}, registry=registry_for(kit.plugins))
+        expected = load_config(p, kit.plugins, env={}, providers=kit.plugins.providers().names())
     except ConfigError:
         assert kit.config is before  # invalid: never applied
     else:

@@ -11,11 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from beluga_core import Kit, hookimpl
-from beluga_core.hookspecs import CallNext
-from beluga_core.llm import BaseProvider, ProviderConfig
-from beluga_core.schema import LLMRequest, LLMResponse, StreamChunk, Usage
-from beluga_core.stream import LLMStream
+from beluga_core import (
+    BaseProvider,
+    CallNext,
+    Kit,
+    LLMRequest,
+    LLMResponse,
+    LLMStream,
+    ProviderConfig,
+    StreamChunk,
+    Usage,
+    hookimpl,
+)
 from beluga_gateway import Gateway, ServerThread, hash_key
 
 # The providers helper's fake OpenAI and Anthropic servers (real HTTP servers on loopback).
@@ -107,11 +114,11 @@ class SlowProvider(BaseProvider):
         self.finished = 0
         self.cancelled = 0
 
-    async def agenerate(self, request: LLMRequest) -> LLMResponse:
+    async def complete(self, request: LLMRequest) -> LLMResponse:
         stream = LLMStream(self.astream(request))
         return await stream.collect()
 
-    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:  # type: ignore[override]
+    async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         self.started += 1
         words = request.messages[-1].text.split(" ")
         try:

@@ -8,7 +8,7 @@ import codecs
 
 import pytest
 
-from beluga_core.guard import GuardInput
+from beluga_core import GuardInput
 from beluga_guard_injection import InjectionDetector
 
 DETECTOR = InjectionDetector()

@@ -7,7 +7,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beluga_core.guard import GuardInput
+from beluga_core import GuardInput
 from beluga_guard_injection import InjectionDetector
 from beluga_guard_injection.detector import _alternation, _engine, _options, _Union
 from beluga_guard_injection.signals import SIGNALS

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beluga_core.guard import GuardInput
+from beluga_core import GuardInput
 from beluga_guard_injection import InjectionDetector, normalize
 from beluga_guard_injection.normalize import TABLE
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beluga_core.errors import ConfigError, GuardBlocked
-from beluga_core.schema import HumanMessage, SystemMessage, ToolMessage
+from beluga_core import ConfigError, GuardBlocked, HumanMessage, SystemMessage, ToolMessage
 from beluga_core.testing import kit_with
 from beluga_guard_injection.plugin import InjectionPlugin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beluga_core.guard import GuardInput, GuardPipeline
+from beluga_core import GuardInput, GuardPipeline
 from beluga_guard_injection import InjectionDetector
 
 # The cookbook's "Detect and Prevent Prompt Injection" recipe: its four patterns, its five inputs.

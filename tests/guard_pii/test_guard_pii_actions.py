@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from beluga_core.guard import GuardInput, GuardPipeline
+from beluga_core import GuardInput, GuardPipeline
 from beluga_guard_pii import PIIRedactor, mask
 from beluga_guard_pii.redactor import STATE_KEY, PseudonymMap
 

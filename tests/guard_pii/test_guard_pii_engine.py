@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from beluga_core.errors import ConfigError
-from beluga_core.guard import GuardInput
+from beluga_core import ConfigError, GuardInput
 from beluga_guard_pii import PIIPattern, PIIRedactor
 from beluga_guard_pii.detect import MAX_USER_PATTERNS
 

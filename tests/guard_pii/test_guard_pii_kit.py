@@ -8,11 +8,8 @@ from typing import Any
 
 import pytest
 
-from beluga_core import hookimpl
-from beluga_core.errors import ConfigError, GuardBlocked
-from beluga_core.kit import Kit
-from beluga_core.llm import EchoProvider
-from beluga_core.schema import HumanMessage, LLMRequest, LLMResponse, SystemMessage
+from beluga_core import ConfigError, GuardBlocked, HumanMessage, Kit, LLMRequest, LLMResponse, SystemMessage, hookimpl
+from beluga_core.builtin import EchoProvider
 from beluga_core.testing import kit_with
 from beluga_guard_pii.plugin import PIIPlugin, PIISettings
 

@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beluga_core.guard import GuardInput
+from beluga_core import GuardInput
 from beluga_guard_pii import PIIRedactor, luhn_valid
 
 REDACTOR = PIIRedactor()

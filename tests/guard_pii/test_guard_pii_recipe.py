@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beluga_core.guard import Finding, GuardInput, GuardPipeline
+from beluga_core import Finding, GuardInput, GuardPipeline
 from beluga_guard_pii import DEFAULT_PII_PATTERNS, ENTITIES, PIIPattern, PIIRedactor
 
 RECIPE_IN = "Contact john@example.com or call 555-123-4567. SSN: 123-45-6789"

@@ -13,13 +13,15 @@ import pytest
 from provider_fakes import ANTHROPIC_KEY, FakeServer, event, json_reply, raw_reply, slow, sse_reply
 
 from beluga_anthropic import AnthropicProvider
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.llm import ProviderConfig
-from beluga_core.schema import (
+from beluga_core import (
     AIMessage,
+    ErrorCode,
     HumanMessage,
     ImagePart,
     LLMRequest,
+    LLMStream,
+    ProviderConfig,
+    ProviderError,
     StreamChunk,
     SystemMessage,
     TextPart,
@@ -27,7 +29,6 @@ from beluga_core.schema import (
     ToolMessage,
     ToolSpec,
 )
-from beluga_core.stream import LLMStream
 
 WEATHER = ToolSpec("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
 

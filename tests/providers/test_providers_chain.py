@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from provider_fakes import OPENAI_KEY, FakeServer, data, json_reply, sse_reply
 
-from beluga_core import Kit
-from beluga_core.errors import BelugaError, ErrorCode, GuardBlocked
+from beluga_core import BelugaError, ErrorCode, GuardBlocked, Kit
 
 PLUGINS = ["tracing", "ratelimit", "guard-injection", "guard-pii", "retry", "breaker", "openai"]
 MODULES = ["beluga_tracing", "beluga_ratelimit", "beluga_guard_injection", "beluga_guard_pii", "beluga_retry",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from provider_fakes import Script, ScriptedServer, read_request
 
-from beluga_core.h1 import H1Pool, header_lines, request_head
+from beluga_http.pool import H1Pool, header_lines, request_head
 
 BODY = b'{"q": 1}'
 

@@ -18,7 +18,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beluga_core.h1 import H1Pool, request_head
+from beluga_http.pool import H1Pool, request_head
 
 BODY = b'{"q": 1}'
 REQUEST = request_head("POST", "/v1/x", "127.0.0.1", [("content-type", "application/json")]) + (

@@ -9,12 +9,23 @@ import pytest
 from provider_fakes import ANTHROPIC_KEY, OPENAI_KEY, FakeServer, json_reply, sse_reply
 
 from beluga_anthropic import AnthropicPlugin
-from beluga_core import Kit
-from beluga_core.errors import BelugaError, ErrorCode, ProviderError
-from beluga_core.guard import GuardInput, GuardResult
-from beluga_core.hookspecs import CallNext, hookimpl
-from beluga_core.schema import AIMessage, HumanMessage, LLMRequest, LLMResponse, ToolMessage, ToolSpec
-from beluga_core.stream import LLMStream
+from beluga_core import (
+    AIMessage,
+    BelugaError,
+    CallNext,
+    ErrorCode,
+    GuardInput,
+    GuardResult,
+    HumanMessage,
+    Kit,
+    LLMRequest,
+    LLMResponse,
+    LLMStream,
+    ProviderError,
+    ToolMessage,
+    ToolSpec,
+    hookimpl,
+)
 from beluga_core.testing import kit_with
 from beluga_openai import OpenAIPlugin, OpenAIProvider
 
@@ -199,8 +210,8 @@ def test_prompt_builder_output_keeps_sections_apart_and_marks_the_cache_breakpoi
     openai_fake: FakeServer, anthropic_fake: FakeServer
 ) -> None:
     from beluga_anthropic import AnthropicProvider
-    from beluga_core.llm import ProviderConfig
-    from beluga_core.prompt import PromptBuilder
+    from beluga_core import ProviderConfig
+    from beluga_workflow.prompt import PromptBuilder
 
     prompt = (PromptBuilder().system("You are the agent of {product}.").static_context("Manual: reboot it.")
               .cache_breakpoint().dynamic_context("Tier: {tier}").user("{q}")

@@ -13,8 +13,7 @@ import json
 import pytest
 from provider_fakes import OPENAI_KEY, ScriptedServer, read_request
 
-from beluga_core import Kit
-from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core import ErrorCode, Kit, ProviderError
 from beluga_openai import OpenAIPlugin
 
 ANSWER = json.dumps({

@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from provider_fakes import ANTHROPIC_KEY, OPENAI_KEY, FakeServer, event, raw_reply, sse_reply
 
 from beluga_anthropic import AnthropicProvider
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.llm import BaseProvider, ProviderConfig
-from beluga_core.schema import LLMRequest, LLMResponse
+from beluga_core import BaseProvider, ErrorCode, LLMRequest, LLMResponse, ProviderConfig, ProviderError
 from beluga_openai import OpenAIProvider
 
 SECRET = "user-text-7f3a"  # planted in the odd replies: it must never reach an error message

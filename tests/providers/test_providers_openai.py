@@ -6,29 +6,31 @@ import asyncio
 import email.utils
 import logging
 import time
-import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from provider_fakes import OPENAI_KEY, FakeServer, closed_port_url, data, json_reply, raw_reply, slow, sse_reply
 
-from beluga_core import http as _http
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.llm import ProviderConfig
-from beluga_core.schema import (
+import beluga_http as _http
+from beluga_core import (
     AIMessage,
+    ErrorCode,
     HumanMessage,
     ImagePart,
     LLMRequest,
+    LLMStream,
+    ProviderConfig,
+    ProviderError,
     StreamChunk,
     SystemMessage,
     TextPart,
     ToolCall,
     ToolMessage,
     ToolSpec,
+    add_header_injector,
+    remove_header_injector,
 )
-from beluga_core.stream import LLMStream
 from beluga_openai import OpenAIProvider
 
 WEATHER = ToolSpec("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
@@ -155,7 +157,7 @@ def test_a_base_url_ending_in_v1_is_not_doubled_and_connections_are_pooled(opena
 
 
 def test_sync_generate_works_from_plain_code(openai_fake: FakeServer) -> None:
-    from beluga_core._sync import run_sync
+    from beluga_core import run_sync
 
     p = provider(openai_fake)
     try:
@@ -338,23 +340,29 @@ def test_malformed_event_in_a_stream_is_provider_unavailable(openai_fake: FakeSe
 # -- W3C trace propagation -----------------------------------------------------------------------
 
 
-def test_trace_headers_from_beluga_tracing_are_sent_when_it_provides_inject_headers(
+def test_headers_from_a_registered_injector_are_sent_and_a_failing_one_never_fails_the_call(
     openai_fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    stand_in = types.ModuleType("beluga_tracing")
-    stand_in.inject_headers = lambda headers: headers.update({"traceparent": tp})  # type: ignore[attr-defined]
-    monkeypatch.setitem(__import__("sys").modules, "beluga_tracing", stand_in)
-    monkeypatch.setattr(_http, "_inject", False)
-    run(openai_fake, gen())
+
+    def inject(headers: dict[str, str]) -> None:
+        headers.update({"traceparent": tp})
+
+    add_header_injector(inject)
+    try:
+        run(openai_fake, gen())
+    finally:
+        remove_header_injector(inject)
     assert openai_fake.last["headers"]["traceparent"] == tp
 
     def broken(headers: dict[str, str]) -> None:
         raise RuntimeError("tracing bug")
 
-    stand_in.inject_headers = broken  # type: ignore[attr-defined]
-    monkeypatch.setattr(_http, "_inject", False)
-    assert run(openai_fake, gen("still works")).text == "echo: still works"
+    add_header_injector(broken)
+    try:
+        assert run(openai_fake, gen("still works")).text == "echo: still works"
+    finally:
+        remove_header_injector(broken)
     assert "traceparent" not in openai_fake.last["headers"]
 
 

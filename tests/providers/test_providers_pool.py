@@ -10,8 +10,7 @@ from provider_fakes import OPENAI_KEY, ScriptedServer, read_request
 
 from beluga_breaker.breaker import CircuitState
 from beluga_breaker.plugin import BreakerPlugin
-from beluga_core import Kit
-from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core import ErrorCode, Kit, ProviderError
 from beluga_openai import OpenAIPlugin
 
 EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"w "}}]}\n\n'

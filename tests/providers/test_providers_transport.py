@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from provider_fakes import OPENAI_KEY, FakeServer, closed_port_url, slow
 
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.llm import ProviderConfig
-from beluga_core.schema import LLMRequest
+from beluga_core import ErrorCode, LLMRequest, ProviderConfig, ProviderError
 from beluga_openai import OpenAIProvider
 
 

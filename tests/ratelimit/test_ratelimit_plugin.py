@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from beluga_core.errors import BelugaError, ConfigError, ErrorCode, RateLimited
+from beluga_core import BelugaError, ConfigError, ErrorCode, RateLimited
 from beluga_core.testing import Recorder, kit_with
 from beluga_ratelimit.plugin import RateLimitPlugin, RateLimitSettings
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from beluga_core.errors import ErrorCode, ProviderError, RateLimited
+from beluga_core import ErrorCode, ProviderError, RateLimited
 from beluga_core.testing import kit_with
 from beluga_ratelimit import RateLimiter, StorageUnavailable
 from beluga_ratelimit.plugin import RateLimitPlugin

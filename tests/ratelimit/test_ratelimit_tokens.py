@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from beluga_core.errors import ErrorCode, ProviderError, RateLimited
-from beluga_core.llm import estimate_request_tokens
-from beluga_core.schema import HumanMessage
+from beluga_core import ErrorCode, HumanMessage, ProviderError, RateLimited, estimate_request_tokens
 from beluga_core.testing import kit_with
 from beluga_ratelimit import RateLimiter
 from beluga_ratelimit.plugin import RateLimitPlugin

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from beluga_core.errors import ErrorCode, RateLimited
+from beluga_core import ErrorCode, RateLimited
 from beluga_ratelimit import CostExceedsLimit, MemoryStorage, RateLimiter, mask_url
 
 T0 = 3_600_000.0  # the start of a minute, of an hour: offsets below are seconds into a window

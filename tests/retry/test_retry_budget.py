@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from retry_fakes import FakeClock
 
-from beluga_core.budget import TimeoutBudget
-from beluga_core.errors import BudgetExhausted, ErrorCode
-from beluga_core.schema import LLMRequest, LLMResponse
+from beluga_core import BudgetExhausted, ErrorCode, LLMRequest, LLMResponse, TimeoutBudget
 from beluga_core.testing import Recorder, kit_with
 
 SLOW_ECHO = {"providers": {"echo": {"options": {"latency": 1.0}}}}

@@ -9,11 +9,20 @@ from typing import Any
 
 import pytest
 
-from beluga_core.errors import BudgetExhausted, ConfigError, ErrorCode, ProviderError
-from beluga_core.hookspecs import hookimpl
-from beluga_core.kit import Kit
-from beluga_core.llm import BaseProvider, EchoProvider, ProviderConfig
-from beluga_core.schema import LLMRequest, LLMResponse, StreamChunk
+from beluga_core import (
+    BaseProvider,
+    BudgetExhausted,
+    ConfigError,
+    ErrorCode,
+    Kit,
+    LLMRequest,
+    LLMResponse,
+    ProviderConfig,
+    ProviderError,
+    StreamChunk,
+    hookimpl,
+)
+from beluga_core.builtin import EchoProvider
 from beluga_core.testing import Recorder, kit_with
 from beluga_retry import RetryDeadlineExceeded, RetryExhausted
 from beluga_retry.plugin import RetryPlugin
@@ -157,10 +166,10 @@ class MidStreamProvider(BaseProvider):
         super().__init__(config)
         self.calls = 0
 
-    async def agenerate(self, request: LLMRequest) -> LLMResponse:
+    async def complete(self, request: LLMRequest) -> LLMResponse:
         raise NotImplementedError
 
-    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:  # type: ignore[override]
+    async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         self.calls += 1
         yield StreamChunk(text="partial ")
         raise ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "connection dropped", provider="midstream")

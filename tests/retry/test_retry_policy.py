@@ -11,15 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from retry_fakes import FakeClock
 
-from beluga_core.budget import TimeoutBudget
-from beluga_core.errors import (
-    BelugaError,
-    BudgetExhausted,
-    ErrorCode,
-    GuardBlocked,
-    ProviderError,
-    RateLimited,
-)
+from beluga_core import BelugaError, BudgetExhausted, ErrorCode, GuardBlocked, ProviderError, RateLimited, TimeoutBudget
 from beluga_retry import (
     RetryDeadlineExceeded,
     RetryEvent,

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tracing_support import run_script
 
-from beluga_core.errors import ConfigError
+from beluga_core import ConfigError
 from beluga_core.testing import kit_with
 from beluga_tracing import start_span, use_tracer_provider
 from beluga_tracing._runtime import build_provider, configure, resolve_plan

@@ -11,9 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from tracing_support import EMAIL, PHONE, SECRET
 
-from beluga_core import hookimpl
-from beluga_core.errors import BelugaError, GuardBlocked, ProviderError, ToolFailed
-from beluga_core.guard import GuardInput, GuardResult
+from beluga_core import BelugaError, GuardBlocked, GuardInput, GuardResult, ProviderError, ToolFailed, hookimpl
 from beluga_core.testing import kit_with
 from beluga_tracing import invoke_agent, semconv, start_span
 from beluga_tracing.plugin import TracingPlugin
@@ -39,7 +37,7 @@ class EmailGuard:
     def _check(self, gi: GuardInput) -> GuardResult | None:
         if EMAIL not in gi.text:
             return GuardResult.allow()
-        from beluga_core.guard import Finding
+        from beluga_core import Finding
 
         count = gi.text.count(EMAIL)
         findings = [Finding("email", 0, len(EMAIL)) for _ in range(count)]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from beluga_core.errors import ErrorCode
+from beluga_core import ErrorCode
 from beluga_workflow import (
     Edge,
     Graph,

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from beluga_core import GuardBlocked, GuardInput, GuardResult, ToolSpec, hookimpl
-from beluga_core.errors import ErrorCode
-from beluga_core.prompt import PromptBuilder
+from beluga_core import ErrorCode, GuardBlocked, GuardInput, GuardResult, ToolSpec, hookimpl
 from beluga_core.testing import Recorder
 from beluga_workflow import Edge, Graph, KitNode, NodeFailed, Scatter, runnable
 from beluga_workflow.plugin import WorkflowPlugin
+from beluga_workflow.prompt import PromptBuilder
 
 
 class BlockWord:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from beluga_core.errors import ErrorCode
-from beluga_core.prompt import (
+from beluga_core import AIMessage, ErrorCode, HumanMessage, SystemMessage, TextPart, ToolSpec
+from beluga_workflow.prompt import (
     PromptBuilder,
     PromptContext,
     PromptVariableError,
@@ -13,7 +13,6 @@ from beluga_core.prompt import (
     when_feature,
     when_role,
 )
-from beluga_core.schema import AIMessage, HumanMessage, SystemMessage, TextPart, ToolSpec
 
 LOOKUP = ToolSpec("lookup_order", "Find an order by id")
 REFUND = ToolSpec("refund", "Refund an order")

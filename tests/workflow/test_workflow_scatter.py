@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from beluga_core.budget import TimeoutBudget
-from beluga_core.errors import ErrorCode, RateLimited
+from beluga_core import ErrorCode, RateLimited, TimeoutBudget
 from beluga_workflow import NodeFailed, NodeTimeout, Scatter, ScatterResult, current_step, remaining, runnable
 
 

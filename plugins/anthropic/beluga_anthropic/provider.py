@@ -5,8 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.http import (
+from beluga_core import (
+    AIMessage,
+    BaseProvider,
+    ErrorCode,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    StreamChunk,
+    SystemMessage,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolMessage,
+    ToolSpec,
+    Usage,
+    get_logger,
+)
+from beluga_http import (
     SHAPE_ERRORS,
     BadShape,
     ClientPool,
@@ -21,23 +40,6 @@ from beluga_core.http import (
     shape_error,
     stream_error,
     v1_endpoint,
-)
-from beluga_core.llm import BaseProvider, ProviderConfig
-from beluga_core.masking import get_logger
-from beluga_core.schema import (
-    AIMessage,
-    ImagePart,
-    LLMRequest,
-    LLMResponse,
-    Message,
-    StreamChunk,
-    SystemMessage,
-    TextPart,
-    ToolCall,
-    ToolCallDelta,
-    ToolMessage,
-    ToolSpec,
-    Usage,
 )
 
 log = get_logger("beluga.anthropic")
@@ -237,7 +239,7 @@ class AnthropicProvider(BaseProvider):
             body.update(request.params)
         return body
 
-    async def agenerate(self, request: LLMRequest) -> LLMResponse:
+    async def complete(self, request: LLMRequest) -> LLMResponse:
         content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, content, request.deadline, self._scrub)
         try:
@@ -256,7 +258,7 @@ class AnthropicProvider(BaseProvider):
             metadata={"stop_reason": stop} if stop else {},
         )
 
-    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+    async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         content = dumps(self.build_body(request, stream=True))
         name = self.name
         state = _StreamState()

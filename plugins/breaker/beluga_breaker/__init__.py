@@ -9,6 +9,6 @@
 from __future__ import annotations
 
 from beluga_breaker.breaker import DEFAULT_IGNORED, CircuitBreaker, CircuitState, StateListener
-from beluga_core.errors import CircuitOpenError
+from beluga_core import CircuitOpenError
 
 __all__ = ["DEFAULT_IGNORED", "CircuitBreaker", "CircuitOpenError", "CircuitState", "StateListener"]

@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
-from beluga_core.errors import CircuitOpenError, ErrorCode
-from beluga_core.masking import get_logger
+from beluga_core import CircuitOpenError, ErrorCode, get_logger
 
 T = TypeVar("T")
 P = ParamSpec("P")

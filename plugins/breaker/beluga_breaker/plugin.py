@@ -25,15 +25,20 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from beluga_breaker.breaker import DEFAULT_IGNORED, CircuitBreaker, CircuitState
-from beluga_core.config import Duration, setting
-from beluga_core.errors import ErrorCode
-from beluga_core.hookspecs import CallNext, hookimpl
-from beluga_core.kit import parse_target
-from beluga_core.schema import LLMRequest, LLMResponse
-from beluga_core.stream import LLMStream
+from beluga_core import (
+    CallNext,
+    Duration,
+    ErrorCode,
+    LLMRequest,
+    LLMResponse,
+    LLMStream,
+    hookimpl,
+    parse_target,
+    setting,
+)
 
 if TYPE_CHECKING:
-    from beluga_core.settings import Config
+    from beluga_core import Config
 
 Key = tuple[str, str]
 
@@ -111,6 +116,7 @@ class BreakerPlugin:
     """Fails calls fast (``CircuitOpenError`` with ``retry_after``) while their provider/model is down."""
 
     name = "breaker"
+    rank = 500  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # injectable for tests

@@ -24,9 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from beluga_core.errors import BelugaError, ConfigError, GuardBlocked, RateLimited
-from beluga_core.kit import Kit, ReloadResult, parse_target
-from beluga_core.masking import get_logger
+from beluga_core import BelugaError, ConfigError, GuardBlocked, Kit, RateLimited, ReloadResult, get_logger, parse_target
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
 from beluga_gateway.metrics import Metrics, printable
 from beluga_gateway.wire import (

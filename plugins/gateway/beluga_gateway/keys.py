@@ -13,8 +13,7 @@ import hmac
 
 import attrs
 
-from beluga_core.kit import parse_target
-from beluga_core.settings import Config
+from beluga_core import Config, parse_target
 from beluga_gateway.plugin import GatewaySettings, KeySettings
 
 #: The metric label of every model name (or guard) the configuration does not name, so that

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from beluga_core.config import Duration, setting
-from beluga_core.hookspecs import hookimpl
+from beluga_core import Duration, hookimpl, setting
 
 if TYPE_CHECKING:
-    from beluga_core.cli import CommandRegistry
+    from beluga_core import CommandRegistry
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 

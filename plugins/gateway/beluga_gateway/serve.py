@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from beluga_core.cli import default_config_path
-from beluga_core.kit import Kit
+from beluga_core import Kit, default_config_path
 
 WORKER_CONFIG_ENV = "BELUGA_GATEWAY_CONFIG"
 #: Seconds an idle kept-alive client connection stays open (uvicorn's ``timeout_keep_alive``).

@@ -14,22 +14,20 @@ from typing import Any
 
 import attrs
 
-from beluga_core.errors import (
+from beluga_core import (
+    AIMessage,
     BelugaError,
     CircuitOpenError,
     ConfigError,
     ErrorCode,
     GuardBlocked,
-    ProviderError,
-    RateLimited,
-)
-from beluga_core.schema import (
-    AIMessage,
     HumanMessage,
     ImagePart,
     LLMResponse,
     Message,
     Part,
+    ProviderError,
+    RateLimited,
     StreamChunk,
     SystemMessage,
     TextPart,

@@ -21,9 +21,16 @@ from typing import Any
 import attrs
 import re2  # type: ignore[import-untyped]
 
-from beluga_core.errors import ConfigError, ConfigIssue
-from beluga_core.guard import Finding, GuardInput, GuardResult
-from beluga_core.patterns import compile_pattern, raw_match, re2_anchor
+from beluga_core import (
+    ConfigError,
+    ConfigIssue,
+    Finding,
+    GuardInput,
+    GuardResult,
+    compile_pattern,
+    raw_match,
+    re2_anchor,
+)
 from beluga_guard_injection.normalize import SPACED_RUN, Normalized
 from beluga_guard_injection.signals import CATEGORIES, SIGNALS, TOOL_CONTEXT_MULTIPLIER, Signal
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import re2  # type: ignore[import-untyped]
 
-from beluga_core.patterns import raw_match, re2_anchor
+from beluga_core import raw_match, re2_anchor
 
 _CHUNK = 4096
 

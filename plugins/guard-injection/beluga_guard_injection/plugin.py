@@ -7,12 +7,7 @@ from typing import Any
 
 import attrs
 
-from beluga_core.config import setting
-from beluga_core.errors import ConfigError
-from beluga_core.guard import GuardInput, GuardResult
-from beluga_core.hookspecs import hookimpl
-from beluga_core.masking import get_logger
-from beluga_core.settings import Config
+from beluga_core import Config, ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
 from beluga_guard_injection.detector import DEFAULT_MAX_INPUT_CHARS, DEFAULT_THRESHOLD, InjectionDetector
 from beluga_guard_injection.signals import CATEGORIES
 
@@ -71,6 +66,7 @@ class InjectionPlugin:
     """Blocks prompt injection in user text, tool results and tool-call arguments."""
 
     name = "guard-injection"
+    rank = 300  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(self) -> None:
         self._state: tuple[InjectionDetector | None, frozenset[str], bool] = (None, frozenset(), False)

@@ -23,8 +23,7 @@ from typing import Any
 import attrs
 import re2  # type: ignore[import-untyped]
 
-from beluga_core.errors import ConfigError, ConfigIssue
-from beluga_core.patterns import compile_pattern, raw_match, re2_anchor
+from beluga_core import ConfigError, ConfigIssue, compile_pattern, raw_match, re2_anchor
 
 #: A span-aware check: gets the whole text and a candidate's span (character offsets, end
 #: exclusive); returns the span to keep (possibly narrowed) or None to drop the candidate.

@@ -6,12 +6,7 @@ from typing import Any
 
 import attrs
 
-from beluga_core import hookimpl
-from beluga_core.config import setting
-from beluga_core.errors import ConfigError
-from beluga_core.guard import GuardInput, GuardResult
-from beluga_core.masking import get_logger
-from beluga_core.settings import Config
+from beluga_core import Config, ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
 from beluga_guard_pii.detect import DEFAULT_PII_PATTERNS, ENTITIES, MAX_USER_PATTERNS, PIIPattern, compile_user_pattern
 from beluga_guard_pii.redactor import ACTIONS, HASH_KEY_ENV, PIIRedactor
 
@@ -112,6 +107,7 @@ class PIIPlugin:
     """Redacts PII before the model sees it, in what it answers, and in tool-call arguments."""
 
     name = "guard-pii"
+    rank = 310  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(self) -> None:
         self._apply(PIISettings())

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from beluga_core.guard import Finding, GuardInput, GuardResult
+from beluga_core import Finding, GuardInput, GuardResult
 from beluga_guard_pii.detect import DEFAULT_PII_PATTERNS, Detector, Hit, PIIPattern
 
 Action = Literal["redact", "mask", "hash", "pseudonymize", "block", "report"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from beluga_core.hookspecs import hookimpl
-from beluga_core.llm import Provider, ProviderConfig, ProviderFactory
+from beluga_core import Provider, ProviderConfig, ProviderFactory, hookimpl
 
 
 class OpenAIPlugin:

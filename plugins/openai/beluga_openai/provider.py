@@ -6,8 +6,28 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.http import (
+from beluga_core import (
+    AIMessage,
+    BaseProvider,
+    ErrorCode,
+    HumanMessage,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    StreamChunk,
+    SystemMessage,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolMessage,
+    ToolSpec,
+    Usage,
+    get_logger,
+)
+from beluga_http import (
     SHAPE_ERRORS,
     BadShape,
     ClientPool,
@@ -23,24 +43,6 @@ from beluga_core.http import (
     shape_error,
     stream_error,
     v1_endpoint,
-)
-from beluga_core.llm import BaseProvider, ProviderConfig
-from beluga_core.masking import get_logger
-from beluga_core.schema import (
-    AIMessage,
-    HumanMessage,
-    ImagePart,
-    LLMRequest,
-    LLMResponse,
-    Message,
-    StreamChunk,
-    SystemMessage,
-    TextPart,
-    ToolCall,
-    ToolCallDelta,
-    ToolMessage,
-    ToolSpec,
-    Usage,
 )
 
 log = get_logger("beluga.openai")
@@ -238,7 +240,7 @@ class OpenAIProvider(BaseProvider):
         return body
 
     # -- calls ---------------------------------------------------------------------------------
-    async def agenerate(self, request: LLMRequest) -> LLMResponse:
+    async def complete(self, request: LLMRequest) -> LLMResponse:
         content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, content, request.deadline, self._scrub)
         try:
@@ -253,7 +255,7 @@ class OpenAIProvider(BaseProvider):
             finish_reason=finish,
         )
 
-    async def astream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+    async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         content = dumps(self.build_body(request, stream=True))
         name = self.name
         finish: str | None = None

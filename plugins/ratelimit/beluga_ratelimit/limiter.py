@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
-from beluga_core.errors import BelugaError, ErrorCode, RateLimited
+from beluga_core import BelugaError, ErrorCode, RateLimited
 from beluga_ratelimit.storage import (
     Decision,
     FailureMode,

@@ -8,14 +8,20 @@ from typing import Any
 
 import attrs
 
-from beluga_core.config import Duration, setting
-from beluga_core.errors import BelugaError, ErrorCode
-from beluga_core.hookspecs import CallNext, hookimpl
-from beluga_core.llm import estimate_request_tokens
-from beluga_core.masking import get_logger
-from beluga_core.schema import LLMRequest, LLMResponse
-from beluga_core.settings import Config
-from beluga_core.stream import LLMStream
+from beluga_core import (
+    BelugaError,
+    CallNext,
+    Config,
+    Duration,
+    ErrorCode,
+    LLMRequest,
+    LLMResponse,
+    LLMStream,
+    estimate_request_tokens,
+    get_logger,
+    hookimpl,
+    setting,
+)
 from beluga_ratelimit.limiter import RateLimiter, Reservation
 from beluga_ratelimit.storage import MemoryStorage, Storage, mask_url, storage_from_url
 
@@ -93,6 +99,7 @@ class RateLimitPlugin:
     """
 
     name = "ratelimit"
+    rank = 200  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
         self._clock = clock

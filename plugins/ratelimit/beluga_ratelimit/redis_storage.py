@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, ReadOnlyError
 from redis.retry import Retry
 
-from beluga_core.masking import get_logger
+from beluga_core import get_logger
 from beluga_ratelimit.storage import Decision, FailureMode, StorageUnavailable, mask_url
 
 log = get_logger("beluga.ratelimit")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from beluga_core.errors import ErrorCode, ProviderError
+from beluga_core import ErrorCode, ProviderError
 
 Strategy = Literal["fixed", "sliding"]
 FailureMode = Literal["open", "closed"]

@@ -14,16 +14,22 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from beluga_core.config import Duration, setting
-from beluga_core.errors import RETRYABLE_BY_DEFAULT, ErrorCode
-from beluga_core.hookspecs import CallNext, hookimpl
-from beluga_core.schema import LLMRequest, LLMResponse
-from beluga_core.stream import LLMStream
+from beluga_core import (
+    RETRYABLE_BY_DEFAULT,
+    CallNext,
+    Duration,
+    ErrorCode,
+    LLMRequest,
+    LLMResponse,
+    LLMStream,
+    hookimpl,
+    setting,
+)
 from beluga_retry.policy import RetryPolicy
 from beluga_retry.runner import _arun
 
 if TYPE_CHECKING:
-    from beluga_core.settings import Config
+    from beluga_core import Config
 
 
 @attrs.frozen
@@ -64,6 +70,7 @@ class RetryPlugin:
     """
 
     name = "retry"
+    rank = 400  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from beluga_core.errors import RETRYABLE_BY_DEFAULT, BelugaError, BudgetExhausted, ErrorCode
+from beluga_core import RETRYABLE_BY_DEFAULT, BelugaError, BudgetExhausted, ErrorCode
 
 
 def _codes(value: Iterable[ErrorCode | str]) -> frozenset[ErrorCode]:

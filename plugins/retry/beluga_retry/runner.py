@@ -9,9 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from beluga_core.budget import TimeoutBudget
-from beluga_core.errors import BudgetExhausted, ErrorCode
-from beluga_core.masking import get_logger
+from beluga_core import BudgetExhausted, ErrorCode, TimeoutBudget, get_logger
 from beluga_retry.policy import RetryDeadlineExceeded, RetryEvent, RetryExhausted, RetryPolicy, error_code
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from beluga_core import add_header_injector
 from beluga_tracing import semconv
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ _LAZY = {
     "format_tree": "beluga_tracing.tree",
     "span_dict": "beluga_tracing.tree",
 }
+
+
+def _inject_trace_context(headers: dict[str, str]) -> Any:
+    return importlib.import_module("beluga_tracing.propagation").inject_headers(headers)
+
+
+# Every provider request made in this process carries the current span's W3C trace context.
+add_header_injector(_inject_trace_context)
 
 
 def __getattr__(name: str) -> Any:

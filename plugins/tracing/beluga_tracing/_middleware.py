@@ -16,21 +16,22 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from beluga_core.errors import ErrorCode
-from beluga_core.kit import GuardDecision, ToolInvocation
-from beluga_core.masking import mask_text
-from beluga_core.schema import (
+from beluga_core import (
     AIMessage,
+    ErrorCode,
+    GuardDecision,
     ImagePart,
     LLMRequest,
     LLMResponse,
+    LLMStream,
     Message,
     StreamChunk,
     SystemMessage,
     TextPart,
+    ToolInvocation,
     ToolMessage,
+    mask_text,
 )
-from beluga_core.stream import LLMStream
 from beluga_tracing import semconv as sc
 from beluga_tracing._runtime import STATE, Options, get_tracer
 from beluga_tracing.spans import record_error

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from beluga_core.cli import default_config_path
+from beluga_core import default_config_path
 
 HELP = "send TEXT through the configured chain and print its OpenTelemetry span tree"
 
@@ -32,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from beluga_core.errors import BelugaError
-    from beluga_core.kit import Kit
-    from beluga_core.schema import HumanMessage, SystemMessage
+    from beluga_core import BelugaError, HumanMessage, Kit, SystemMessage
     from beluga_tracing._runtime import make_resource, use_tracer_provider
     from beluga_tracing.tree import format_tree, span_dict
 

@@ -11,17 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from beluga_core.config import setting
-from beluga_core.hookspecs import CallNext, ToolCallNext, hookimpl
-from beluga_core.masking import get_logger
+from beluga_core import CallNext, ToolCallNext, get_logger, hookimpl, setting
 from beluga_tracing import _runtime
 
 if TYPE_CHECKING:
-    from beluga_core.cli import CommandRegistry
-    from beluga_core.kit import GuardDecision, ToolInvocation
-    from beluga_core.schema import LLMRequest, LLMResponse
-    from beluga_core.settings import Config
-    from beluga_core.stream import LLMStream
+    from beluga_core import CommandRegistry, Config, GuardDecision, LLMRequest, LLMResponse, LLMStream, ToolInvocation
 
 log = get_logger("beluga.tracing")
 
@@ -71,6 +65,7 @@ class TracingPlugin:
     """
 
     name = "tracing"
+    rank = 100  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
     def __init__(self, *, tracer_provider: Any = None, env: Mapping[str, str] | None = None) -> None:
         self._provider = tracer_provider
@@ -138,3 +133,4 @@ class TracingPlugin:
         from beluga_tracing import cli
 
         commands.add("trace", cli.HELP, cli.configure, cli.run)
+        commands.provide("run", "--trace", cli.run)

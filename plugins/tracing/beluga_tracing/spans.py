@@ -14,8 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from beluga_core.errors import BelugaError
-from beluga_core.masking import mask_text
+from beluga_core import BelugaError, mask_text
 from beluga_tracing import semconv
 from beluga_tracing._runtime import get_tracer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from beluga_core.errors import BelugaError, ErrorCode
+from beluga_core import BelugaError, ErrorCode
 
 
 class WorkflowError(BelugaError):

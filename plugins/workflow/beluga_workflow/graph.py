@@ -11,8 +11,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from beluga_core._sync import run_sync
-from beluga_core.budget import TimeoutBudget
+from beluga_core import TimeoutBudget, run_sync
 from beluga_workflow._tracing import _API, _MOVED, active_tracer, step_span, workflow_span
 from beluga_workflow.errors import GraphValidationError, NodeFailed, NodeTimeout, StepLimitExceeded, WorkflowError
 from beluga_workflow.runnable import (

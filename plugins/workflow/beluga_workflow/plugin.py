@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from beluga_core.config import setting
-from beluga_core.hookspecs import CallNext, hookimpl
-from beluga_core.schema import LLMRequest, LLMResponse
-from beluga_core.settings import Config
-from beluga_core.stream import LLMStream
+from beluga_core import CallNext, Config, LLMRequest, LLMResponse, LLMStream, hookimpl, setting
 from beluga_workflow.runnable import _STEP
 
 

@@ -9,14 +9,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, overload, runtime_checkable
 
-from beluga_core._sync import run_sync
-from beluga_core.budget import TimeoutBudget
-from beluga_core.prompt import Prompt
-from beluga_core.schema import LLMResponse, ToolSpec
+from beluga_core import LLMResponse, TimeoutBudget, ToolSpec, run_sync
 from beluga_workflow.errors import NodeTimeout
+from beluga_workflow.prompt import Prompt
 
 if TYPE_CHECKING:
-    from beluga_core.kit import Kit
+    from beluga_core import Kit
 
 
 @runtime_checkable

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from beluga_core._sync import run_sync
-from beluga_core.budget import TimeoutBudget
+from beluga_core import TimeoutBudget, run_sync
 from beluga_workflow._tracing import active_tracer, step_span, workflow_span
 from beluga_workflow.errors import NodeFailed, NodeTimeout
 from beluga_workflow.runnable import NodeCall, Runnable, as_runnable, node_call, resolve_deadline, run_node

@@ -2,7 +2,8 @@
 
 pluggy does the finding and validating; this module adds what Beluga's users need around it:
 selection before import (``BELUGA_LOAD_PLUGINS``, ``BELUGA_DISABLE_PLUGINS``, config), a report for
-every plugin that failed to load (with its distribution), and the effective order of the chain.
+every plugin that failed to load (with its distribution), the hook options the chain honours, and
+the effective order of the chain (listed plugins first, then the others by the ``rank`` they declare).
 """
 
 from __future__ import annotations
@@ -19,22 +20,21 @@ import attrs
 import pluggy
 
 from beluga_core import hookspecs
-from beluga_core.errors import ConfigError, ConfigIssue, PluginError
+from beluga_core.builtin import BUILTIN
+from beluga_core.errors import BelugaError, ConfigError, ConfigIssue, PluginError
 from beluga_core.masking import get_logger
+from beluga_core.providers import Provider, ProviderFactory, ProviderRegistry
 
 log = get_logger("beluga.plugins")
 
 GROUP = "beluga"
 
-#: Where unlisted plugins go, outermost first. Plugins not named here follow, by name.
-DEFAULT_ORDER: tuple[str, ...] = (
-    "tracing",
-    "ratelimit",
-    "guard-injection",
-    "guard-pii",
-    "retry",
-    "breaker",
-)
+#: The rank of a plugin that declares none: after every plugin that does, in load order.
+DEFAULT_RANK = 1000
+
+#: pluggy's ``@hookimpl`` options the chain cannot honour: it calls each plugin's hook itself, in
+#: the effective order, so there is no pluggy call loop to wrap or to reorder.
+_REFUSED_OPTIONS = ("hookwrapper", "wrapper", "tryfirst", "trylast")
 
 #: Hooks whose implementations are middleware: they must accept (request|call, call_next).
 _WRAP_HOOKS = {"wrap_llm_call": ("request", "call_next"), "wrap_tool_call": ("call", "call_next")}
@@ -47,7 +47,7 @@ class PluginInfo:
     name: str
     distribution: str | None = None
     version: str | None = None
-    source: str = "entry_point"  # entry_point | registered
+    source: str = "entry_point"  # entry_point | registered | builtin
     hooks: list[str] = attrs.field(factory=list)
     error: str | None = None
     position: int | None = None
@@ -135,6 +135,11 @@ class PluginManager:
         self._objects: dict[str, Any] = {}
         self._seq: dict[str, int] = {}
         self._available: dict[str, importlib.metadata.EntryPoint] = {}
+        self._builtin: set[str] = set()
+        for name, make in BUILTIN.items():
+            info = self._infos[name] = PluginInfo(name, "beluga-core", None, "builtin")
+            self._register(name, make(), info)
+            self._builtin.add(name)
         if entry_points:
             self._scan()
             self.load_selected()
@@ -224,6 +229,8 @@ class PluginManager:
         return name
 
     def unregister(self, name: str) -> None:
+        if name in self._builtin:
+            raise PluginError(name, "the core's own plugins cannot be unregistered", distribution="beluga-core")
         obj = self._objects.pop(name, None)
         if obj is not None:
             self.pm.unregister(obj)
@@ -252,11 +259,19 @@ class PluginManager:
                 close = difflib.get_close_matches(hc.name, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 return f"implements unknown hook {hc.name!r}{hint}"
-            required = _WRAP_HOOKS.get(hc.name)
-            if required:
-                for impl in hc.get_hookimpls():
-                    if impl.plugin is obj and tuple(impl.argnames) != required:
-                        return f"{hc.name} must take exactly {required}, not {tuple(impl.argnames)}"
+            for impl in hc.get_hookimpls():
+                if impl.plugin is not obj:
+                    continue
+                refused = [o for o in _REFUSED_OPTIONS if getattr(impl, o, False)]
+                if refused:
+                    return (
+                        f"@hookimpl({refused[0]}=True) on {hc.name} is not supported: Beluga calls each plugin's "
+                        "hooks itself, in the order of [beluga] plugins (declare a `rank` for where an unlisted "
+                        "plugin goes; write middleware as wrap_llm_call)"
+                    )
+                required = _WRAP_HOOKS.get(hc.name)
+                if required and tuple(impl.argnames) != required:
+                    return f"{hc.name} must take exactly {required}, not {tuple(impl.argnames)}"
         return None
 
     # -- reading -----------------------------------------------------------------------------
@@ -265,7 +280,13 @@ class PluginManager:
 
     @property
     def loaded(self) -> list[str]:
+        """Names of the plugins registered with this manager, the core's own included."""
         return list(self._objects)
+
+    def rank(self, name: str) -> int | None:
+        """The ``rank`` plugin ``name`` declares (None when it declares none)."""
+        value = getattr(self._objects.get(name), "rank", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def why_not_loaded(self, name: str, *, disabled: Sequence[str] = (), only: Sequence[str] | None = None) -> str:
         """Why plugin ``name`` is not loaded, for messages: ``disabled`` and ``only`` are the config's
@@ -282,11 +303,12 @@ class PluginManager:
         return "it is not selected"
 
     def infos(self, order: Sequence[str] = (), selection: Selection | None = None) -> list[PluginInfo]:
-        """Every known plugin (loaded, failed or deselected), with positions in the effective order."""
+        """Every installed or registered plugin (loaded, failed or deselected), with positions in the
+        effective order; the core's own plugins are not listed."""
         effective = self.order(order, selection)
         pos = {n: i for i, n in enumerate(effective)}
         out: list[PluginInfo] = []
-        for name in sorted(self._infos, key=lambda n: (pos.get(n, 10**6), n)):
+        for name in sorted(set(self._infos) - self._builtin, key=lambda n: (pos.get(n, 10**6), n)):
             info = self._infos[name]
             info.position = pos.get(name)
             out.append(info)
@@ -297,13 +319,14 @@ class PluginManager:
         return out
 
     def order(self, listed: Sequence[str] = (), selection: Selection | None = None) -> list[str]:
-        """The effective order: the listed plugins first, then the others by ``DEFAULT_ORDER``."""
+        """The effective order: the listed plugins first, then the others by the ``rank`` each
+        declares (lower is outer; ``DEFAULT_RANK`` for none), ties in load order. The core's own
+        plugins take no place in it."""
         sel = selection or self.selection
-        names = [n for n in self._objects if sel.allows(n)]
-        listed_present = [n for n in listed if n in self._objects and sel.allows(n)]
+        names = [n for n in self._objects if sel.allows(n) and n not in self._builtin]
+        listed_present = [n for n in listed if n in names]
         rest = [n for n in names if n not in listed_present]
-        rank = {n: i for i, n in enumerate(DEFAULT_ORDER)}
-        rest.sort(key=lambda n: (rank.get(n, len(DEFAULT_ORDER)), self._seq[n] if n not in rank else 0, n))
+        rest.sort(key=lambda n: (self.rank(n) or DEFAULT_RANK, self._seq[n]))
         return listed_present + rest
 
     def check_listed(self, listed: Sequence[str], *, file: str | None = None) -> list[ConfigIssue]:
@@ -330,9 +353,10 @@ class PluginManager:
         by_plugin = {self.pm.get_name(impl.plugin): impl.function for impl in caller.get_hookimpls()}
         return [(n, by_plugin[n]) for n in order if n in by_plugin]
 
-    def call_each(self, hook: str, order: Sequence[str], **kwargs: Any) -> dict[str, Any]:
-        """Call ``hook`` on each plugin in ``order``; returns results (or exceptions) by plugin."""
-        out: dict[str, Any] = {}
+    def call_each(self, hook: str, order: Sequence[str], **kwargs: Any) -> tuple[dict[str, Any], dict[str, Exception]]:
+        """Call ``hook`` on each plugin in ``order``: ``(results, errors)``, each by plugin name."""
+        results: dict[str, Any] = {}
+        errors: dict[str, Exception] = {}
         caller = getattr(self.pm.hook, hook)
         impls = {self.pm.get_name(impl.plugin): impl for impl in caller.get_hookimpls()}
         for n in order:
@@ -340,15 +364,66 @@ class PluginManager:
             if impl is None:
                 continue
             try:
-                out[n] = impl.function(**{a: kwargs[a] for a in impl.argnames})
+                results[n] = impl.function(**{a: kwargs[a] for a in impl.argnames})
             except Exception as exc:  # noqa: BLE001 - reported per plugin by the caller
-                out[n] = exc
-        return out
+                errors[n] = exc
+        return results, errors
+
+    def schemas(self) -> dict[str, type]:
+        """Each loaded plugin's settings class, from its ``config_schema`` hook."""
+        results, errors = self.call_each("config_schema", self.loaded)
+        issues = [
+            ConfigIssue(f"plugins.{name}", f"config_schema() raised {type(exc).__name__}: {exc}")
+            for name, exc in errors.items()
+        ]
+        issues += [
+            ConfigIssue(f"plugins.{name}", "config_schema() must return an attrs class")
+            for name, schema in results.items()
+            if schema is not None and not attrs.has(schema)
+        ]
+        if issues:
+            raise ConfigError(issues)
+        return {name: schema for name, schema in results.items() if schema is not None}
+
+    def providers(self) -> ProviderRegistry:
+        """A registry of the providers the loaded plugins register (``register_providers``).
+
+        A plugin that fails there is logged and skipped, unless it raised a ``BelugaError`` (a name
+        registered twice), which is raised."""
+        registry = ProviderRegistry()
+        for name, fn in self.hookimpls("register_providers", self.loaded):
+
+            def register(kind: str, factory: ProviderFactory, _plugin: str = name) -> None:
+                registry.register(kind, factory, plugin=_plugin)
+
+            try:
+                fn(register=register)
+            except BelugaError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+                log.error("plugin %r failed in register_providers: %s: %s", name, type(exc).__name__, exc)
+        return registry
 
 
-def raise_for_listed(issues: list[ConfigIssue], file: str | None) -> None:
-    if issues:
-        raise ConfigError(issues, file=file)
+_installed: ProviderRegistry | None = None
 
 
-__all__ = ["DEFAULT_ORDER", "GROUP", "PluginInfo", "PluginManager", "Selection", "clear_entry_point_cache"]
+def new_provider(name: str, config: Any = None) -> Provider:
+    """A provider of kind ``name`` from the installed plugins, outside any ``Kit``:
+    ``new_provider("openai", ProviderConfig(api_key=..., model="gpt-4o"))``. The installed plugins
+    are loaded once per process, on first use."""
+    global _installed
+    if _installed is None:
+        _installed = PluginManager().providers()
+    return _installed.create(name, config)
+
+
+__all__ = [
+    "DEFAULT_RANK",
+    "GROUP",
+    "PluginInfo",
+    "PluginManager",
+    "Selection",
+    "clear_entry_point_cache",
+    "new_provider",
+]

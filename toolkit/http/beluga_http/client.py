@@ -1,32 +1,29 @@
 """HTTP plumbing for provider plugins: pooled clients, SSE parsing, error mapping, key scrubbing.
 
-Needs httpx (``pip install beluga-core[http]``); only provider plugins import this module, so the
-core itself stays free of it.
+Every request carries ``beluga_core.outgoing_headers()`` (the trace context, when a plugin such as
+beluga-tracing propagates it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import importlib
 import json
 import ssl
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-try:  # the lean pool (beluga_core.h1) needs httptools' C parser; without it, httpx serves all calls
-    from beluga_core.h1 import H1Pool, H1Reply, H1Stream, header_lines, request_head
+try:  # the lean pool (beluga_http.pool) needs httptools' C parser; without it, httpx serves all calls
+    from beluga_http.pool import H1Pool, H1Reply, H1Stream, header_lines, request_head
 except ImportError:  # pragma: no cover - httptools is in the [http] extra; absent on some platforms
     H1Pool = H1Reply = H1Stream = None  # type: ignore[assignment,misc]
 
-from beluga_core.errors import ErrorCode, ProviderError
-from beluga_core.llm import ProviderConfig
-from beluga_core.masking import get_logger, mask_text
+from beluga_core import ErrorCode, ProviderConfig, ProviderError, get_logger, mask_text, outgoing_headers
 
 log = get_logger("beluga.providers")
 
@@ -50,8 +47,6 @@ _ERROR_TYPES: dict[str, ErrorCode] = {
 
 _MAX_QUOTED = 300  # characters of an upstream error message kept in ours
 
-InjectHeaders = Callable[[dict[str, str]], Any]
-_inject: InjectHeaders | bool | None = False  # False: not looked up yet
 
 
 def dumps(value: Any) -> bytes:
@@ -65,36 +60,6 @@ def v1_endpoint(base_url: str, path: str) -> str:
     if not base.endswith("/v1"):
         base += "/v1"
     return f"{base}/{path}"
-
-
-def trace_injector() -> InjectHeaders | None:
-    """``beluga_tracing.inject_headers`` when that plugin is installed (W3C traceparent), else None."""
-    global _inject
-    if _inject is False:
-        try:
-            tracing = importlib.import_module("beluga_tracing")
-        except ImportError:
-            _inject = None
-        else:
-            fn = getattr(tracing, "inject_headers", None)
-            _inject = fn if callable(fn) else None
-    return _inject if callable(_inject) else None
-
-
-def outgoing_headers() -> dict[str, str] | None:
-    """Per-request headers: the W3C trace context when tracing is installed (None when there are none)."""
-    inject = trace_injector()
-    if inject is None:
-        return None
-    headers: dict[str, str] = {}
-    try:
-        out = inject(headers)
-    except Exception:
-        log.debug("beluga_tracing.inject_headers failed", exc_info=True)
-        return None
-    if isinstance(out, Mapping):
-        headers = {str(k): str(v) for k, v in out.items()}
-    return headers or None
 
 
 def deadline_passed(provider: str) -> ProviderError:

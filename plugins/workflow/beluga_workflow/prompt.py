@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 import attrs
 
-from beluga_core.errors import BelugaError, ErrorCode
-from beluga_core.schema import HumanMessage, Message, SystemMessage, TextPart, ToolSpec
+from beluga_core import BelugaError, ErrorCode, HumanMessage, Message, SystemMessage, TextPart, ToolSpec
 
 Slot = Literal["system", "static_context", "dynamic_context", "user"]
 

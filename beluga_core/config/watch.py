@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from beluga_core.config import loader as cfg
 from beluga_core.errors import ConfigError
 from beluga_core.masking import get_logger
 
@@ -142,8 +143,6 @@ class ConfigWatcher(Generic[T]):
     """
 
     def __init__(self, schema: type[T], path: str | Path, interval: float = 1.0, **kwargs: Any) -> None:
-        from beluga_core import config as cfg
-
         self.schema = schema
         self.path = Path(path)
         self.current: T = cfg.load(schema, self.path)
@@ -158,8 +157,6 @@ class ConfigWatcher(Generic[T]):
         self._listeners.append(listener)
 
     def _apply(self, data: bytes) -> None:
-        from beluga_core import config as cfg
-
         raw, text = cfg.parse_text(data, str(self.path))
         new = cfg.from_dict(self.schema, raw, file=str(self.path), text=text)
         old, self.current = self.current, new

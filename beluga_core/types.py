@@ -6,7 +6,7 @@ All are frozen attrs classes; change one with ``attrs.evolve`` (or the ``with_*`
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
@@ -280,9 +280,14 @@ class StreamChunk:
     model: str | None = None
 
 
-def messages_text(messages: Sequence[Message]) -> str:
-    """All text of a conversation, for token estimates and logs."""
-    return "\n".join(m.text for m in messages)
+@attrs.frozen(slots=True)
+class ToolInvocation:
+    """A tool call on its way through ``wrap_tool_call`` middleware."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    fn: Callable[..., Any]
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 __all__ = [
@@ -299,9 +304,9 @@ __all__ = [
     "TextPart",
     "ToolCall",
     "ToolCallDelta",
+    "ToolInvocation",
     "ToolMessage",
     "ToolSpec",
     "Usage",
-    "messages_text",
     "to_messages",
 ]

@@ -1,0 +1,66 @@
+"""The provider toolkit: what a Beluga provider plugin needs to speak HTTP to a model API.
+
+A pooled keep-alive client (``ClientPool``: a lean HTTP/1.1 path on httptools, httpx for proxies and
+everything else) that never sends a request twice, SSE parsing, the mapping of HTTP statuses and
+vendors' error types to ``ErrorCode``, ``Retry-After``, key scrubbing for error messages, and
+helpers that turn a malformed reply into a ``ProviderError`` instead of a crash. Provider authors
+test against ``beluga_http.testing``: a scripted loopback server and a contract suite.
+"""
+
+from __future__ import annotations
+
+from beluga_http.client import (
+    SHAPE_ERRORS,
+    BadShape,
+    ClientPool,
+    Scrubber,
+    code_for_error_type,
+    code_for_status,
+    count,
+    deadline_passed,
+    dumps,
+    index,
+    load_json,
+    malformed,
+    obj,
+    opt_list,
+    opt_obj,
+    opt_str,
+    parse_retry_after,
+    pool_exhausted,
+    shape_error,
+    sse_events,
+    status_error,
+    stream_error,
+    transport_error,
+    upstream_error,
+    v1_endpoint,
+)
+
+__all__ = [
+    "SHAPE_ERRORS",
+    "BadShape",
+    "ClientPool",
+    "Scrubber",
+    "code_for_error_type",
+    "code_for_status",
+    "count",
+    "deadline_passed",
+    "dumps",
+    "index",
+    "load_json",
+    "malformed",
+    "obj",
+    "opt_list",
+    "opt_obj",
+    "opt_str",
+    "parse_retry_after",
+    "pool_exhausted",
+    "shape_error",
+    "sse_events",
+    "status_error",
+    "stream_error",
+    "transport_error",
+    "upstream_error",
+    "v1_endpoint",
+]
