@@ -17,7 +17,7 @@ import attrs
 
 from beluga_core.chain import recording
 from beluga_core.commands import CommandRegistry
-from beluga_core.config import default_config_path
+from beluga_core.config import default_config_path, peek_beluga
 from beluga_core.errors import BelugaError, ConfigError, PluginError
 from beluga_core.kit import Kit
 from beluga_core.registry import PluginManager
@@ -39,7 +39,7 @@ def _configure_plugins(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    kit = Kit(default_config_path(args.config))
+    kit = Kit(default_config_path(args.config), plugin_manager=args.plugins)
     infos = [i.as_dict() for i in kit.plugins.infos(kit.order, kit._selection(kit.config.beluga))]
     if args.json:
         print(json.dumps(infos, indent=2))
@@ -95,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             _err(f"--meta takes KEY=VALUE, got {item!r}")
             return EXIT_USAGE
         metadata[key] = value
-    kit = Kit(default_config_path(args.config))
+    kit = Kit(default_config_path(args.config), plugin_manager=args.plugins)
     messages: list[Any] = ([SystemMessage(args.system)] if args.system else []) + [HumanMessage(args.text)]
 
     async def go() -> Any:
@@ -219,7 +219,7 @@ def _configure_guard(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_guard(args: argparse.Namespace) -> int:
-    kit = Kit(default_config_path(args.config))
+    kit = Kit(default_config_path(args.config), plugin_manager=args.plugins)
     if args.jsonl:
         return _guard_jsonl(kit, args.stage)
     text = args.text if args.text is not None else sys.stdin.read()
@@ -271,12 +271,23 @@ def _builtin() -> CommandRegistry:
     return reg
 
 
-def _plugin_commands(reg: CommandRegistry) -> None:
-    pm = PluginManager()
-    for name in pm.loaded:
-        fn = dict(pm.hookimpls("register_commands", [name])).get(name)
-        if fn is None:
-            continue
+def load_plugins(argv: Sequence[str]) -> PluginManager:
+    """The CLI's plugins, loaded once: those the environment and the config's ``[beluga]`` select
+    (the config named by ``--config``/``-c``, else $BELUGA_CONFIG, else ./beluga.toml)."""
+    path: str | None = None
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    pm = PluginManager(entry_points=False)
+    pm.scan()
+    pm.load_selected(pm.selection_for(peek_beluga(default_config_path(path))))
+    return pm
+
+
+def _plugin_commands(reg: CommandRegistry, pm: PluginManager) -> None:
+    for name, fn in pm.hookimpls("register_commands", pm.loaded):
         reg._plugin = name
         try:
             fn(commands=reg)
@@ -304,18 +315,23 @@ def build_parser(reg: CommandRegistry | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, plugins: PluginManager | None = None) -> int:
+    """The ``beluga`` command. ``plugins``: a plugin manager to use instead of loading the installed
+    plugins (for tests and embedding)."""
     logging.basicConfig(
         level=os.environ.get("BELUGA_LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    argv = sys.argv[1:] if argv is None else list(argv)
     reg = _builtin()
     try:
-        _plugin_commands(reg)
+        pm = plugins if plugins is not None else load_plugins(argv)
+        _plugin_commands(reg, pm)
     except PluginError as exc:
         _err(str(exc))
         return EXIT_ERROR
     parser = build_parser(reg)
     args = parser.parse_args(argv)
+    args.plugins = pm
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_USAGE

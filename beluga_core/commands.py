@@ -20,7 +20,11 @@ class Command:
 
 
 class CommandRegistry:
-    """What ``register_commands`` receives: ``commands.add(name, help, configure, run)``."""
+    """What ``register_commands`` receives: ``commands.add(name, help, configure, run)``.
+
+    ``run(args)`` gets the parsed arguments; ``args.plugins`` is the CLI's plugin manager: pass it
+    to ``Kit(..., plugin_manager=args.plugins)`` so the plugins are loaded once.
+    """
 
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}

@@ -12,16 +12,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from beluga_core._sync import run_sync
+from beluga_core._sync import iterate_sync, run_sync
 from beluga_core.chain import Chain, compile_chain, parse_target
-from beluga_core.config import BelugaSettings, Config, ProviderConfig, diff, load_config, read_file, to_dict
+from beluga_core.config import BelugaSettings, Config, ProviderConfig, diff, load_config, peek_beluga, to_dict
 from beluga_core.config.watch import FileWatcher
 from beluga_core.errors import ConfigError
 from beluga_core.guard import GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage
@@ -58,15 +58,18 @@ class Kit:
         entry_points: bool = True,
         env: Mapping[str, str] | None = None,
         strict: bool | None = None,
+        plugin_manager: PluginManager | None = None,
     ) -> None:
         self._env = dict(os.environ if env is None else env)
         self._source: str | None = None if config is None or isinstance(config, Mapping | Config) else str(config)
         self._raw_config = config
-        env_sel = Selection.from_env(self._env)
-        strict = strict_from_env(self._env) if strict is None else strict
-        self.plugins = PluginManager(selection=env_sel, strict=strict, entry_points=False)
-        if entry_points:
-            self.plugins._scan()
+        if plugin_manager is not None:  # the CLI's: its plugins are loaded once per process
+            self.plugins = plugin_manager
+        else:
+            strict = strict_from_env(self._env) if strict is None else strict
+            self.plugins = PluginManager(selection=Selection.from_env(self._env), strict=strict, entry_points=False)
+            if entry_points:
+                self.plugins.scan()
         self._entry_points = entry_points
         self.reload_errors: dict[str, str] = {}
         self.last_reload_error: BaseException | None = None
@@ -93,29 +96,11 @@ class Kit:
         """Build a Kit from a TOML/JSON file (None: the embedded defaults)."""
         return cls(path, **kwargs)
 
-    def _peek_beluga(self, source: Any) -> Any:
-        """Read just ``[beluga]`` for plugin selection before any plugin is imported."""
-        if source is None:
-            return BelugaSettings()
-        try:
-            if isinstance(source, Mapping):
-                data = dict(source)
-            else:
-                data, _ = read_file(source)
-            section = data.get("beluga", {})
-            return BelugaSettings(
-                plugins=tuple(section.get("plugins", ())),
-                disabled=tuple(section.get("disabled", ())),
-                load_unlisted=bool(section.get("load_unlisted", True)),
-            )
-        except (ConfigError, TypeError, ValueError, AttributeError):
-            return BelugaSettings()  # the full parse reports it properly
+    def _peek_beluga(self, source: Any) -> BelugaSettings:
+        return peek_beluga(source)
 
-    def _selection(self, beluga: Any) -> Selection:
-        sel = self.plugins.selection.narrowed(disabled=beluga.disabled)
-        if not beluga.load_unlisted:
-            sel = sel.narrowed(only=beluga.plugins)
-        return sel
+    def _selection(self, beluga: BelugaSettings) -> Selection:
+        return self.plugins.selection_for(beluga)
 
     def _load_for(self, beluga: Any) -> None:
         if self._entry_points:
@@ -314,6 +299,10 @@ class Kit:
                 yield chunk
         finally:
             await result.aclose()
+
+    def stream(self, messages: Any, **kwargs: Any) -> Iterator[StreamChunk]:
+        """Synchronous ``astream`` for plain scripts: the chunks as they arrive."""
+        return iterate_sync(self.astream(messages, **kwargs), "Kit.stream")
 
     # -- tool calls --------------------------------------------------------------------------
     async def acall_tool(

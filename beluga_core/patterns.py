@@ -20,7 +20,7 @@ MAX_PATTERN_MEMORY = 8 << 20
 
 def _re2() -> Any:
     try:
-        import re2  # type: ignore[import-untyped]
+        import re2  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError as exc:  # pragma: no cover - guard plugins install it
         raise ConfigError("linear-time patterns need google-re2: pip install google-re2") from exc
     return re2

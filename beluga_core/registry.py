@@ -141,11 +141,12 @@ class PluginManager:
             self._register(name, make(), info)
             self._builtin.add(name)
         if entry_points:
-            self._scan()
+            self.scan()
             self.load_selected()
 
     # -- discovery ---------------------------------------------------------------------------
-    def _scan(self) -> None:
+    def scan(self) -> None:
+        """Find the installed plugins' entry points (nothing is imported)."""
         seen: dict[str, importlib.metadata.EntryPoint] = {}
         for ep in _entry_points():
             if ep.name in seen:
@@ -172,6 +173,12 @@ class PluginManager:
     def available(self) -> list[str]:
         """Names of every installed plugin, loaded or not."""
         return sorted(set(self._available) | set(self._infos))
+
+    def selection_for(self, beluga: Any) -> Selection:
+        """This manager's selection narrowed by a config's ``[beluga]`` (``disabled``, and ``plugins``
+        when ``load_unlisted`` is false)."""
+        sel = self.selection.narrowed(disabled=beluga.disabled)
+        return sel if beluga.load_unlisted else sel.narrowed(only=beluga.plugins)
 
     def load_selected(self, selection: Selection | None = None) -> None:
         """Import every installed plugin the selection allows and that is not loaded yet."""

@@ -69,25 +69,26 @@ def guard_input(text: str, stage: Stage = "input", **metadata: Any) -> GuardInpu
     return GuardInput(text, stage, metadata)
 
 
-try:
-    import pytest
-except ImportError:  # pragma: no cover - pytest is optional for users of this module
+def _make_kit() -> Iterator[Any]:
+    """A factory like ``kit_with`` whose kits are closed after the test."""
+    kits: list[Kit] = []
+
+    def factory(*plugins: Any, **kwargs: Any) -> Kit:
+        kit = kit_with(*plugins, **kwargs)
+        kits.append(kit)
+        return kit
+
+    yield factory
+    for kit in kits:
+        kit.close()
+
+
+try:  # pytest is optional for users of this module: without it there is no fixture
+    import pytest  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # pragma: no cover
     pass
 else:
-
-    @pytest.fixture
-    def make_kit() -> Iterator[Any]:
-        """A factory like ``kit_with`` whose kits are closed after the test."""
-        kits: list[Kit] = []
-
-        def factory(*plugins: Any, **kwargs: Any) -> Kit:
-            kit = kit_with(*plugins, **kwargs)
-            kits.append(kit)
-            return kit
-
-        yield factory
-        for kit in kits:
-            kit.close()
+    make_kit = pytest.fixture(_make_kit, name="make_kit")
 
 
 __all__ = ["Recorder", "guard_input", "guard_once", "kit_with"]

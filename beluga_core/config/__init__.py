@@ -10,7 +10,7 @@ Every problem is collected into one ``ConfigError`` naming file, key path, line 
 from __future__ import annotations
 
 from beluga_core.config.fields import Duration, setting
-from beluga_core.config.kit_config import PluginCatalog, default_config_path, load_config
+from beluga_core.config.kit_config import PluginCatalog, default_config_path, load_config, peek_beluga
 from beluga_core.config.loader import (
     ENV_PREFIX,
     apply_env_overrides,
@@ -47,6 +47,7 @@ __all__ = [
     "load",
     "load_config",
     "parse_text",
+    "peek_beluga",
     "read_file",
     "setting",
     "to_dict",

@@ -191,4 +191,22 @@ def default_config_path(path: str | None = None) -> str | None:
     return "beluga.toml" if os.path.exists("beluga.toml") else None
 
 
-__all__ = ["PluginCatalog", "default_config_path", "load_config"]
+
+def peek_beluga(source: str | Path | Mapping[str, Any] | None) -> BelugaSettings:
+    """Just the plugin selection of ``[beluga]`` (``plugins``, ``disabled``, ``load_unlisted``), read
+    before any plugin is imported; anything unreadable gives the defaults (the full parse reports it)."""
+    if source is None:
+        return BelugaSettings()
+    try:
+        data = dict(source) if isinstance(source, Mapping) else cfg.read_file(source)[0]
+        section = data.get("beluga", {})
+        return BelugaSettings(
+            plugins=tuple(section.get("plugins", ())),
+            disabled=tuple(section.get("disabled", ())),
+            load_unlisted=bool(section.get("load_unlisted", True)),
+        )
+    except (ConfigError, TypeError, ValueError, AttributeError):
+        return BelugaSettings()
+
+
+__all__ = ["PluginCatalog", "default_config_path", "load_config", "peek_beluga"]

@@ -80,6 +80,22 @@ def test_core_alone_lists_no_plugins_and_runs_with_echo(tmp_path: Path, wheelhou
     assert out.stdout.strip() == "hello from a fresh venv"
 
 
+def test_the_installed_core_type_checks_strictly_without_its_optional_dependencies(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    """mypy --strict over the installed beluga-core in an environment with nothing but its own
+    dependencies (no google-re2, no httpx): the core's types stand on their own."""
+    bindir = fresh_env(tmp_path / "venv", wheelhouse, "beluga-core")
+    missing = run([str(bindir / "python"), "-c", "import re2"])
+    assert missing.returncode != 0  # the optional dependency really is absent
+    out = run(
+        [sys.executable, "-m", "mypy", "--strict", "--python-executable", str(bindir / "python"),
+         "--python-version", "3.11", "--no-incremental", "-p", "beluga_core"],
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+
+
 @pytest.mark.skipif(not ONE_PLUGIN.exists(), reason="plugins/retry not in this checkout")
 def test_core_plus_one_plugin_lists_exactly_that_one(tmp_path: Path, wheelhouse: Path) -> None:
     bindir = fresh_env(tmp_path / "venv", wheelhouse, "beluga-core", "beluga-retry")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -106,10 +106,8 @@ class GatewayPlugin:
         return GatewaySettings
 
     @hookimpl
-    def on_config_change(self, old: Any, new: Any) -> None:
-        settings = new.plugin_settings(self.name)
-        if isinstance(settings, GatewaySettings):
-            self.settings = settings
+    def on_settings(self, settings: GatewaySettings) -> None:
+        self.settings = settings
 
     @hookimpl
     def register_commands(self, commands: CommandRegistry) -> None:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from beluga_gateway.app import Gateway
 
     path = default_config_path(args.config)
-    kit = Kit.from_config(path)  # validates the config before anything listens
+    kit = Kit.from_config(path, plugin_manager=getattr(args, "plugins", None))  # validates before listening
     from beluga_gateway.keys import GatewayState
 
     state = GatewayState(kit.config)
@@ -171,7 +171,7 @@ def demo(config: str | None = None, text: str = DEMO_TEXT) -> int:
     """Start the gateway on a free loopback port, send one chat completion through it, print both, stop."""
     import httpx
 
-    from beluga_core.config import read_file
+    from beluga_core import read_file
     from beluga_gateway.app import Gateway
     from beluga_gateway.keys import GatewayState
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import re2  # type: ignore[import-untyped]
+import re2
 
 from beluga_core import (
     ConfigError,

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 from beluga_core import raw_match, re2_anchor
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from beluga_core import Config, ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
+from beluga_core import ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
 from beluga_guard_injection.detector import DEFAULT_MAX_INPUT_CHARS, DEFAULT_THRESHOLD, InjectionDetector
 from beluga_guard_injection.signals import CATEGORIES
 
@@ -106,10 +106,8 @@ class InjectionPlugin:
         return InjectionSettings
 
     @hookimpl
-    def on_config_change(self, old: Config | None, new: Config) -> None:
-        settings = new.plugin_settings(self.name)
-        if settings is not None:
-            self._apply(settings)
+    def on_settings(self, settings: InjectionSettings) -> None:
+        self._apply(settings)
 
     def _guard(self, guard_input: GuardInput) -> GuardResult | None:
         detector, stages, scan_system = self._build() if self._pending else self._state

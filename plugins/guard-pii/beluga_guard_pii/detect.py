@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
-import re2  # type: ignore[import-untyped]
+import re2
 
 from beluga_core import ConfigError, ConfigIssue, compile_pattern, raw_match, re2_anchor
 

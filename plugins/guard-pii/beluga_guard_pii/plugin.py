@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from beluga_core import Config, ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
+from beluga_core import ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
 from beluga_guard_pii.detect import DEFAULT_PII_PATTERNS, ENTITIES, MAX_USER_PATTERNS, PIIPattern, compile_user_pattern
 from beluga_guard_pii.redactor import ACTIONS, HASH_KEY_ENV, PIIRedactor
 
@@ -122,9 +122,8 @@ class PIIPlugin:
         return PIISettings
 
     @hookimpl
-    def on_config_change(self, old: Config | None, new: Config) -> None:
-        settings = new.plugin_settings(self.name)
-        self._apply(settings if isinstance(settings, PIISettings) else PIISettings())
+    def on_settings(self, settings: PIISettings) -> None:
+        self._apply(settings)
 
     @hookimpl
     def on_input(self, guard_input: GuardInput) -> GuardResult | None:

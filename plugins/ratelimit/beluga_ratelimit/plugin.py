@@ -11,7 +11,6 @@ import attrs
 from beluga_core import (
     BelugaError,
     CallNext,
-    Config,
     Duration,
     ErrorCode,
     LLMRequest,
@@ -115,8 +114,8 @@ class RateLimitPlugin:
         return RateLimitSettings
 
     @hookimpl
-    def on_config_change(self, old: Config | None, new: Config) -> None:
-        self._apply(new.plugin_settings(self.name) or RateLimitSettings())
+    def on_settings(self, settings: RateLimitSettings) -> None:
+        self._apply(settings)
 
     def _apply(self, s: RateLimitSettings) -> None:
         spec = (s.storage, s.failure_mode, float(s.timeout), float(s.recheck_interval))

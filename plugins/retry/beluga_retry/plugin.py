@@ -29,7 +29,7 @@ from beluga_retry.policy import RetryPolicy
 from beluga_retry.runner import _arun
 
 if TYPE_CHECKING:
-    from beluga_core import Config
+    pass
 
 
 @attrs.frozen
@@ -94,10 +94,8 @@ class RetryPlugin:
         return RetrySettings
 
     @hookimpl
-    def on_config_change(self, old: Config | None, new: Config) -> None:
-        settings = new.plugin_settings(self.name)
-        if isinstance(settings, RetrySettings) and settings != self.settings:
-            self._apply(settings)
+    def on_settings(self, settings: RetrySettings) -> None:
+        self._apply(settings)
 
     @hookimpl
     async def wrap_llm_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse | LLMStream:

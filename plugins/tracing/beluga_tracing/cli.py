@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     use_tracer_provider(provider)
     try:
-        kit = Kit(default_config_path(args.config))
+        kit = Kit(default_config_path(args.config), plugin_manager=getattr(args, "plugins", None))
         messages: list[Any] = ([SystemMessage(args.system)] if args.system else []) + [HumanMessage(args.text)]
 
         async def go() -> Any:

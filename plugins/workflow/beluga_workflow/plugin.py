@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from beluga_core import CallNext, Config, LLMRequest, LLMResponse, LLMStream, hookimpl, setting
+from beluga_core import CallNext, LLMRequest, LLMResponse, LLMStream, hookimpl, setting
 from beluga_workflow.runnable import _STEP
 
 
@@ -35,8 +35,8 @@ class WorkflowPlugin:
         return WorkflowSettings
 
     @hookimpl
-    def on_config_change(self, old: Config | None, new: Config) -> None:
-        self._apply(new.plugin_settings(self.name, WorkflowSettings()))
+    def on_settings(self, settings: WorkflowSettings) -> None:
+        self._apply(settings)
 
     @hookimpl
     async def wrap_llm_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse | LLMStream:
