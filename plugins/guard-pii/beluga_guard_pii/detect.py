@@ -903,12 +903,12 @@ class Detector:
             d0 = _skip_start(buf, s, e, len(buf))
             if d0 >= 0:
                 return s, d0, e, d0  # the window sees the look-alike's number, as before
+            # The first pass without skips, from here, is what it would have found.
             s, e = self._plain(self._anchor, buf, s, len(buf))[0]  # type: ignore[misc]
             if s < 0 or buf[s] in _NUMBER_START:
                 return -1, s, e, s
         run = e - s - len(buf[s:e].rstrip(_DIGITS))
-        # emails end in letters, IPv6 groups have at most 4 digits: a run of 9+ is a context word's number
-        return -1, s, e, (e - run if run >= 9 else s)
+        return -1, s, e, (e - run if run >= 9 else s)  # emails end in letters, IPv6 groups have at most 4 digits
 
     def _lone_candidate(self, text: str, hit: Hit) -> list[Hit] | None:
         """The one candidate of an ASCII text, when its check alone decides: [] rejected, [hit] kept
@@ -922,7 +922,7 @@ class Detector:
             return []
         return [hit] if span[0] == s and span[1] == e else None
 
-    def _window(self, buf: bytes, ws: int, we: int, s: int, e: int, count: int, raw: list[Hit], sv: int = -1
+    def _window(self, buf: bytes, ws: int, we: int, s: int, e: int, count: int, raw: list[Hit], sv: int
                 ) -> None:
         """Scan one window of union matches with the built-in parts the ``Set`` says can match there;
         a window holding only a skip match (word at ``sv``) that nothing else needs is left (``_quiet``)."""
