@@ -110,3 +110,24 @@ def test_context_rejected_look_alikes_are_dropped_in_the_first_pass_without_chan
     text: str, expected: str
 ) -> None:
     assert PIIRedactor().redact(text) == expected
+
+
+FILLER = " and then we talked about the weather, the train times and the menu for the weekend" * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Matches far apart are scanned as separate windows, each closed before the next one opens.
+        (f"Mail jane.doe@example.com{FILLER} or call 555-123-4568.",
+         f"Mail [EMAIL]{FILLER} or call [PHONE]."),
+        (f"Card 4111 1111 1111 1111{FILLER}, server 10.0.0.1{FILLER}, SSN 123-45-6789.",
+         f"Card [CREDIT_CARD]{FILLER}, server [IP_ADDRESS]{FILLER}, SSN [SSN]."),
+        # A window holding only a look-alike the first pass drops is left, and the next one is scanned.
+        (f"Upgraded to version 1.2.3.4{FILLER} from 10.0.0.1",
+         f"Upgraded to version 1.2.3.4{FILLER} from [IP_ADDRESS]"),
+        (f"ticket 237-82-2033{FILLER}; SSN 123-45-6789", f"ticket 237-82-2033{FILLER}; SSN [SSN]"),
+    ],
+)
+def test_entities_far_apart_in_one_text_are_each_found(text: str, expected: str) -> None:
+    assert PIIRedactor().redact(text) == expected

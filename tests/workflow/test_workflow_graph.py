@@ -161,6 +161,15 @@ def test_validation_requires_an_entry_that_exists() -> None:
         Graph("empty").validate()
 
 
+def test_validation_names_an_unknown_join_and_lists_the_nodes_when_no_name_is_close() -> None:
+    g = Graph("g").add_node("split", lambda x: x, fan_out=True, join="zzz").add_node("a", lambda x: x)
+    g.add_edge("split", "a").set_entry("split")
+    with pytest.raises(GraphValidationError) as info:
+        g.validate()
+    assert info.value.issues == ("join of fan-out node 'split': unknown node 'zzz' (nodes: split, a)",)
+    assert info.value.nodes == ("zzz",)
+
+
 def test_an_invalid_graph_fails_before_any_node_runs() -> None:
     ran: list[str] = []
     g = Graph("g").add_node("a", lambda x: ran.append("a")).add_edge("a", "missing").set_entry("a")

@@ -173,6 +173,133 @@ def _decode_morse(run: str) -> str:
     return " ".join("".join(_MORSE.get(c, "") for c in w.split()) for w in words)
 
 
+# A decoded view of a text: the decoded text and the byte span (in the text's UTF-8) it was read from.
+_View = tuple[str, int, int]
+_MAX_RUN_VIEWS = 16  # base64/hex runs that decode to text and are scanned, per text
+_RUN_CHARS = 4096  # characters of each run that are decoded
+_MAX_FRAGMENTS = 32  # quoted fragments joined into one view
+
+
+@attrs.define(slots=True)
+class _Hints:
+    """What the hint pass found: encoded runs (byte spans, at most ``MAX_ENCODED_RUNS``), a rot13 cue,
+    the number of leet words, the first morse run (byte span) and a cue to join fragments."""
+
+    runs: list[tuple[int, int]] = attrs.Factory(list)
+    rot: bool = False
+    leet: int = 0
+    morse: tuple[int, int] | None = None
+    frag: bool = False
+
+    def note(self, kind: bytes, match: Any) -> None:
+        """Count one hint other than a run: ``kind`` is its group name in ``_payload_hints``."""
+        if kind == b"leet":
+            word = match.group()
+            if len(word) < 8 or word.strip(_HEX_DIGITS):  # a long pure-hex word is a hash or an id, not leet
+                self.leet += 1
+        elif kind == b"morse":
+            self.morse = self.morse or match.span()
+        elif kind == b"rot":
+            self.rot = True
+        else:
+            self.frag = True
+
+    def wanted(self, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of ``kinds`` still worth looking for: rot13, morse and fragments until seen once,
+        leetspeak until two words."""
+        done = {"rot": self.rot, "leet": self.leet >= 2, "morse": self.morse is not None, "frag": self.frag}
+        return tuple(k for k in kinds if not done[k])
+
+
+def _read_hints(data: bytes, head_end: int) -> _Hints:
+    """The hints in ``data`` (UTF-8): every kind in the head (its first ``head_end`` bytes), then only
+    base64/hex runs. One pass; a kind leaves the pattern once nothing more about it matters."""
+    hints = _Hints()
+    wanted = tuple(_HINT_KINDS)
+    pattern, pos = _PAYLOAD_HINTS, 0
+    while (m := pattern.search(data, pos)) is not None:
+        if m.start() >= head_end:
+            _add_runs(data, m.start(), hints.runs)
+            break
+        pos = max(m.end(), m.start() + 1)
+        kind = m.lastgroup  # bytes, for a bytes pattern
+        if kind == b"b64":
+            if len(hints.runs) < MAX_ENCODED_RUNS:
+                hints.runs.append(m.span())
+            continue
+        hints.note(kind, m)
+        left = hints.wanted(wanted)
+        if left != wanted:
+            wanted = left
+            pattern = _payload_hints(wanted)
+    return hints
+
+
+def _add_runs(data: bytes, pos: int, runs: list[tuple[int, int]]) -> None:
+    """Add the base64/hex runs from ``pos`` on to ``runs``, up to ``MAX_ENCODED_RUNS`` in all."""
+    for m in _B64_RUN.finditer(data, pos):
+        if len(runs) >= MAX_ENCODED_RUNS:
+            break
+        runs.append(m.span())
+
+
+def _decode_run(run: str) -> str | None:
+    """A hex or base64 run's text, or None when it decodes to no text."""
+    decoded = _printable(bytes.fromhex(run[: len(run) // 2 * 2])) if _HEX_RUN.fullmatch(run) else None
+    return decoded or _decode_b64(run)
+
+
+def _run_views(data: bytes, runs: list[tuple[int, int]]) -> list[_View]:
+    """The runs that decode to text (the first ``_RUN_CHARS`` of each; at most ``_MAX_RUN_VIEWS``)."""
+    views: list[_View] = []
+    for start, end in runs:
+        decoded = _decode_run(data[start:end][:_RUN_CHARS].decode("ascii"))
+        if decoded:
+            views.append((decoded, start, end))
+            if len(views) >= _MAX_RUN_VIEWS:
+                break
+    return views
+
+
+def _head_views(text: str, data: bytes, head_end: int, hints: _Hints) -> list[_View]:
+    """The head read as rot13, as leetspeak, the morse run decoded and the quoted fragments joined,
+    each only where its hint was seen; in that order."""
+    head = text[:_HEAD]
+    views: list[_View] = []
+    if hints.rot:
+        views.append((codecs.encode(head, "rot13"), 0, head_end))
+    if hints.leet >= 2:
+        views.append((head.translate(_LEET), 0, head_end))
+    if hints.morse is not None:
+        start, end = hints.morse
+        views.append((_decode_morse(data[start:end].decode("ascii")), start, end))
+    if hints.frag:
+        joined = _joined_fragments(data, min(head_end, len(data)))
+        if joined is not None:
+            views.append((joined, 0, head_end))
+    return views
+
+
+def _joined_fragments(data: bytes, stop: int) -> str | None:
+    """The quoted phrases in ``data[:stop]`` (at most ``_MAX_FRAGMENTS``) joined, or None when there
+    are fewer than two."""
+    frags: list[str] = []
+    pos = 0
+    while len(frags) < _MAX_FRAGMENTS:  # spans from the group-less DFA; the quotes are the first and last byte
+        s, e = _QUOTED(_UNANCHORED, data, pos, stop)[0]
+        if s < 0:
+            break
+        frags.append(data[s + 1 : e - 1].decode("utf-8", "surrogatepass"))
+        pos = e
+    return "".join(frags) if len(frags) >= 2 else None
+
+
+def _char_span(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """A byte span of ``data`` (UTF-8) in character offsets."""
+    return (len(data[:start].decode("utf-8", "surrogatepass")),
+            len(data[:end].decode("utf-8", "surrogatepass")))
+
+
 @attrs.frozen(slots=True)
 class _Hit:
     category: str
@@ -489,69 +616,14 @@ class InjectionDetector:
         data = text.encode("utf-8", "surrogatepass")
         ascii_text = len(data) == len(text)
         head_end = _HEAD if ascii_text else len(text[:_HEAD].encode("utf-8", "surrogatepass"))
-        views: list[tuple[str, int, int]] = []  # decoded text, byte span in ``data``
-        runs: list[tuple[int, int]] = []  # base64/hex runs, byte spans, at most MAX_ENCODED_RUNS
-        rot = frag = False
-        leet = 0
-        morse: tuple[int, int] | None = None
-        rest = -1  # where the head ends at a hint boundary; only runs are looked for after it
-        wanted = tuple(_HINT_KINDS)
-        hints, pos = _PAYLOAD_HINTS, 0
-        while (m := hints.search(data, pos)) is not None:
-            if m.start() >= head_end:
-                rest = m.start()
-                break
-            pos = max(m.end(), m.start() + 1)
-            kind = m.lastgroup  # bytes, for a bytes pattern
-            if kind == b"b64":
-                if len(runs) < MAX_ENCODED_RUNS:
-                    runs.append(m.span())
-                continue
-            if kind == b"leet":
-                word = m.group()
-                if len(word) < 8 or word.strip(_HEX_DIGITS):  # a long pure-hex word is a hash or an id, not leet
-                    leet += 1
-            elif kind == b"morse":
-                morse = morse or m.span()
-            elif kind == b"rot":
-                rot = True
-            else:
-                frag = True
-            done = {"rot": rot, "leet": leet >= 2, "morse": morse is not None, "frag": frag}
-            if any(done[k] for k in wanted):
-                wanted = tuple(k for k in wanted if not done[k])
-                hints = _payload_hints(wanted)
-        if rest >= 0:
-            for m in _B64_RUN.finditer(data, rest):
-                if len(runs) >= MAX_ENCODED_RUNS:
-                    break
-                runs.append(m.span())
-        for start, end in runs:
-            run = data[start:end][:4096].decode("ascii")
-            decoded = _printable(bytes.fromhex(run[: len(run) // 2 * 2])) if _HEX_RUN.fullmatch(run) else None
-            decoded = decoded or _decode_b64(run)
-            if decoded:
-                views.append((decoded, start, end))
-                if len(views) >= 16:
-                    break
-        head = text[:_HEAD]
-        if rot:
-            views.append((codecs.encode(head, "rot13"), 0, head_end))
-        if leet >= 2:
-            views.append((head.translate(_LEET), 0, head_end))
-        if morse is not None:
-            views.append((_decode_morse(data[morse[0]:morse[1]].decode("ascii")), *morse))
-        if frag:
-            frags: list[str] = []
-            pos, stop = 0, min(head_end, len(data))
-            while len(frags) < 32:  # spans from the group-less DFA; the quotes are the first and last byte
-                s, e = _QUOTED(_UNANCHORED, data, pos, stop)[0]
-                if s < 0:
-                    break
-                frags.append(data[s + 1 : e - 1].decode("utf-8", "surrogatepass"))
-                pos = e
-            if len(frags) >= 2:
-                views.append(("".join(frags), 0, head_end))
+        hints = _read_hints(data, head_end)
+        views = _run_views(data, hints.runs) + _head_views(text, data, head_end, hints)
+        return self._best_view(views, data, ascii_text, tool)
+
+    def _best_view(self, views: list[_View], data: bytes, ascii_text: bool, tool: bool
+                   ) -> tuple[float, list[_Hit]] | None:
+        """The highest-scoring decoded view (the first of equals), its hits placed on the encoded span
+        (character offsets); None when no view scores above the obfuscation bonus on one weak signal."""
         best: tuple[float, list[_Hit]] | None = None
         for decoded, start, end in views:
             hits, _ = self._builtin_hits(Normalized(decoded))
@@ -560,12 +632,10 @@ class InjectionDetector:
             score, chosen = self._decide(hits, tool, True)
             if score < 0.3 + OBFUSCATION_BONUS:  # the bonus alone, on one weak signal, does not block
                 continue
-            if not ascii_text:  # byte offsets to character offsets
-                start, end = len(data[:start].decode("utf-8", "surrogatepass")), len(
-                    data[:end].decode("utf-8", "surrogatepass"))
-            placed = [attrs.evolve(h, start=start, end=end) for h in chosen]
             if best is None or score > best[0]:
-                best = (score, placed)
+                if not ascii_text:
+                    start, end = _char_span(data, start, end)
+                best = (score, [attrs.evolve(h, start=start, end=end) for h in chosen])
         return best
 
     def _user_hits(self, norm: Normalized) -> list[_Hit]:

@@ -421,21 +421,33 @@ def check_credit_card(text: str, s: int, e: int) -> tuple[int, int] | None:
     sep = next((c for c in " -:" if text.find(c, s, e) >= 0), "")
     if not sep:
         return None
+    return _card_in_run(text, s, e, sep)
+
+
+def _card_in_run(text: str, s: int, e: int, sep: str) -> tuple[int, int] | None:
+    """The first card in the run ``text[s:e]`` of digit groups joined by ``sep``, grown over the card
+    readings that start inside it and run on past it; None when no group starts a card."""
     shape = _CARD_SHAPE[sep]
     m = shape.search(text, s, e)
     while m is not None:
         a = m.start()
         b = _card_end(text, m, 0)
         if b:
-            k = text.find(sep, a, b)
-            while 0 <= k < b:  # a card reading that starts inside this one and ends past it
-                m2 = shape.match(text, k + 1, e)
-                if m2 is not None:
-                    b = _card_end(text, m2, b + 1) or b
-                k = text.find(sep, k + 1, b)
-            return a, b
+            return a, _card_reach(text, shape, sep, a, b, e)
         m = shape.search(text, a + 5, e)
     return None
+
+
+def _card_reach(text: str, shape: re.Pattern[str], sep: str, a: int, b: int, e: int) -> int:
+    """Where the card ``text[a:b]`` must end so that it covers every card reading (``shape``) that
+    starts after one of its separators and ends past it, up to ``e``."""
+    k = text.find(sep, a, b)
+    while 0 <= k < b:
+        m = shape.match(text, k + 1, e)
+        if m is not None:
+            b = _card_end(text, m, b + 1) or b
+        k = text.find(sep, k + 1, b)
+    return b
 
 
 #: The longest card as written: 19 digits in five groups.
@@ -652,6 +664,15 @@ def _ascii_reading(text: str, joins: bool) -> tuple[str, list[int], bool]:
     space ('4111\u200b1111...' is grouped, 'card\u200b4111...' is a word and a number). Returns the
     reading, where in it each dropped character was (sorted) and whether any run was read as a space.
     """
+    read, invisible = _read_lookalikes(text)
+    if not invisible:
+        return read, [], False
+    return _drop_invisible(read, joins)
+
+
+def _read_lookalikes(text: str) -> tuple[str, bool]:
+    """``text`` with each look-alike that has a reading (``_READING``) replaced by it, and whether it
+    holds invisible characters (left in place)."""
     read = text
     invisible = False
     for c in _ODD_CHARS.intersection(text):  # one C pass; then one str.replace per distinct look-alike
@@ -660,8 +681,12 @@ def _ascii_reading(text: str, joins: bool) -> tuple[str, list[int], bool]:
             invisible = True
         else:
             read = read.replace(c, r)
-    if not invisible:
-        return read, [], False
+    return read, invisible
+
+
+def _drop_invisible(read: str, joins: bool) -> tuple[str, list[int], bool]:
+    """``read`` without its invisible characters (with ``joins``, a run of them next to a digit read as
+    one space), where in the result each dropped one was, and whether any run was read as a space."""
     pieces: list[str] = []
     dropped: list[int] = []
     joined = False
@@ -798,86 +823,110 @@ class Detector:
         buf = text.encode("utf-8", "surrogatepass")
         if _ODD_RUNS(self._anchor, buf, 0, len(buf))[0][0] < 0:
             return self._scan(text)
-        read, dropped, joined = _ascii_reading(text, True)
-        hits = _map_back(self._scan(read), dropped)
+        hits, joined = self._scan_reading(text, True)
         if joined:  # invisible characters next to digits: also read them as nothing at all
-            read, dropped, _ = _ascii_reading(text, False)
-            hits = _union(hits, _map_back(self._scan(read), dropped))
+            hits = _union(hits, self._scan_reading(text, False)[0])
         return hits
 
+    def _scan_reading(self, text: str, joins: bool) -> tuple[list[Hit], bool]:
+        """Hits in ``text``'s ASCII reading (``_ascii_reading``) in ``text``'s offsets, and whether a run
+        of invisible characters was read as a space."""
+        read, dropped, joined = _ascii_reading(text, joins)
+        return _map_back(self._scan(read), dropped), joined
+
     def _scan(self, text: str) -> list[Hit]:
+        """Validated, non-overlapping hits in ``text`` as it is (no look-alikes read)."""
         if not text:
             return []
         buf = text.encode("utf-8", "surrogatepass")
         n = len(buf)
-        anchor = self._anchor
         raw: list[Hit] = []
-        union = self._union
-        if union is not None:
-            # Union matches within reach of each other form one window; each window is then
-            # handed to ``_window`` (hot path: no generator, no per-match lists).
-            skips = self._skips
-            pos = ws = we = cs = ce = count = 0
-            sv = -1  # where the window's one match starts, if it is a look-alike the first pass rejects
-            while pos < n:
-                s, e = union(anchor, buf, pos, n)[0]
-                if s < 0:
-                    break
-                vs = -1
-                c = buf[s]
-                if c not in _NUMBER_START:  # an email, an IPv6 address, a context word and its number, or a skip
-                    if skips and c in _ASCII_LETTERS and 48 <= buf[e - 1] <= 57 and not buf[e - 9 : e].isdigit() \
-                            and buf.count(b":", s, e) < 2:  # emails end in a letter, IPv6 has 2+ ':'
-                        d0 = _skip_start(buf, s, e, n)
-                        if d0 >= 0:
-                            vs, s = s, d0  # the window sees the look-alike's number, as before
-                        else:  # the first pass without skips, from here, is what it would have found
-                            s, e = self._plain(anchor, buf, s, n)[0]  # type: ignore[misc]
-                            if s < 0:
-                                break
-                            c = buf[s]
-                if e == s:  # empty matches carry nothing to redact
-                    pos = e + 1
-                    continue
-                pos = e
-                a = s - 16 if s > 16 else 0
-                fs = s
-                if vs < 0 and c not in _NUMBER_START:
-                    run = e - s - len(buf[s:e].rstrip(_DIGITS))
-                    if run >= 9:  # emails end in letters, IPv6 groups have at most 4 digits
-                        fs = e - run
-                if count and a <= we:
-                    count += 1
-                    b = e + _WINDOW
-                    if b > we:
-                        we = b if b < n else n
-                    continue
-                if count and not (count == 1 and sv >= 0 and _quiet(buf, ws, we, sv, ce)):
-                    self._window(buf, ws, we, cs, ce, count, raw)
-                b = e + _WINDOW
-                ws, we, cs, ce, count, sv = a, (b if b < n else n), fs, e, 1, vs
-            if count and not (count == 1 and sv >= 0 and _quiet(buf, ws, we, sv, ce)):
-                self._window(buf, ws, we, cs, ce, count, raw)
+        if self._union is not None:
+            self._builtin_candidates(self._union, buf, n, raw)
         for i, match in self._user:
-            raw.extend((s, e, i) for s, e in _spans(match, anchor, buf, 0, n))
+            raw.extend((s, e, i) for s, e in _spans(match, self._anchor, buf, 0, n))
         if not raw:
             return []
         if len(raw) == 1 and n == len(text):  # one candidate in ASCII text: the common case of prose
-            s, e, i = raw[0]
-            p = self.patterns[i]
-            if p.check is not None and p.validator is None:
-                span = p.check(text, s, e)
-                if span is None:
-                    return []
-                if span[0] == s and span[1] == e:
-                    return raw
+            lone = self._lone_candidate(text, raw[0])
+            if lone is not None:
+                return lone
         if n != len(text):
             offs = _char_offsets(buf, [x for s, e, _ in raw for x in (s, e)])
             raw = [(offs[s], offs[e], i) for s, e, i in raw]
         return self._resolve(text, self._validate(text, raw))
 
-    def _window(self, buf: bytes, ws: int, we: int, s: int, e: int, count: int, raw: list[Hit]) -> None:
-        """Scan one window of union matches with the built-in parts the ``Set`` says can match there."""
+    def _builtin_candidates(self, union: Callable[..., Any], buf: bytes, n: int, raw: list[Hit]) -> None:
+        """Add the built-in parts' matches in ``buf`` (``n`` bytes) to ``raw`` (byte offsets, not yet
+        validated). ``union`` finds where any part may match (``self._union``).
+
+        Union matches within reach of each other form one window; each window is then handed to
+        ``_window`` (hot path: no generator, no per-match lists)."""
+        anchor = self._anchor
+        pos = ws = we = cs = ce = count = 0
+        sv = -1  # where the window's one match starts, if it is a look-alike the first pass rejects
+        while pos < n:
+            s, e = union(anchor, buf, pos, n)[0]
+            if s < 0:
+                break
+            vs, fs = -1, s  # vs: where a skip match's word starts; fs: where the window's numbers start
+            if buf[s] not in _NUMBER_START:  # an email, an IPv6 address, a context word and its number, or a skip
+                vs, s, e, fs = self._word_match(buf, s, e)
+                if s < 0:
+                    break
+            if e == s:  # empty matches carry nothing to redact
+                pos = e + 1
+                continue
+            pos = e
+            a = s - 16 if s > 16 else 0
+            if count and a <= we:  # within reach: the window grows
+                count += 1
+                b = e + _WINDOW
+                if b > we:
+                    we = b if b < n else n
+                continue
+            if count:
+                self._window(buf, ws, we, cs, ce, count, raw, sv)
+            b = e + _WINDOW
+            ws, we, cs, ce, count, sv = a, (b if b < n else n), fs, e, 1, vs
+        if count:
+            self._window(buf, ws, we, cs, ce, count, raw, sv)
+
+    def _word_match(self, buf: bytes, s: int, e: int) -> tuple[int, int, int, int]:
+        """A union match ``buf[s:e]`` that starts with no digit, as the window loop takes it: (where a
+        skip match's word starts or -1, start, end, where its number starts). A skip match whose bytes
+        could join it to something else gives way to what the first pass without skips finds from
+        there (start -1: nothing)."""
+        if self._skips and buf[s] in _ASCII_LETTERS and 48 <= buf[e - 1] <= 57 and not buf[e - 9 : e].isdigit() \
+                and buf.count(b":", s, e) < 2:  # emails end in a letter, IPv6 has 2+ ':'
+            d0 = _skip_start(buf, s, e, len(buf))
+            if d0 >= 0:
+                return s, d0, e, d0  # the window sees the look-alike's number, as before
+            # The first pass without skips, from here, is what it would have found.
+            s, e = self._plain(self._anchor, buf, s, len(buf))[0]  # type: ignore[misc]
+            if s < 0 or buf[s] in _NUMBER_START:
+                return -1, s, e, s
+        run = e - s - len(buf[s:e].rstrip(_DIGITS))
+        return -1, s, e, (e - run if run >= 9 else s)  # emails end in letters, IPv6 groups have at most 4 digits
+
+    def _lone_candidate(self, text: str, hit: Hit) -> list[Hit] | None:
+        """The one candidate of an ASCII text, when its check alone decides: [] rejected, [hit] kept
+        whole; None when the general path must (no check, a validator, or only a part kept)."""
+        s, e, i = hit
+        p = self.patterns[i]
+        if p.check is None or p.validator is not None:
+            return None
+        span = p.check(text, s, e)
+        if span is None:
+            return []
+        return [hit] if span[0] == s and span[1] == e else None
+
+    def _window(self, buf: bytes, ws: int, we: int, s: int, e: int, count: int, raw: list[Hit], sv: int
+                ) -> None:
+        """Scan one window of union matches with the built-in parts the ``Set`` says can match there;
+        a window holding only a skip match (word at ``sv``) that nothing else needs is left (``_quiet``)."""
+        if count == 1 and sv >= 0 and _quiet(buf, ws, we, sv, ce=e):
+            return
         # One byte of context each side keeps \b right at the window's edges.
         found: Sequence[int] = self._parts(buf[ws - 1 if ws else 0 : we + 1]) or ()
         builtin = self._builtin

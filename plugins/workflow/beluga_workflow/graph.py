@@ -95,6 +95,32 @@ def _acyclic(names: list[str], edges: list[Edge]) -> bool:
     return seen == len(names)
 
 
+def _did_you_mean(name: str, names: list[str]) -> str:
+    """The hint after an unknown node's name: the closest node name, else every node's."""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (nodes: {', '.join(names) or 'none'})"
+
+
+def _records(nodes: dict[str, _Node]) -> dict[str, _Rec]:
+    """The fast walk's records (``_Rec``), one per node, pointing at each other."""
+    recs: dict[str, _Rec] = {name: [name, n.fn, n.is_async, None, None, (), None, None] for name, n in nodes.items()}
+    for name, n in nodes.items():
+        rec = recs[name]
+        if any(cond_async for _, _, cond_async in n.edges):
+            rec[7] = n.edges
+            continue
+        conds: list[tuple[Condition, _Rec]] = []
+        for to, cond, _ in n.edges:
+            if cond is None:
+                rec[6] = recs[to]
+                break
+            conds.append((cond, recs[to]))
+        if conds:
+            rec[3], rec[4] = conds[0]
+            rec[5] = tuple(conds[1:])
+    return recs
+
+
 class Graph:
     """Nodes and conditional edges, walked from the entry node until a node has no matching edge.
 
@@ -188,52 +214,77 @@ class Graph:
         return self
 
     def _compile(self) -> _Plan:
-        issues: list[str] = []
-        bad: list[str] = []
+        """Check the graph (``GraphValidationError`` lists every problem) and build the plan its runs
+        walk, kept until the graph changes."""
         names = list(self._nodes)
-
-        def unknown(what: str, name: str) -> None:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (nodes: {', '.join(names) or 'none'})"
-            issues.append(f"{what}: unknown node {name!r}{hint}")
-            bad.append(name)
-
-        if not names:
-            issues.append("it has no nodes; add some with add_node(name, node)")
-        if self._entry is None:
-            if names:
-                issues.append(f"it has no entry node; call set_entry(name) with one of: {', '.join(names)}")
-        elif self._entry not in self._nodes:
-            unknown("set_entry()", self._entry)
-        for e in self._edges:
-            for end in (e.from_, e.to):
-                if end not in self._nodes:
-                    unknown(f"edge {e.from_!r} -> {e.to!r}", end)
-        for src, join in self._join.items():
-            if join not in self._nodes:
-                unknown(f"join of fan-out node {src!r}", join)
-        if self._entry in self._nodes:
-            reach = {self._entry}
-            todo = [self._entry]
-            out: dict[str, list[str]] = {}
-            for e in self._edges:
-                out.setdefault(e.from_, []).append(e.to)
-            for src, join in self._join.items():
-                out.setdefault(src, []).append(join)
-            while todo:
-                for nxt in out.get(todo.pop(), ()):
-                    if nxt not in reach:
-                        reach.add(nxt)
-                        todo.append(nxt)
-            for name in names:
-                if name not in reach:
-                    issues.append(
-                        f"node {name!r} is unreachable from entry {self._entry!r}; add an edge to it or remove it"
-                    )
-                    bad.append(name)
+        issues, bad = self._problems(names)
         if issues:
             raise GraphValidationError(self.name, issues, bad)
         assert self._entry is not None
+        nodes = self._compiled_nodes()
+        recs = _records(nodes)
+        plan = _Plan(
+            self._entry, nodes, recs, recs[self._entry],
+            not self._fan_out and self._node_timeout is None,
+            not _acyclic(names, self._edges) or len(names) > self._max_steps,
+        )
+        self._plan = plan
+        return plan
+
+    def _problems(self, names: list[str]) -> tuple[list[str], list[str]]:
+        """What keeps the graph from running (no nodes, no entry, unknown or unreachable nodes), one
+        message each, and the node names at fault."""
+        issues: list[str] = []
+        bad: list[str] = []
+        if not names:
+            issues.append("it has no nodes; add some with add_node(name, node)")
+        if self._entry is None and names:
+            issues.append(f"it has no entry node; call set_entry(name) with one of: {', '.join(names)}")
+        for what, name in self._unknown_references():
+            issues.append(f"{what}: unknown node {name!r}{_did_you_mean(name, names)}")
+            bad.append(name)
+        for name in self._unreachable(names):
+            issues.append(f"node {name!r} is unreachable from entry {self._entry!r}; add an edge to it or remove it")
+            bad.append(name)
+        return issues, bad
+
+    def _unknown_references(self) -> list[tuple[str, str]]:
+        """(where, name) of each reference to a node that was never added: the entry, then the edges'
+        ends, then the fan-out joins."""
+        out: list[tuple[str, str]] = []
+        if self._entry is not None and self._entry not in self._nodes:
+            out.append(("set_entry()", self._entry))
+        for e in self._edges:
+            for end in (e.from_, e.to):
+                if end not in self._nodes:
+                    out.append((f"edge {e.from_!r} -> {e.to!r}", end))
+        for src, join in self._join.items():
+            if join not in self._nodes:
+                out.append((f"join of fan-out node {src!r}", join))
+        return out
+
+    def _unreachable(self, names: list[str]) -> list[str]:
+        """The nodes no edge or join leads to from the entry, in the order they were added (none when
+        the entry is not a node: that is reported as unknown)."""
+        if self._entry not in self._nodes:
+            return []
+        out: dict[str, list[str]] = {}
+        for e in self._edges:
+            out.setdefault(e.from_, []).append(e.to)
+        for src, join in self._join.items():
+            out.setdefault(src, []).append(join)
+        reach = {self._entry}
+        todo = [self._entry]
+        while todo:
+            for nxt in out.get(todo.pop(), ()):
+                if nxt not in reach:
+                    reach.add(nxt)
+                    todo.append(nxt)
+        return [name for name in names if name not in reach]
+
+    def _compiled_nodes(self) -> dict[str, _Node]:
+        """Each node with its call, its outgoing edges in the order they were added (each condition
+        marked async or not) and its fan-out settings."""
         edges: dict[str, list[tuple[str, Condition | None, bool]]] = {}
         for e in self._edges:
             cond_async = e.condition is not None and inspect.iscoroutinefunction(e.condition)
@@ -242,38 +293,9 @@ class Graph:
         for name, node in self._nodes.items():
             _, fn, is_async = node_call(node)
             call = (name, fn, is_async)  # the graph's name for the node, whatever the runnable calls itself
-            compiled[name] = _Node(
-                call,
-                call[1],
-                call[2],
-                tuple(edges.get(name, ())),
-                name in self._fan_out,
-                self._join.get(name),
-            )
-        recs: dict[str, _Rec] = {
-            name: [name, n.fn, n.is_async, None, None, (), None, None] for name, n in compiled.items()
-        }
-        for name, n in compiled.items():
-            rec = recs[name]
-            if any(cond_async for _, _, cond_async in n.edges):
-                rec[7] = n.edges
-                continue
-            conds: list[tuple[Condition, _Rec]] = []
-            for to, cond, _ in n.edges:
-                if cond is None:
-                    rec[6] = recs[to]
-                    break
-                conds.append((cond, recs[to]))
-            if conds:
-                rec[3], rec[4] = conds[0]
-                rec[5] = tuple(conds[1:])
-        plan = _Plan(
-            self._entry, compiled, recs, recs[self._entry],
-            not self._fan_out and self._node_timeout is None,
-            not _acyclic(names, self._edges) or len(names) > self._max_steps,
-        )
-        self._plan = plan
-        return plan
+            compiled[name] = _Node(call, fn, is_async, tuple(edges.get(name, ())), name in self._fan_out,
+                                   self._join.get(name))
+        return compiled
 
     # -- running -----------------------------------------------------------------------------
     async def ainvoke(self, input: Any, /, *, timeout: float | None = None, budget: TimeoutBudget | None = None) -> Any:
