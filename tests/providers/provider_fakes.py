@@ -1,4 +1,4 @@
-"""Small but real HTTP servers on 127.0.0.1 that speak the OpenAI and Anthropic wire formats.
+"""Stand-ins for the OpenAI and Anthropic APIs on ``beluga_http.testing``'s scripted loopback server.
 
 Each answers like the real API by default (echoing the last user message, calling a tool when
 tools are offered, streaming SSE when asked) and can be scripted to misbehave for one request:
@@ -10,178 +10,29 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = Callable[["Handler"], None]
+from beluga_http.testing import (
+    FakeServer,
+    Handler,
+    Reply,
+    closed_port_url,
+    data,
+    event,
+    json_reply,
+    raw_reply,
+    slow,
+    sse_reply,
+)
+
+__all__ = [  # the scripted server's parts, for the tests that import them from here
+    "ANTHROPIC_KEY", "OPENAI_KEY", "FakeServer", "Handler", "Reply", "closed_port_url", "data", "event",
+    "json_reply", "raw_reply", "slow", "sse_reply",
+]
 
 OPENAI_KEY = "sk-test-0123456789abcdef"
 ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
-
-
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (the port was just free)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FakeServer  # type: ignore[assignment]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        record = {"path": self.path, "headers": headers, "body": body, "client": self.client_address}
-        self.server.requests.append(record)
-        reply = self.server.next_reply(self)
-        try:
-            reply(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    # -- writing helpers used by the replies ---------------------------------------------------
-    def send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self.send_bytes(status, json.dumps(obj).encode(), "application/json", headers)
-
-    def send_bytes(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def start_chunked(self, status: int = 200, ctype: str = "text/event-stream") -> None:
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-
-    def chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def end_chunked(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def cut(self) -> None:
-        """Drop the connection now, mid-body."""
-        self.wfile.flush()
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_RDWR)
-
-
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, default: Callable[[Handler], None], api_key: str) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.default = default
-        self.api_key = api_key
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[Reply] = []
-        self.cached_tokens = 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that time out and hang up are part of the tests
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> FakeServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-    def push(self, *replies: Reply) -> None:
-        with self._lock:
-            self.script.extend(replies)
-
-    def next_reply(self, handler: Handler) -> Reply:
-        with self._lock:
-            if self.script:
-                return self.script.pop(0)
-        return self.default
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.requests[-1]
-
-
-# -- scripted replies ----------------------------------------------------------------------------
-
-
-def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:
-    def reply(h: Handler) -> None:
-        if delay:
-            time.sleep(delay)
-        h.send_json(status, obj, headers)
-
-    return reply
-
-
-def raw_reply(status: int, data: bytes, ctype: str = "application/json", headers: dict[str, str] | None = None,
-              ) -> Reply:
-    return lambda h: h.send_bytes(status, data, ctype, headers)
-
-
-def sse_reply(pieces: list[bytes], *, delay: float = 0.0, cut: bool = False) -> Reply:
-    """Send ``pieces`` as separate network writes (so events arrive split), then end or cut."""
-
-    def reply(h: Handler) -> None:
-        h.start_chunked()
-        for p in pieces:
-            h.chunk(p)
-            if delay:
-                time.sleep(delay)
-        if cut:
-            h.cut()
-        else:
-            h.end_chunked()
-
-    return reply
-
-
-def slow(seconds: float, then: Reply | None = None) -> Reply:
-    def reply(h: Handler) -> None:
-        time.sleep(seconds)
-        (then or h.server.default)(h)
-
-    return reply
-
-
-def data(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj).encode() + b"\n\n"
-
-
-def event(name: str, obj: Any) -> bytes:
-    return f"event: {name}\n".encode() + data(obj)
-
 
 # -- OpenAI Chat Completions ---------------------------------------------------------------------
 
