@@ -16,7 +16,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
@@ -238,30 +238,13 @@ def _convert(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
     if tp is Any or tp is object:
         return value
     origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:
-            return _convert(options[0], value, path, ctx)
-        for option in options:
-            trial = _Ctx(ctx.file, ctx.lines)
-            out = _convert(option, value, path, trial)
-            if not trial.issues:
-                return out
-        ctx.add(path, f"expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
-        return _MISSING
+        return _convert_union(typing.get_args(tp), value, path, ctx)
     if value is None:
         ctx.add(path, f"expected {_type_name(tp)}, got nothing (null)")
         return _MISSING
     if origin is Literal:
-        if value in args:
-            return value
-        close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        ctx.add(path, f"must be one of {', '.join(map(repr, args))}, got {value!r}{hint}")
-        return _MISSING
+        return _one_of(typing.get_args(tp), value, path, ctx)
     if attrs.has(tp):
         return build(tp, value, path, ctx)
     if tp is Duration:
@@ -270,57 +253,91 @@ def _convert(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
         except ValueError as exc:
             ctx.add(path, str(exc))
             return _MISSING
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        ctx.add(path, f"expected true or false, got {value!r}")
-        return _MISSING
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        ctx.add(path, f"expected an integer, got {value!r}")
-        return _MISSING
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        ctx.add(path, f"expected a number, got {value!r}")
-        return _MISSING
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        ctx.add(path, f"expected a string, got {value!r}")
-        return _MISSING
+    if tp in _SCALARS:
+        return _convert_scalar(tp, value, path, ctx)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         try:
             return tp(value)
         except ValueError:
-            options = [str(m.value) for m in tp]
-            close = difflib.get_close_matches(str(value), options, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            ctx.add(path, f"must be one of {', '.join(map(repr, options))}, got {value!r}{hint}")
-            return _MISSING
+            return _one_of(tuple(str(m.value) for m in tp), _NOT_A_VALUE, path, ctx, shown=value)
     if origin in (tuple, list, Sequence, typing.Sequence) or tp in (tuple, list):
-        if not isinstance(value, list | tuple):
-            ctx.add(path, f"expected a list, got {value!r}")
-            return _MISSING
-        item_tp = args[0] if args else Any
-        items = [_convert(item_tp, v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
-        if any(item is _MISSING for item in items):
-            return _MISSING  # each bad element is reported; the list is not half-built
-        return tuple(items) if origin is not list else items
+        return _convert_list(tp, value, path, ctx)
     if origin in (dict, Mapping, typing.Mapping) or tp in (dict,):
-        if not isinstance(value, dict):
-            ctx.add(path, f"expected a table, got {value!r}")
-            return _MISSING
-        val_tp = args[1] if len(args) == 2 else Any
-        table = {k: _convert(val_tp, v, _join(path, k), ctx) for k, v in value.items()}
-        return _MISSING if any(v is _MISSING for v in table.values()) else table
+        return _convert_table(tp, value, path, ctx)
     if isinstance(tp, type):
         if isinstance(value, tp):
             return value
         ctx.add(path, f"expected {_type_name(tp)}, got {value!r}")
         return _MISSING
     return value
+
+
+def _convert_union(options: tuple[Any, ...], value: Any, path: str, ctx: _Ctx) -> Any:
+    """The first option ``value`` converts to without an issue (``None`` for an optional)."""
+    if value is None and type(None) in options:
+        return None
+    options = tuple(o for o in options if o is not type(None))
+    if len(options) == 1:
+        return _convert(options[0], value, path, ctx)
+    for option in options:
+        trial = _Ctx(ctx.file, ctx.lines)
+        out = _convert(option, value, path, trial)
+        if not trial.issues:
+            return out
+    ctx.add(path, f"expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+    return _MISSING
+
+
+_NOT_A_VALUE = object()
+
+
+def _one_of(allowed: tuple[Any, ...], value: Any, path: str, ctx: _Ctx, *, shown: Any = _NOT_A_VALUE) -> Any:
+    """``value`` if it is one of ``allowed``; otherwise an issue naming the closest, if any
+    (``shown`` is what the message quotes, when that is not ``value``)."""
+    if value in allowed:
+        return value
+    shown = value if shown is _NOT_A_VALUE else shown
+    close = difflib.get_close_matches(str(shown), [str(a) for a in allowed], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    ctx.add(path, f"must be one of {', '.join(map(repr, allowed))}, got {shown!r}{hint}")
+    return _MISSING
+
+
+#: Scalar types: what a value must be (bool is not an int here), and how it is stored.
+_SCALARS: dict[type, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {
+    bool: (lambda v: isinstance(v, bool), lambda v: v),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v),
+    float: (lambda v: isinstance(v, int | float) and not isinstance(v, bool), float),
+    str: (lambda v: isinstance(v, str), lambda v: v),
+}
+
+
+def _convert_scalar(tp: type, value: Any, path: str, ctx: _Ctx) -> Any:
+    accepts, store = _SCALARS[tp]
+    if accepts(value):
+        return store(value)
+    ctx.add(path, f"expected {_type_name(tp)}, got {value!r}")
+    return _MISSING
+
+
+def _convert_list(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, list | tuple):
+        ctx.add(path, f"expected a list, got {value!r}")
+        return _MISSING
+    args = typing.get_args(tp)
+    items = [_convert(args[0] if args else Any, v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+    if any(item is _MISSING for item in items):
+        return _MISSING  # each bad element is reported; the list is not half-built
+    return items if typing.get_origin(tp) is list else tuple(items)
+
+
+def _convert_table(tp: Any, value: Any, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(value, dict):
+        ctx.add(path, f"expected a table, got {value!r}")
+        return _MISSING
+    args = typing.get_args(tp)
+    table = {k: _convert(args[1] if len(args) == 2 else Any, v, _join(path, k), ctx) for k, v in value.items()}
+    return _MISSING if any(v is _MISSING for v in table.values()) else table
 
 
 def _key_of(a: attrs.Attribute[Any]) -> str:
