@@ -6,6 +6,7 @@ All are frozen attrs classes; change one with ``attrs.evolve`` (or the ``with_*`
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal, TypeAlias
 
@@ -230,8 +231,6 @@ class LLMRequest:
         """Seconds left before the deadline (may be negative), or None without one."""
         if self.deadline is None:
             return None
-        import time
-
         return self.deadline - time.monotonic()
 
 
