@@ -4,6 +4,8 @@
     python3 dev.py run     # set up .venv, start the gateway on the defaults, send one request through it
     python3 dev.py test    # set up .venv, then run the whole test suite
     python3 dev.py bench   # set up .venv with the peers' packages, then run every benchmark
+    python3 dev.py docs    # set up .venv, then build the documentation site into site/ (strict)
+    python3 dev.py docs serve   # the same site on http://127.0.0.1:8000, rebuilt as you edit
 
 Only Python 3.11+ is needed: the script creates .venv and installs the core, the toolkits under
 toolkit/ and every plugin under plugins/ (editable) and the development tools into it. It
@@ -81,6 +83,14 @@ def main(argv: list[str]) -> int:
     if cmd == "test":
         setup()
         return subprocess.call([str(PY), "-m", "pytest", *rest])
+    if cmd == "docs":
+        # mkdocs.yml at the root; --strict: a broken link, a missing page or anchor is an error.
+        setup()
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's banner about its successor
+        mkdocs = [str(PY), "-m", "mkdocs"]
+        if rest[:1] == ["serve"]:
+            return subprocess.call([*mkdocs, "serve", "--strict", *rest[1:]], env=env)
+        return subprocess.call([*mkdocs, "build", "--strict", *rest], env=env)
     if cmd == "bench":
         setup(bench=True)
         return subprocess.call([str(PY), str(ROOT / "benchmarks" / "run_all.py"), *rest])
