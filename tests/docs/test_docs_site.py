@@ -101,6 +101,16 @@ def _missing_keys(html: str, keys: list[str]) -> list[str]:
     return [k for k in keys if f"<td><code>{k}</code></td>" not in html]
 
 
+def _without_help(cls: type) -> list[str]:
+    """Keys whose ``setting(help=...)`` is empty: the table would give them no meaning."""
+    hints = typing.get_type_hints(cls)
+    found = [str(f.metadata.get("key", f.name)) for f in attrs.fields(cls) if not f.metadata.get("help")]
+    for field in attrs.fields(cls):
+        inner = [a for a in (hints[field.name], *typing.get_args(hints[field.name])) if attrs.has(a)]
+        found += [k for a in inner for k in _without_help(a)]
+    return found
+
+
 def test_the_site_builds_strictly_with_every_page(site: Path) -> None:
     on_disk = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if "_hooks" not in p.parts}
     assert on_disk - set(NAV) == set(), "pages missing from the nav in mkdocs.yml"
@@ -129,11 +139,13 @@ def test_every_config_key_of_a_plugin_is_on_its_page(ep: importlib.metadata.Entr
         schema = ProviderConfig
     assert _keys(schema), schema
     assert _missing_keys(_html(site, page), _keys(schema)) == [], f"keys of {ep.name} missing from docs/{page}"
+    assert _without_help(schema) == [], f"keys of {ep.name} without a help text"
 
 
 @pytest.mark.parametrize("schema", [BelugaSettings, ProviderConfig], ids=["beluga", "providers"])
 def test_every_core_config_key_is_on_the_configuration_page(schema: type, site: Path) -> None:
     assert _missing_keys(_html(site, "configuration.md"), _keys(schema)) == []
+    assert _without_help(schema) == []
 
 
 def test_nested_schemas_are_expanded(site: Path) -> None:
