@@ -10,7 +10,8 @@ type is itself a schema is expanded with dotted keys (``a.b``); an array of them
 A marker that names something missing fails the build.
 
 It also drops the ``no-run`` flag from fences (```` ```python no-run ````: shown, but not run by the
-tests), which the highlighter would otherwise not recognise as a code block.
+tests), which the highlighter would otherwise not recognise as a code block, and the backslash of
+``\\|`` in a table's code spans (GitHub needs it; Python-Markdown would print it).
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def _meaning(row: Mapping[str, Any], tp: Any) -> str:
     bare, _ = _optional(tp)
     unit = "s" if bare is Duration else ""
     low, high = row["min"], row["max"]
+    if unit and low == 0:
+        low = None  # a duration is never negative: "at least 0s" says nothing
     if low is not None and high is not None:
         parts.append(f"From {low:g}{unit} to {high:g}{unit}.")
     elif low is not None:
@@ -163,6 +166,18 @@ def config_keys_table(target: str, section: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table_pipes(markdown: str) -> str:
+    """In a table row, ``\\|`` inside a code span is a literal pipe (GitHub needs the backslash;
+    Python-Markdown already ignores pipes in code spans and would print it)."""
+    out = []
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("|") and "\\|" in line:
+            pieces = line.split("`")
+            line = "`".join(p.replace("\\|", "|") if i % 2 else p for i, p in enumerate(pieces))
+        out.append(line)
+    return "\n".join(out)
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
-    markdown = NO_RUN.sub(r"\g<fence>", markdown)
+    markdown = _table_pipes(NO_RUN.sub(r"\g<fence>", markdown))
     return MARKER.sub(lambda m: config_keys_table(m["target"], m["section"]), markdown)
