@@ -11,7 +11,8 @@ A marker that names something missing fails the build.
 
 It also drops the ``no-run`` flag from fences (```` ```python no-run ````: shown, but not run by the
 tests), which the highlighter would otherwise not recognise as a code block, and the backslash of
-``\\|`` in a table's code spans (GitHub needs it; Python-Markdown would print it).
+``\\|`` in a table's code spans (GitHub needs it; Python-Markdown would print it). In the API
+reference, a docstring's doctest (``>>>`` lines and their output) is shown as a Python session.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 import attrs
+from markdown import Extension, Markdown  # type: ignore[import-untyped]
+from markdown.preprocessors import Preprocessor  # type: ignore[import-untyped]
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 
 from beluga_core import Duration
 from beluga_core.config import describe
@@ -181,3 +186,33 @@ def _table_pipes(markdown: str) -> str:
 def on_page_markdown(markdown: str, **_: Any) -> str:
     markdown = _table_pipes(NO_RUN.sub(r"\g<fence>", markdown))
     return MARKER.sub(lambda m: config_keys_table(m["target"], m["section"]), markdown)
+
+
+class _DoctestPreprocessor(Preprocessor):  # type: ignore[misc]
+    """Fences each run of lines that starts with ``>>>`` (up to a blank line) as ``pycon``."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            if lines[i] != ">>>" and not lines[i].startswith(">>> "):
+                out.append(lines[i])
+                i += 1
+                continue
+            start = i
+            while i < len(lines) and lines[i].strip():
+                i += 1
+            out += ["", "```pycon", *lines[start:i], "```", ""]
+        return out
+
+
+class _DoctestFences(Extension):  # type: ignore[misc]
+    def extendMarkdown(self, md: Markdown) -> None:
+        # After whitespace normalisation (30), before the fenced-code preprocessor (25) reads fences.
+        md.preprocessors.register(_DoctestPreprocessor(md), "beluga_doctests", 29)
+
+
+@event_priority(100)  # before mkdocstrings hands the extension list to its own Markdown
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    config.markdown_extensions.append(_DoctestFences())
+    return config
