@@ -48,6 +48,10 @@ class Kit:
 
     >>> kit = Kit.from_config("beluga.toml")
     >>> kit.generate("Hello").text
+
+    ``plugins`` adds in-process plugins (objects, or ``{name: object}``); ``entry_points=False``
+    ignores the installed ones. ``plugin_manager`` builds the Kit on an existing manager (the CLI
+    does, so plugins load once); Kits built on one manager share its plugin objects.
     """
 
     def __init__(

@@ -141,6 +141,19 @@ def test_pluggy_options_the_chain_cannot_honour_are_refused_naming_plugin_option
     assert "opinionated" in message and f"{option}=True" in message and "on_config_change" in message
 
 
+def test_a_rank_that_is_not_an_int_is_refused_naming_the_plugin() -> None:
+    class Vague:
+        name = "vague"
+        rank = "outer"
+
+        @hookimpl
+        def on_input(self, guard_input: Any) -> None:
+            return None
+
+    with pytest.raises(PluginError, match=r"vague.*rank must be an int.*'outer'"):
+        kit_with(Vague())
+
+
 # -- the built-in echo -----------------------------------------------------------------------
 
 
