@@ -1,4 +1,4 @@
-"""``AnthropicProvider``: the Messages API (over beluga_core.http) with streaming, tools, images, prompt caching."""
+"""``AnthropicProvider``: the Messages API (over beluga_http) with streaming, tools, images, prompt caching."""
 
 from __future__ import annotations
 

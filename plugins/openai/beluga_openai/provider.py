@@ -1,4 +1,4 @@
-"""``OpenAIProvider``: the Chat Completions API over HTTP (beluga_core.http), for OpenAI and any compatible server."""
+"""``OpenAIProvider``: the Chat Completions API over beluga_http, for OpenAI and any compatible server."""
 
 from __future__ import annotations
 
