@@ -113,7 +113,7 @@ class Kit:
     def _parse(self, source: Config | Mapping[str, Any] | str | Path | None, text: str | None = None) -> Config:
         if isinstance(source, Config):
             return source
-        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().names(), text=text)
+        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().options(), text=text)
 
     # -- compiling the chain -----------------------------------------------------------------
     def _compile(self, config: Config) -> Chain:
