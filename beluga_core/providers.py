@@ -149,6 +149,10 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def kinds(self) -> dict[str, str]:
+        """Each registered kind with the plugin that registered it, by kind."""
+        return {kind: plugin for kind, (_, plugin) in sorted(self._factories.items())}
+
     def options(self) -> dict[str, type | None]:
         """Each kind with the attrs class of its ``options`` (a factory's ``options_schema``), or None."""
         return {kind: getattr(factory, "options_schema", None) for kind, (factory, _) in self._factories.items()}

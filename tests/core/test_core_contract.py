@@ -327,3 +327,34 @@ def test_config_errors_hide_the_values_of_keys_named_as_secrets_only() -> None:
     text = str(info.value)
     assert "sk-leaked" not in text and "hidden: secret" in text
     assert "got 'many'" in text  # max_tokens is a count, not a secret
+
+
+def test_beluga_plugins_lists_the_providers_and_who_registered_them(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pm = PluginManager(entry_points=False)
+    pm.register(Shouts())
+    assert main(["plugins"], plugins=pm) == 0
+    assert "providers: echo (built in), shouting (shouts)" in capsys.readouterr().out
+
+
+def test_a_stage_result_names_the_guards_that_modified_the_text_and_their_reasons() -> None:
+    class Redact:
+        def __init__(self, name: str, word: str) -> None:
+            self.name, self.word = name, word
+
+        @hookimpl
+        def on_input(self, guard_input: Any) -> Any:
+            from beluga_core import GuardResult
+
+            text = guard_input.text
+            return GuardResult.modify(text.replace(self.word, "[X]"), reason=f"{self.word} removed") \
+                if self.word in text else None
+
+    kit = kit_with(Redact("a", "secret"), Redact("b", "plan"))
+    result = kit.guard("the secret plan")
+    assert (result.modified, result.guard, result.reason) == ("the [X] [X]", "a, b", "secret removed; plan removed")
+    only = kit.guard("the plan")
+    assert (only.guard, only.reason) == ("b", "plan removed")
+    assert kit.guard("nothing here").guard is None
