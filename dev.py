@@ -71,15 +71,17 @@ def main(argv: list[str]) -> int:
         setup()
         return 0
     if cmd == "run":
-        # The main job: the OpenAI-compatible gateway on the embedded defaults (echo provider,
-        # in-memory storage), started on a loopback port, one request sent through it, stopped.
+        # The main job: the OpenAI-compatible gateway on the embedded defaults (no config file:
+        # the echo provider, in-memory storage, every installed plugin by rank), started on a
+        # loopback port, one request sent through it, stopped.
         setup()
         beluga = str(BIN / "beluga")
-        args = ["serve", "--demo", "--config", str(ROOT / "examples" / "beluga.toml")]
+        args = ["serve", "--demo"]
         if rest:
             args += ["--text", " ".join(rest)]
-        print(f"$ beluga {' '.join(args[:2])} --config examples/beluga.toml", flush=True)
-        return subprocess.call([beluga, *args])
+        print(f"$ beluga {' '.join(args)}", flush=True)
+        env = {k: v for k, v in os.environ.items() if k != "BELUGA_CONFIG"}
+        return subprocess.call([beluga, *args], env=env)
     if cmd == "test":
         setup()
         return subprocess.call([str(PY), "-m", "pytest", *rest])

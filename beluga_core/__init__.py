@@ -47,6 +47,7 @@ from beluga_core.patterns import compile_pattern, raw_match, re2_anchor
 from beluga_core.propagation import HeaderInjector, add_header_injector, outgoing_headers, remove_header_injector
 from beluga_core.providers import (
     BaseProvider,
+    LazyProvider,
     Provider,
     ProviderFactory,
     ProviderRegistry,
@@ -114,6 +115,7 @@ __all__ = [
     "LLMRequest",
     "LLMResponse",
     "LLMStream",
+    "LazyProvider",
     "Message",
     "Part",
     "PluginError",

@@ -6,11 +6,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from beluga_core.config import ProviderConfig
+import attrs
+
+from beluga_core.config import Duration, ProviderConfig, setting
 from beluga_core.errors import BudgetExhausted, ErrorCode, ProviderError
 from beluga_core.hookspecs import hookimpl
 from beluga_core.providers import BaseProvider, ProviderFactory, estimate_request_tokens, estimate_tokens
 from beluga_core.types import AIMessage, HumanMessage, LLMRequest, LLMResponse, StreamChunk, Usage
+
+
+@attrs.frozen
+class EchoOptions:
+    """``[providers.echo] options``: what the offline provider answers and how it fails."""
+
+    prefix: str = setting("", help="text put before the echo")
+    latency: Duration = setting(Duration(0), min=0, help="time each call takes, e.g. '50ms'")
+    fail_times: int = setting(0, min=0, help="fail the first N calls")
+    fail_code: str = setting(
+        ErrorCode.PROVIDER_UNAVAILABLE.value, choices=tuple(c.value for c in ErrorCode), help="the failures' code"
+    )
+    retry_after: float | None = setting(None, min=0, help="seconds the failures ask the caller to wait")
 
 
 class EchoProvider(BaseProvider):
@@ -23,6 +38,7 @@ class EchoProvider(BaseProvider):
     """
 
     name = "echo"
+    options_schema = EchoOptions
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         super().__init__(config)
@@ -107,4 +123,4 @@ class EchoPlugin:
 #: The plugins every plugin manager registers, by name.
 BUILTIN: dict[str, Callable[[], object]] = {"echo": EchoPlugin}
 
-__all__ = ["BUILTIN", "EchoPlugin", "EchoProvider"]
+__all__ = ["BUILTIN", "EchoOptions", "EchoPlugin", "EchoProvider"]

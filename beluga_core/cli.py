@@ -45,7 +45,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(json.dumps(infos, indent=2))
         return EXIT_OK
     if not infos:
-        print("no plugins installed (the core's echo provider is built in)")
+        print("no plugins installed (providers: echo, built in)")
         return EXIT_OK
     width = max(len(i["name"]) for i in infos)
     for i in infos:
@@ -55,6 +55,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not i["error"] and i["position"] is None:
             status = "not loaded (deselected)"
         print(f"{pos} {i['name']:<{width}}  {dist:<32}  {status}")
+    kinds = kit.plugins.providers().kinds()
+    listed = ", ".join(f"{kind} ({'built in' if plugin == 'echo' else plugin})" for kind, plugin in kinds.items())
+    print(f"providers: {listed}")
     return EXIT_OK
 
 

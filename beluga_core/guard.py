@@ -62,7 +62,10 @@ class GuardInput:
 
 @attrs.frozen(slots=True)
 class GuardResult:
-    """A guard's verdict. ``modified`` replaces the text when set; ``findings`` index the input text."""
+    """A guard's verdict. ``modified`` replaces the text when set; ``findings`` index the input text.
+
+    A stage's result names the guard that blocked, or the guards that modified the text, in
+    ``guard``, with their ``reason``."""
 
     allowed: bool = True
     modified: str | None = None
@@ -181,10 +184,16 @@ def _error_result(g: StageGuard, exc: BaseException, gi: GuardInput, detail: str
     return GuardResult(False, None, f"guard error ({type(exc).__name__}); failing closed", (), g.name)
 
 
-def _done(original: str, text: str, findings: list[Finding]) -> GuardResult:
+def _done(original: str, text: str, findings: list[Finding], rewrites: list[Rewrite]) -> GuardResult:
+    """The stage's result when nothing blocked. A modified text names the guards that rewrote it
+    (``guard``, joined by ', ' when several did) and their reasons (joined by '; ')."""
     if text is original and not findings:
         return _ALLOWED
-    return GuardResult(True, None if text is original else text, None, tuple(findings))
+    if text is original:
+        return GuardResult(True, None, None, tuple(findings))
+    guards = ", ".join(dict.fromkeys(rw.guard for rw in rewrites))
+    reasons = "; ".join(rw.reason for rw in rewrites if rw.reason)
+    return GuardResult(True, text, reasons or None, tuple(findings), guards or None)
 
 
 def _step(
@@ -215,7 +224,7 @@ def _step(
     if not result.allowed:
         return GuardResult(False, None, result.reason or "blocked", tuple(findings), g.name)
     if result.modified is not None and result.modified != gi.text:
-        rewrites.append(Rewrite(gi.text, result.modified, result.findings))
+        rewrites.append(Rewrite(gi.text, result.modified, result.findings, g.name, result.reason))
         return gi.with_text(result.modified)
     return gi
 
@@ -256,12 +265,16 @@ class Rewrite:
     (a PII guard last in its stage) are never mapped through, and inferring compares the texts.
     """
 
-    __slots__ = ("_blocks", "_source", "length")
+    __slots__ = ("_blocks", "_source", "guard", "length", "reason")
 
-    def __init__(self, old: str, new: str, findings: Sequence[Finding]) -> None:
+    def __init__(
+        self, old: str, new: str, findings: Sequence[Finding], guard: str = "", reason: str | None = None
+    ) -> None:
         self._source: tuple[str, str, Sequence[Finding]] | None = (old, new, findings)
         self._blocks: list[tuple[int, int, int, int]] = []
         self.length = len(old)
+        self.guard = guard
+        self.reason = reason
 
     @property
     def blocks(self) -> list[tuple[int, int, int, int]]:
@@ -302,7 +315,7 @@ def run_stage(guards: Sequence[StageGuard], gi: GuardInput, on_decision: Decisio
         if isinstance(nxt, GuardResult):
             return nxt
         gi = nxt
-    return _done(original, gi.text, findings)
+    return _done(original, gi.text, findings, rewrites)
 
 
 async def arun_stage(
@@ -333,7 +346,7 @@ async def arun_stage(
         if isinstance(nxt, GuardResult):
             return nxt
         gi = nxt
-    return _done(original, gi.text, findings)
+    return _done(original, gi.text, findings, rewrites)
 
 
 def _guard_name(guard: Any) -> str:

@@ -48,6 +48,10 @@ class Kit:
 
     >>> kit = Kit.from_config("beluga.toml")
     >>> kit.generate("Hello").text
+
+    ``plugins`` adds in-process plugins (objects, or ``{name: object}``); ``entry_points=False``
+    ignores the installed ones. ``plugin_manager`` builds the Kit on an existing manager (the CLI
+    does, so plugins load once); Kits built on one manager share its plugin objects.
     """
 
     def __init__(
@@ -109,7 +113,7 @@ class Kit:
     def _parse(self, source: Config | Mapping[str, Any] | str | Path | None, text: str | None = None) -> Config:
         if isinstance(source, Config):
             return source
-        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().names(), text=text)
+        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().options(), text=text)
 
     # -- compiling the chain -----------------------------------------------------------------
     def _compile(self, config: Config) -> Chain:

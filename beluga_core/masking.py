@@ -52,7 +52,18 @@ def mask_value(value: str) -> str:
 
 
 def is_secret_key(key: str) -> bool:
+    """Whether a key's name contains a secret word anywhere (``api_key``, ``x_token_count``): the
+    broad test ``mask_secrets`` uses on data."""
     return bool(SECRET_KEY.search(key))
+
+
+_SECRET_NAME = re.compile(SECRET_KEY.pattern + r"$", re.IGNORECASE)
+
+
+def is_secret_name(key: str) -> bool:
+    """Whether a key names a secret: a secret word alone or at the end of the name (``api_key``,
+    ``OPENAI_API_KEY``, ``client_secret``), not merely inside it (``max_tokens_field``, ``tokenizer``)."""
+    return bool(_SECRET_NAME.search(key))
 
 
 def mask_secrets(data: Any) -> Any:
@@ -128,7 +139,16 @@ def install(logger: logging.Logger | str = "beluga") -> None:
         lg.addFilter(_FILTER)
 
 
-__all__ = ["SecretMaskingFilter", "get_logger", "install", "is_secret_key", "mask_secrets", "mask_text", "mask_value"]
+__all__ = [
+    "SecretMaskingFilter",
+    "get_logger",
+    "install",
+    "is_secret_key",
+    "is_secret_name",
+    "mask_secrets",
+    "mask_text",
+    "mask_value",
+]
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -7,11 +7,12 @@ same way (``beluga_core.builtin``).
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from beluga_core._sync import iterate_sync, run_sync
-from beluga_core.config import ProviderConfig
+from beluga_core.config import ProviderConfig, check_options
 from beluga_core.errors import ConfigError
 from beluga_core.types import LLMRequest, LLMResponse, Message, StreamChunk
 
@@ -43,6 +44,9 @@ class BaseProvider:
     """
 
     name = "provider"
+    #: The attrs class of ``[providers.<name>] options`` (None: any table). The configuration is
+    #: checked against it, so a misspelt option is an error naming its key and line.
+    options_schema: ClassVar[type | None] = None
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         self.config = config or ProviderConfig()
@@ -97,6 +101,30 @@ class BaseProvider:
         return f"<{type(self).__name__} {self.name} model={self.config.model!r}>"
 
 
+class LazyProvider:
+    """A provider factory that imports its class on first use, so loading the plugin (``beluga
+    plugins``, a Kit that never calls it) does not import the provider's HTTP stack:
+    ``register("openai", LazyProvider("beluga_openai.provider:OpenAIProvider", OpenAIOptions))``.
+
+    ``options_schema`` is the attrs class of the provider's ``options``, checked with the config.
+    """
+
+    def __init__(self, target: str, options_schema: type | None = None) -> None:
+        module, _, attr = target.partition(":")
+        if not module or not attr:
+            raise ValueError(f"target must be 'module:Class', got {target!r}")
+        self.target = target
+        self.options_schema = options_schema
+
+    def __call__(self, config: ProviderConfig) -> Provider:
+        module, _, attr = self.target.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        return cls(config)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"LazyProvider({self.target!r})"
+
+
 def estimate_tokens(text: str) -> int:
     """A fast, deterministic token estimate: about four characters a token, at least one."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -121,6 +149,14 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def kinds(self) -> dict[str, str]:
+        """Each registered kind with the plugin that registered it, by kind."""
+        return {kind: plugin for kind, (_, plugin) in sorted(self._factories.items())}
+
+    def options(self) -> dict[str, type | None]:
+        """Each kind with the attrs class of its ``options`` (a factory's ``options_schema``), or None."""
+        return {kind: getattr(factory, "options_schema", None) for kind, (factory, _) in self._factories.items()}
+
     def create(self, name: str, config: ProviderConfig | None = None) -> Provider:
         config = config or ProviderConfig()
         kind = config.type or name
@@ -132,11 +168,15 @@ class ProviderRegistry:
                 f"unknown provider {kind!r}{hint} (available: {', '.join(self.names())}; "
                 f"install its plugin, e.g. pip install beluga-{kind})"
             )
+        schema = getattr(entry[0], "options_schema", None)
+        if schema is not None:  # a ProviderConfig built in code has not been through the loader
+            check_options(schema, config.options, f"providers.{name}.options")
         return entry[0](config)
 
 
 __all__ = [
     "BaseProvider",
+    "LazyProvider",
     "Provider",
     "ProviderFactory",
     "ProviderRegistry",

@@ -250,7 +250,7 @@ class PluginManager:
         except Exception as exc:  # noqa: BLE001 - pluggy's PluginValidationError and friends
             self._fail(info, f"invalid hook implementation: {exc}", exc)
             return
-        problem = self._check_hooks(obj)
+        problem = self._check_hooks(obj) or _check_rank(obj)
         if problem:
             self.pm.unregister(obj)
             self._fail(info, problem)
@@ -410,6 +410,13 @@ class PluginManager:
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
                 log.error("plugin %r failed in register_providers: %s: %s", name, type(exc).__name__, exc)
         return registry
+
+
+def _check_rank(obj: Any) -> str | None:
+    rank = getattr(obj, "rank", None)
+    if rank is None or (isinstance(rank, int) and not isinstance(rank, bool)):
+        return None
+    return f"rank must be an int (lower: outer), got {rank!r}"
 
 
 _installed: ProviderRegistry | None = None

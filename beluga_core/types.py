@@ -32,6 +32,14 @@ def _check_image(instance: ImagePart, attribute: attrs.Attribute[Any], value: An
         raise ValueError("ImagePart with inline data= needs mime_type= (e.g. 'image/png')")
 
 
+_DETAILS = ("auto", "low", "high")
+
+
+def _check_detail(value: Any) -> None:
+    if value not in _DETAILS:
+        raise ValueError(f"ImagePart detail must be one of {', '.join(map(repr, _DETAILS))}, got {value!r}")
+
+
 @attrs.frozen(slots=True)
 class ImagePart:
     """An image, given by URL or inline bytes, with a mime type and the detail the model should use."""
@@ -39,7 +47,7 @@ class ImagePart:
     url: str | None = None
     data: bytes | None = attrs.field(default=None, validator=_check_image)
     mime_type: str | None = None
-    detail: ImageDetail = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "low", "high")))
+    detail: ImageDetail = attrs.field(default="auto", validator=lambda _, __, v: _check_detail(v))
     kind: ClassVar[str] = "image"
 
     def data_url(self) -> str:

@@ -1,7 +1,7 @@
-"""Every recipe in docs/recipes/ runs: its ```python blocks, in order, as one script.
+"""Every page of the docs runs: its ```python blocks, in order, as one script (recipes included).
 
-A block fenced as ```python no-run is shown but not run (e.g. one that needs a real API key).
-Recipes run in a fresh interpreter in a temporary folder, offline, and must finish in 60 s.
+A block fenced as ```python no-run is shown but not run (e.g. one that needs a real API key or a
+running gateway). Pages run in a fresh interpreter in a temporary folder, offline, within 60 s.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ def recipe_code(path: Path) -> str:
     return "\n".join(blocks)
 
 
-RECIPE_FILES = [
-    *sorted(p for p in RECIPES.glob("*.md") if recipe_code(p).strip()),
-    RECIPES.parent / "writing-plugins.md",
-]
+RECIPE_FILES = sorted(p for p in RECIPES.parent.rglob("*.md") if recipe_code(p).strip())
 
 
 @pytest.mark.parametrize("recipe", RECIPE_FILES, ids=[p.stem for p in RECIPE_FILES])

@@ -43,14 +43,15 @@ def load_config(
     plugins: PluginCatalog,
     *,
     env: Mapping[str, str] | None = None,
-    providers: Sequence[str] | None = None,
+    providers: Mapping[str, type | None] | None = None,
     text: str | None = None,
 ) -> Config:
     """Parse and validate a whole Kit config; raises ``ConfigError`` listing every issue.
 
     ``source`` is a path (TOML or JSON), an already-parsed mapping, or None for the defaults.
-    Each loaded plugin's section is checked against the schema from its ``config_schema`` hook;
-    ``providers`` (the registered provider kinds), when given, checks every provider named.
+    Each loaded plugin's section is checked against the schema from its ``config_schema`` hook.
+    ``providers`` (the registered provider kinds, each with the attrs class of its ``options`` or
+    None), when given, checks every provider named and every provider section's ``options``.
     """
     env = os.environ if env is None else env
     data, file, ctx = _read(source, text, env, plugins.available)
@@ -59,7 +60,7 @@ def load_config(
     if beluga is not cfg._MISSING:
         for issue in plugins.check_listed(beluga.plugins, file=file):
             ctx.add(issue.key, issue.reason)
-    provider_configs = _provider_sections(data, ctx)
+    provider_configs = _provider_sections(data, ctx, providers or {})
     if providers is not None:
         _check_providers(data, beluga, provider_configs, sorted(providers), ctx)
     plugin_settings, unchecked = _plugin_sections(data, beluga, plugins, ctx)
@@ -106,11 +107,17 @@ def _table(data: Mapping[str, Any], key: str, what: str, ctx: cfg._Ctx) -> dict[
     return raw
 
 
-def _provider_sections(data: Mapping[str, Any], ctx: cfg._Ctx) -> dict[str, ProviderConfig]:
+def _provider_sections(
+    data: Mapping[str, Any], ctx: cfg._Ctx, options: Mapping[str, type | None]
+) -> dict[str, ProviderConfig]:
+    """Each ``[providers.<name>]``, its ``options`` checked against its kind's options class."""
     out: dict[str, ProviderConfig] = {}
     for name, section in _table(data, "providers", "provider", ctx).items():
         pc = cfg.build(ProviderConfig, section, f"providers.{name}", ctx)
-        if pc is not cfg._MISSING:
+        if pc is cfg._MISSING:
+            continue
+        schema = options.get(pc.type or name)
+        if schema is None or cfg.build(schema, dict(pc.options), f"providers.{name}.options", ctx) is not cfg._MISSING:
             out[name] = pc
     return out
 

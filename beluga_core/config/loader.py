@@ -24,7 +24,7 @@ import attrs
 
 from beluga_core.config.fields import Duration
 from beluga_core.errors import ConfigError, ConfigIssue
-from beluga_core.masking import is_secret_key, mask_value
+from beluga_core.masking import is_secret_key, is_secret_name, mask_value
 
 T = TypeVar("T")
 
@@ -200,7 +200,7 @@ class _Ctx:
 
     def add(self, path: str, reason: str) -> None:
         last = path.rsplit(".", 1)[-1]
-        if is_secret_key(last) and ", got " in reason:
+        if is_secret_name(last) and ", got " in reason:
             reason = reason.split(", got ", 1)[0] + ", got a value of the wrong kind (hidden: secret)"
         # The nearest enclosing key that has a line: a list element's is its key's (``a.b[1]`` -> ``a.b``).
         line = self.lines.get(path)
@@ -421,6 +421,15 @@ def from_dict(
     return obj
 
 
+def check_options(schema: type, options: Mapping[str, Any], path: str) -> None:
+    """Raise ``ConfigError`` listing every issue of ``options`` against attrs class ``schema``,
+    each named under ``path`` (``providers.openai.options.headers``)."""
+    ctx = _Ctx(None, None)
+    build(schema, dict(options), path, ctx)
+    if ctx.issues:
+        raise ConfigError(ctx.issues)
+
+
 def load(
     cls: type[T],
     path: str | Path,
@@ -514,8 +523,9 @@ def describe(cls: type) -> list[dict[str, Any]]:
 
 __all__ = [
     "ENV_PREFIX",
-        "apply_env_overrides",
+    "apply_env_overrides",
     "build",
+    "check_options",
     "describe",
     "diff",
     "from_dict",

@@ -16,15 +16,19 @@ from beluga_core import (
     BaseProvider,
     CallNext,
     CommandRegistry,
+    ConfigError,
     HumanMessage,
+    LazyProvider,
     LLMRequest,
     LLMResponse,
     LLMStream,
     PluginError,
+    ProviderConfig,
     StreamChunk,
     Usage,
     hookimpl,
     setting,
+    settings_from_dict,
 )
 from beluga_core.cli import main
 from beluga_core.registry import PluginManager
@@ -141,6 +145,19 @@ def test_pluggy_options_the_chain_cannot_honour_are_refused_naming_plugin_option
     assert "opinionated" in message and f"{option}=True" in message and "on_config_change" in message
 
 
+def test_a_rank_that_is_not_an_int_is_refused_naming_the_plugin() -> None:
+    class Vague:
+        name = "vague"
+        rank = "outer"
+
+        @hookimpl
+        def on_input(self, guard_input: Any) -> None:
+            return None
+
+    with pytest.raises(PluginError, match=r"vague.*rank must be an int.*'outer'"):
+        kit_with(Vague())
+
+
 # -- the built-in echo -----------------------------------------------------------------------
 
 
@@ -244,3 +261,100 @@ def test_each_async_provider_method_takes_what_its_sync_twin_takes() -> None:
 def test_kit_stream_is_the_sync_twin_of_astream() -> None:
     kit = kit_with()
     assert "".join(c.text for c in kit.stream("one two", max_tokens=50)) == "one two"
+
+
+# -- provider options ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ShoutOptions:
+    volume: int = setting(1, min=1, max=11)
+
+
+class Shouting(Upper):
+    name = "shouting"
+    options_schema = ShoutOptions
+
+
+class Shouts:
+    name = "shouts"
+
+    @hookimpl
+    def register_providers(self, register: Any) -> None:
+        register("shouting", Shouting)
+
+
+def test_provider_options_are_checked_against_the_providers_schema_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "beluga.toml"
+    path.write_text('[beluga]\nprovider = "shouting"\n\n[providers.shouting]\noptions = { volum = 3 }\n')
+    with pytest.raises(ConfigError) as info:
+        kit_with(Shouts(), config=path)
+    (issue,) = info.value.issues
+    assert (issue.key, issue.line) == ("providers.shouting.options.volum", 5)
+    assert "did you mean 'volume'" in issue.reason
+    path.write_text('[beluga]\nprovider = "shouting"\n\n[providers.shouting]\noptions = { volume = 12 }\n')
+    with pytest.raises(ConfigError, match=r"providers\.shouting\.options\.volume: must be at most 11"):
+        kit_with(Shouts(), config=path)
+    path.write_text('[beluga]\nprovider = "shouting"\n\n[providers.shouting]\noptions = { volume = 11 }\n')
+    assert kit_with(Shouts(), config=path).generate("hi").text == "HI"
+
+
+def test_a_provider_built_in_code_has_its_options_checked_too() -> None:
+    pm = PluginManager(entry_points=False)
+    pm.register(Shouts())
+    with pytest.raises(ConfigError, match=r"providers\.shouting\.options\.volum"):
+        pm.providers().create("shouting", ProviderConfig(options={"volum": 3}))
+    with pytest.raises(ConfigError, match=r"providers\.echo\.options\.latency"):
+        pm.providers().create("echo", ProviderConfig(options={"latency": "fast"}))
+
+
+def test_a_lazy_provider_imports_its_class_on_first_use_and_carries_its_options_schema() -> None:
+    factory = LazyProvider("beluga_core.builtin:EchoProvider", ShoutOptions)
+    assert factory.options_schema is ShoutOptions
+    assert factory(ProviderConfig()).name == "echo"
+    with pytest.raises(ValueError, match="module:Class"):
+        LazyProvider("no_colon_here")
+
+
+def test_config_errors_hide_the_values_of_keys_named_as_secrets_only() -> None:
+    @attrs.frozen
+    class Keys:
+        api_key: int = 0
+        max_tokens: int = 0
+
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(Keys, {"api_key": "sk-leaked-123456789", "max_tokens": "many"})
+    text = str(info.value)
+    assert "sk-leaked" not in text and "hidden: secret" in text
+    assert "got 'many'" in text  # max_tokens is a count, not a secret
+
+
+def test_beluga_plugins_lists_the_providers_and_who_registered_them(capsys: pytest.CaptureFixture[str],
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pm = PluginManager(entry_points=False)
+    pm.register(Shouts())
+    assert main(["plugins"], plugins=pm) == 0
+    assert "providers: echo (built in), shouting (shouts)" in capsys.readouterr().out
+
+
+def test_a_stage_result_names_the_guards_that_modified_the_text_and_their_reasons() -> None:
+    class Redact:
+        def __init__(self, name: str, word: str) -> None:
+            self.name, self.word = name, word
+
+        @hookimpl
+        def on_input(self, guard_input: Any) -> Any:
+            from beluga_core import GuardResult
+
+            text = guard_input.text
+            return GuardResult.modify(text.replace(self.word, "[X]"), reason=f"{self.word} removed") \
+                if self.word in text else None
+
+    kit = kit_with(Redact("a", "secret"), Redact("b", "plan"))
+    result = kit.guard("the secret plan")
+    assert (result.modified, result.guard, result.reason) == ("the [X] [X]", "a, b", "secret removed; plan removed")
+    only = kit.guard("the plan")
+    assert (only.guard, only.reason) == ("b", "plan removed")
+    assert kit.guard("nothing here").guard is None

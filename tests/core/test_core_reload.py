@@ -242,7 +242,7 @@ def test_random_corruptions_are_never_applied_and_never_crash_the_watcher(
     try:
         from beluga_core.config import load_config
 
-        expected = load_config(p, kit.plugins, env={}, providers=kit.plugins.providers().names())
+        expected = load_config(p, kit.plugins, env={}, providers=kit.plugins.providers().options())
     except ConfigError:
         assert kit.config is before  # invalid: never applied
     else:

@@ -178,18 +178,3 @@ def test_every_benchmark_is_listed() -> None:
     text = (DOCS / "benchmarks.md").read_text()
     scripts = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
     assert scripts and [s for s in scripts if f"`{s}`" not in text] == []
-
-
-FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
-
-
-@pytest.mark.parametrize("page", ["index.md", "getting-started.md"])
-def test_the_code_on_the_first_pages_runs(page: str, tmp_path: Path) -> None:
-    code = "\n".join(body for flags, body in FENCE.findall((DOCS / page).read_text()) if "no-run" not in flags)
-    assert code.strip()
-    script = tmp_path / "page.py"
-    script.write_text(code)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BELUGA_", "OTEL_"))}
-    run = [sys.executable, str(script)]
-    proc = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
-    assert proc.returncode == 0, f"{page}:\n{proc.stdout}\n{proc.stderr}"

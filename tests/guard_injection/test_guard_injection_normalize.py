@@ -87,5 +87,6 @@ def test_findings_always_index_the_original_text(prefix: str, suffix: str) -> No
     assert not result.allowed
     for f in result.findings:
         assert 0 <= f.start < f.end <= len(text)
-    first = min(result.findings, key=lambda f: f.start)
-    assert "nore" in text[first.start : first.end].replace("\u200b", "")
+    # The phrase is found where it is in the original text (the generated prefix may hold a finding
+    # of its own, such as "JAILBREAK", so it need not be the first).
+    assert any("nore" in text[f.start : f.end].replace("\u200b", "") for f in result.findings)

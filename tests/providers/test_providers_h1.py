@@ -1,4 +1,4 @@
-"""beluga_core.h1: the lean HTTP/1.1 pool behind buffered provider calls, against raw loopback servers.
+"""beluga_http.pool: the lean HTTP/1.1 pool behind buffered provider calls, against raw loopback servers.
 
 Each server is a real asyncio TCP server whose answers are scripted byte for byte, so framing,
 keep-alive, closes and timing are exactly what the test says.

@@ -1,4 +1,4 @@
-"""beluga_core.h1 fuzzed: any response framing, split into any TCP writes, cut off anywhere.
+"""beluga_http.pool fuzzed: any response framing, split into any TCP writes, cut off anywhere.
 
 A real loopback server answers with a generated response: its body framed by content-length,
 chunked encoding (chunks of generated sizes) or the end of the connection; gzip or not; with a

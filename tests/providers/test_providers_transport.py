@@ -1,4 +1,4 @@
-"""The fast path (beluga_core.h1's pool) behaves like httpx's client would, and gives way to it when it must."""
+"""The fast path (beluga_http.pool) behaves like httpx's client would, and gives way to it when it must."""
 
 from __future__ import annotations
 

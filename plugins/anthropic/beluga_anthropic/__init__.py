@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from beluga_anthropic.options import DEFAULT_VERSION, AnthropicOptions
 from beluga_anthropic.plugin import AnthropicPlugin
 
 if TYPE_CHECKING:
     from beluga_anthropic.provider import (
         DEFAULT_BASE_URL,
-        DEFAULT_VERSION,
         STOP_REASONS,
         AnthropicProvider,
         encode_messages,
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "DEFAULT_BASE_URL",
-    "DEFAULT_VERSION",
     "STOP_REASONS",
     "AnthropicProvider",
     "encode_messages",
@@ -41,6 +40,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_VERSION",
     "STOP_REASONS",
+    "AnthropicOptions",
     "AnthropicPlugin",
     "AnthropicProvider",
     "encode_messages",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from beluga_core import Provider, ProviderConfig, ProviderFactory, hookimpl
+from beluga_anthropic.options import AnthropicOptions
+from beluga_core import LazyProvider, ProviderFactory, hookimpl
 
 
 class AnthropicPlugin:
@@ -14,11 +15,5 @@ class AnthropicPlugin:
 
     @hookimpl
     def register_providers(self, register: Callable[[str, ProviderFactory], None]) -> None:
-        register("anthropic", _create)
-
-
-def _create(config: ProviderConfig) -> Provider:
-    """Import the provider (and httpx) only when one is created, so listing plugins stays fast."""
-    from beluga_anthropic.provider import AnthropicProvider
-
-    return AnthropicProvider(config)
+        # Imported when a provider is created, so listing plugins stays fast.
+        register("anthropic", LazyProvider("beluga_anthropic.provider:AnthropicProvider", AnthropicOptions))

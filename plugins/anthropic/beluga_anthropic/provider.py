@@ -1,10 +1,11 @@
-"""``AnthropicProvider``: the Messages API (over beluga_core.http) with streaming, tools, images, prompt caching."""
+"""``AnthropicProvider``: the Messages API (over beluga_http) with streaming, tools, images, prompt caching."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from beluga_anthropic.options import DEFAULT_MAX_TOKENS, DEFAULT_VERSION, AnthropicOptions
 from beluga_core import (
     AIMessage,
     BaseProvider,
@@ -45,8 +46,6 @@ from beluga_http import (
 log = get_logger("beluga.anthropic")
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-DEFAULT_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 1024
 
 #: Anthropic's stop reasons in the words the rest of Beluga (and OpenAI) use; the raw one is kept.
 STOP_REASONS: dict[str, str] = {
@@ -186,12 +185,14 @@ def parse_message(data: Mapping[str, Any]) -> tuple[AIMessage, str | None, Usage
 class AnthropicProvider(BaseProvider):
     """Messages API (``POST {base_url}/v1/messages``) with streaming, tools, images and cache_control.
 
-    Options: ``version`` (the ``anthropic-version`` header, default ``2023-06-01``), ``beta``
-    (``anthropic-beta``), ``max_tokens`` (default when a request sets none: the API requires one),
-    ``headers`` (extra request headers).
+    Options (checked against ``AnthropicOptions``): ``version`` (the ``anthropic-version`` header,
+    default ``2023-06-01``), ``beta`` (``anthropic-beta``), ``max_tokens`` (default when a request
+    sets none: the API requires one), ``headers`` (extra request headers), and the pool's
+    ``fast_backend``, ``trust_env``, ``pool_timeout``.
     """
 
     name = "anthropic"
+    options_schema = AnthropicOptions
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         super().__init__(config)

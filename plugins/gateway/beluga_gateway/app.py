@@ -417,7 +417,7 @@ class Gateway:
         caller's context alone (so provider calls still propagate it), else nothing."""
         if "tracing" in self.kit.order:
             try:
-                from beluga_tracing import server_span  # type: ignore[import-untyped,unused-ignore]
+                from beluga_tracing import server_span  # type: ignore[import-untyped,import-not-found,unused-ignore]
             except ImportError:
                 pass
             else:

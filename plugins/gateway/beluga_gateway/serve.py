@@ -49,7 +49,16 @@ def _describe(kit: Kit, where: str) -> str:
         state.settings.default_project
     )
     chain = " → ".join(kit.call_path) or "(no plugins)"
-    return f"beluga gateway on {where} — chain: {chain} → {kit.config.beluga.provider}; {keys}"
+    listed = kit.config.beluga.plugins
+    unlisted = [n for n in kit.call_path if n not in listed]
+    if not listed and unlisted:
+        how = "\n  (no [beluga] plugins list: every installed plugin joins, ordered by the rank it declares)"
+    elif unlisted:
+        how = (f"\n  ({', '.join(unlisted)}: installed but not listed in [beluga] plugins, so joined after the listed "
+               "ones by rank; load_unlisted = false leaves such plugins out)")
+    else:
+        how = ""
+    return f"beluga gateway on {where} — chain: {chain} → {kit.config.beluga.provider}; {keys}{how}"
 
 
 def run(args: argparse.Namespace) -> int:

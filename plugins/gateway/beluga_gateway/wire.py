@@ -733,7 +733,7 @@ def root_cause(exc: BaseException) -> BaseException:
 @functools.cache
 def _storage_error() -> type[BaseException] | tuple[()]:
     try:
-        from beluga_ratelimit.storage import StorageUnavailable  # type: ignore[import-untyped,unused-ignore]
+        from beluga_ratelimit.storage import StorageUnavailable  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:  # the plugin is not installed: its error cannot occur
         return ()
     error: type[BaseException] = StorageUnavailable

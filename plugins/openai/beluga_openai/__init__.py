@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from beluga_openai.options import OpenAIOptions
 from beluga_openai.plugin import OpenAIPlugin
 
 if TYPE_CHECKING:
@@ -21,4 +22,4 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'beluga_openai' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIPlugin", "OpenAIProvider", "encode_message", "encode_tool"]
+__all__ = ["DEFAULT_BASE_URL", "OpenAIOptions", "OpenAIPlugin", "OpenAIProvider", "encode_message", "encode_tool"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from beluga_core import Provider, ProviderConfig, ProviderFactory, hookimpl
+from beluga_core import LazyProvider, ProviderFactory, hookimpl
+from beluga_openai.options import OpenAIOptions
 
 
 class OpenAIPlugin:
@@ -14,11 +15,5 @@ class OpenAIPlugin:
 
     @hookimpl
     def register_providers(self, register: Callable[[str, ProviderFactory], None]) -> None:
-        register("openai", _create)
-
-
-def _create(config: ProviderConfig) -> Provider:
-    """Import the provider (and httpx) only when one is created, so listing plugins stays fast."""
-    from beluga_openai.provider import OpenAIProvider
-
-    return OpenAIProvider(config)
+        # Imported when a provider is created, so listing plugins stays fast.
+        register("openai", LazyProvider("beluga_openai.provider:OpenAIProvider", OpenAIOptions))

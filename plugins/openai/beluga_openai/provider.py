@@ -1,4 +1,4 @@
-"""``OpenAIProvider``: the Chat Completions API over HTTP (beluga_core.http), for OpenAI and any compatible server."""
+"""``OpenAIProvider``: the Chat Completions API over beluga_http, for OpenAI and any compatible server."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from beluga_http import (
     stream_error,
     v1_endpoint,
 )
+from beluga_openai.options import OpenAIOptions
 
 log = get_logger("beluga.openai")
 
@@ -193,12 +194,14 @@ def _arguments(raw: str) -> dict[str, Any]:
 class OpenAIProvider(BaseProvider):
     """Chat Completions (``POST {base_url}/v1/chat/completions``) with streaming, tools and images.
 
-    Options (``[providers.openai] options = {...}``): ``headers`` (extra request headers, e.g.
-    ``OpenAI-Organization``), ``max_tokens_field`` (``"max_tokens"`` or ``"max_completion_tokens"``),
-    ``stream_usage`` (send ``stream_options.include_usage``, default true).
+    Options (``[providers.openai] options = {...}``, checked against ``OpenAIOptions``): ``headers``
+    (extra request headers, e.g. ``OpenAI-Organization``), ``max_tokens_field`` (``"max_tokens"`` or
+    ``"max_completion_tokens"``), ``stream_usage`` (send ``stream_options.include_usage``, default
+    true), and the pool's ``fast_backend``, ``trust_env``, ``pool_timeout``.
     """
 
     name = "openai"
+    options_schema = OpenAIOptions
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         super().__init__(config)

@@ -69,11 +69,12 @@ class RetryPolicy:
         """A single attempt: errors propagate unchanged."""
         return cls(max_attempts=1)
 
-    def delay(self, retry: int, random: float = 0.5) -> float:
+    def delay(self, retry: int, draw: float = 0.5) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first retry).
 
-        ``random`` is a draw from [0, 1) that places the wait inside the jitter window.
-        The result is always within ``[0, max_backoff]``.
+        ``draw`` is a number in [0, 1) that places the wait inside the jitter window (the runners
+        pass ``random()``, the callable they were given). The result is always within
+        ``[0, max_backoff]``.
         """
         try:
             base = self.initial_backoff * self.backoff_factor ** max(0, retry - 1)
@@ -82,7 +83,7 @@ class RetryPolicy:
         base = min(base, self.max_backoff)
         low = base * (1.0 - self.jitter)
         high = min(base * (1.0 + self.jitter), self.max_backoff)
-        wait = low + (high - low) * random
+        wait = low + (high - low) * draw
         return min(max(wait, 0.0), self.max_backoff)
 
     def should_retry(self, error: BaseException) -> bool:

@@ -198,7 +198,7 @@ class KitNode:
     """A model call through a ``Kit`` as a workflow node, so guards, limits and traces apply.
 
     ``build_messages(input)`` turns the node's input into messages (a string, messages, or a
-    ``beluga_core.prompt.Prompt`` whose tools are passed along); ``parse(response)`` turns the
+    ``beluga_workflow.prompt.Prompt`` whose tools are passed along); ``parse(response)`` turns the
     response into the node's output (default: the text). The call's timeout is what is left of the
     node's deadline.
     """

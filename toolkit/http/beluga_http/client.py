@@ -357,7 +357,7 @@ class ClientPool:
         self._headers = dict(headers)
         # Proxy and CA settings from the environment (HTTPS_PROXY, SSL_CERT_FILE), as httpx and the SDKs do.
         self._trust_env = bool(config.options.get("trust_env", True))
-        # Option ``fast_backend`` (default true): calls go through beluga_core.h1's lean HTTP/1.1
+        # Option ``fast_backend`` (default true): calls go through beluga_http.pool's lean HTTP/1.1
         # pool; false (or a proxy from the environment) sends them through httpx's client.
         self._fast = bool(config.options.get("fast_backend", True))
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
