@@ -74,11 +74,43 @@ def _html(site: Path, page: str) -> str:
     return (site / ("index.html" if stem == "index" else f"{stem}/index.html")).read_text()
 
 
-def _schema_of(ep: importlib.metadata.EntryPoint) -> type | None:
+def _schemas_of(ep: importlib.metadata.EntryPoint) -> list[type]:
+    """The plugin's ``[plugins.<name>]`` schema; for a provider plugin, ``[providers.<name>]`` and
+    the ``options`` schema of each provider it registers."""
     loaded = ep.load()
     plugin = loaded() if isinstance(loaded, type) else loaded
-    hook = getattr(plugin, "config_schema", None)
-    return hook() if hook else None
+    schemas = []
+    if hasattr(plugin, "config_schema") and (schema := plugin.config_schema()) is not None:
+        schemas.append(schema)
+    factories: list[Any] = []
+    if hasattr(plugin, "register_providers"):
+        plugin.register_providers(lambda name, factory: factories.append(factory))
+    if factories:
+        schemas.append(ProviderConfig)
+    schemas += [f.options_schema for f in factories if getattr(f, "options_schema", None) is not None]
+    return schemas
+
+
+def _resolve(dotted: str) -> Any:
+    """``beluga_core.ProviderConfig`` -> the object (the longest importable module prefix, then attributes)."""
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+def _tables(html: str) -> dict[Any, list[str]]:
+    """The generated key tables of a built page: the schema each says it comes from, and its keys."""
+    found = {}
+    for name, table in re.findall(r"generated from <code>([\w.]+)</code>\.</p>\s*<table>(.*?)</table>", html, re.S):
+        found[_resolve(name)] = re.findall(r"<tr>\s*<td><code>([^<]+)</code></td>", table)
+    return found
 
 
 def _keys(cls: type, prefix: str = "") -> list[str]:
@@ -97,8 +129,10 @@ def _keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-def _missing_keys(html: str, keys: list[str]) -> list[str]:
-    return [k for k in keys if f"<td><code>{k}</code></td>" not in html]
+def _missing_keys(html: str, schema: type) -> list[str]:
+    """Keys of ``schema`` not in the page's table generated from it (all of them if it has none)."""
+    table = _tables(html).get(schema, [])
+    return [k for k in _keys(schema) if k not in table]
 
 
 def _without_help(cls: type) -> list[str]:
@@ -132,27 +166,27 @@ def test_every_plugin_has_a_page_in_the_nav(ep: importlib.metadata.EntryPoint, s
 
 @pytest.mark.parametrize("ep", ENTRY_POINTS, ids=[ep.name for ep in ENTRY_POINTS])
 def test_every_config_key_of_a_plugin_is_on_its_page(ep: importlib.metadata.EntryPoint, site: Path) -> None:
-    schema = _schema_of(ep)
     page = SHARED_PAGES.get(ep.name, f"{ep.name}.md")
-    if schema is None:  # a provider plugin: configured under [providers.<name>], on its page too
-        assert ep.name in SHARED_PAGES, f"{ep.name} declares no config_schema but has a page of its own"
-        schema = ProviderConfig
-    assert _keys(schema), schema
-    assert _missing_keys(_html(site, page), _keys(schema)) == [], f"keys of {ep.name} missing from docs/{page}"
-    assert _without_help(schema) == [], f"keys of {ep.name} without a help text"
+    schemas = _schemas_of(ep)
+    assert schemas, f"{ep.name} declares no settings and registers no provider"
+    html = _html(site, page)
+    for schema in schemas:
+        assert _keys(schema), schema
+        assert _missing_keys(html, schema) == [], f"keys of {schema.__qualname__} missing from docs/{page}"
+        assert _without_help(schema) == [], f"keys of {schema.__qualname__} without a help text"
 
 
 @pytest.mark.parametrize("schema", [BelugaSettings, ProviderConfig], ids=["beluga", "providers"])
 def test_every_core_config_key_is_on_the_configuration_page(schema: type, site: Path) -> None:
-    assert _missing_keys(_html(site, "configuration.md"), _keys(schema)) == []
+    assert _missing_keys(_html(site, "configuration.md"), schema) == []
     assert _without_help(schema) == []
 
 
 def test_nested_schemas_are_expanded(site: Path) -> None:
     gateway = next(ep for ep in ENTRY_POINTS if ep.name == "gateway")
-    keys = _keys(_schema_of(gateway))  # type: ignore[arg-type]
-    assert "keys[].project" in keys
-    assert "<td><code>keys[].project</code></td>" in _html(site, "gateway.md")
+    (schema,) = _schemas_of(gateway)
+    assert "keys[].project" in _keys(schema)
+    assert "keys[].project" in _tables(_html(site, "gateway.md"))[schema]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
