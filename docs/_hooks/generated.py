@@ -122,7 +122,9 @@ def _default(row: Mapping[str, Any], tp: Any) -> str:
 
 def _meaning(row: Mapping[str, Any], tp: Any) -> str:
     help_text = row["help"].strip()
-    parts = [help_text[:1].upper() + help_text[1:]] if help_text else []
+    if re.match(r"[a-z]+\b(?![_.:/])", help_text):  # a plain word, not an identifier like max_tokens
+        help_text = help_text[:1].upper() + help_text[1:]
+    parts = [help_text] if help_text else []
     bare, _ = _optional(tp)
     unit = "s" if bare is Duration else ""
     low, high = row["min"], row["max"]
