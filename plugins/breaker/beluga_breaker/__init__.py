@@ -9,6 +9,15 @@
 from __future__ import annotations
 
 from beluga_breaker.breaker import DEFAULT_IGNORED, CircuitBreaker, CircuitState, StateListener
+from beluga_breaker.plugin import BreakerPlugin, BreakerSettings
 from beluga_core import CircuitOpenError
 
-__all__ = ["DEFAULT_IGNORED", "CircuitBreaker", "CircuitOpenError", "CircuitState", "StateListener"]
+__all__ = [
+    "DEFAULT_IGNORED",
+    "BreakerPlugin",
+    "BreakerSettings",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CircuitState",
+    "StateListener",
+]

@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from beluga_guard_injection.detector import InjectionDetector, InjectionScan
 from beluga_guard_injection.normalize import Normalized, normalize
+from beluga_guard_injection.plugin import InjectionPlugin, InjectionSettings
 from beluga_guard_injection.signals import CATEGORIES, SIGNALS, Signal
 
-__all__ = ["CATEGORIES", "SIGNALS", "InjectionDetector", "InjectionScan", "Normalized", "Signal", "normalize"]
+__all__ = [
+    "CATEGORIES",
+    "SIGNALS",
+    "InjectionDetector",
+    "InjectionPlugin",
+    "InjectionScan",
+    "InjectionSettings",
+    "Normalized",
+    "Signal",
+    "normalize",
+]

@@ -18,6 +18,7 @@ from beluga_guard_pii.detect import (
     PIIPattern,
     luhn_valid,
 )
+from beluga_guard_pii.plugin import PIIPlugin, PIISettings
 from beluga_guard_pii.redactor import ACTIONS, Action, PIIRedactor, PseudonymMap, mask
 
 __all__ = [
@@ -32,7 +33,9 @@ __all__ = [
     "SSN",
     "Action",
     "PIIPattern",
+    "PIIPlugin",
     "PIIRedactor",
+    "PIISettings",
     "PseudonymMap",
     "luhn_valid",
     "mask",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from beluga_ratelimit.limiter import CostExceedsLimit, RateLimiter, Reservation
+from beluga_ratelimit.plugin import RateLimitPlugin, RateLimitSettings
 from beluga_ratelimit.storage import (
     Decision,
     FailureMode,
@@ -40,6 +41,8 @@ __all__ = [
     "Decision",
     "FailureMode",
     "MemoryStorage",
+    "RateLimitPlugin",
+    "RateLimitSettings",
     "RateLimiter",
     "RedisStorage",
     "Reservation",

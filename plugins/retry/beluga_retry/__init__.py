@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from beluga_retry.plugin import RetryPlugin, RetrySettings
 from beluga_retry.policy import RetryDeadlineExceeded, RetryEvent, RetryExhausted, RetryPolicy, error_code
 from beluga_retry.runner import aretry, aretrying, retry, retrying
 
@@ -14,7 +15,9 @@ __all__ = [
     "RetryDeadlineExceeded",
     "RetryEvent",
     "RetryExhausted",
+    "RetryPlugin",
     "RetryPolicy",
+    "RetrySettings",
     "aretry",
     "aretrying",
     "error_code",

@@ -14,6 +14,7 @@ from beluga_workflow.errors import (
     WorkflowError,
 )
 from beluga_workflow.graph import Edge, Graph
+from beluga_workflow.plugin import WorkflowPlugin, WorkflowSettings
 from beluga_workflow.runnable import (
     FunctionNode,
     KitNode,
@@ -40,6 +41,8 @@ __all__ = [
     "Step",
     "StepLimitExceeded",
     "WorkflowError",
+    "WorkflowPlugin",
+    "WorkflowSettings",
     "as_runnable",
     "current_step",
     "remaining",
