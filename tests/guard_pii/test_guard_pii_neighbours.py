@@ -62,6 +62,13 @@ def test_a_phone_then_x_then_a_card_is_a_phone_and_a_card(text: str) -> None:
 
 
 @pytest.mark.parametrize(("after", "entity"), [
+    ("123-45-6789", "SSN"), ("123 45 6789", "SSN"), ("10.0.0.1", "IP_ADDRESS"), ("2001:db8::1", "IP_ADDRESS"),
+])
+def test_an_extension_whose_digits_begin_an_ssn_or_an_address_leaves_both(after: str, entity: str) -> None:
+    _all_found(f"415-555-2671 x {after}", [("PHONE", "415-555-2671"), (entity, after)])
+
+
+@pytest.mark.parametrize(("after", "entity"), [
     ("001-01-0001", "SSN"), ("123-45-6789", "SSN"), ("415-555-2671", "PHONE"), ("123.45.67.89", "IP_ADDRESS"),
 ])
 def test_a_card_whose_run_reads_the_next_numbers_first_digits_as_a_fifth_group_is_found(

@@ -392,6 +392,8 @@ def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
         return None
     value = text[s:e]
     d = _ascii_digits(value, b" -")
+    if len(d) != 9 or not d.isdigit():  # a piece of a longer span the overlap rule checks again
+        return None
     area, group, serial = d[:3], d[3:5], d[5:]
     if area in (b"000", b"666") or area[0] == 57 or group == b"00" or serial == b"0000":
         return None
