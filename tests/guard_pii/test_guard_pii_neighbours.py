@@ -1,6 +1,7 @@
 """Entities right after one whose reading took their first digits: an extension's digits that begin
 the next phone or card, a card run's fifth group that begins the next number, a match whose last
-digits begin a long e-mail. Each entity is found whole, and none stays in the clear."""
+digits begin a long e-mail, an e-mail whose top-level domain is an order word. Each entity is found
+whole, and none stays in the clear."""
 
 from __future__ import annotations
 
@@ -86,3 +87,10 @@ def test_a_long_email_whose_first_digits_a_previous_match_read_is_found_whole(be
     found = _found(before + email)
     assert found[-1] == ("EMAIL", email)
     assert all(value not in R.redact(before + email) for _, value in found)
+
+
+@pytest.mark.parametrize("number", ["+44 7946 0958", "415-555-2671", "123-45-6789"])
+def test_an_email_whose_top_level_domain_is_an_order_word_leaves_the_number_after_it(number: str) -> None:
+    entity = "SSN" if number.count("-") == 2 and len(number) == 11 else "PHONE"
+    _all_found(f"0@0.po {number}", [("EMAIL", "0@0.po"), (entity, number)])
+    assert _found(f"PO {number}") == []  # the word alone still makes the number an order number

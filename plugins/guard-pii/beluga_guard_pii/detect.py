@@ -112,7 +112,8 @@ def _letter_near(text: str, s: int) -> bool:
 
 
 def _order_ctx(before: str) -> bool:
-    """True when an order-number word ('order #', 'invoice no.', 'ref:') ends ``before`` (reversed)."""
+    """True when an order-number word ('order #', 'invoice no.', 'ref:') ends ``before`` (reversed).
+    A word that ends an e-mail address ('bob@shop.po 415-555-2671': a top-level domain) is none."""
     m = _NEXT_WORD.match(before)
     for _ in range(2):  # the word itself, then for 'order no. 123' the word before 'no'
         if m is None:
@@ -122,11 +123,20 @@ def _order_ctx(before: str) -> bool:
             return _ORDER_CTX.match(before) is not None
         w = w.lower()
         if w in _REV_ORDER:
-            return True
+            return not _top_level_domain(before, m.end())
         if w not in _REV_NUMBER:
             return False
         m = _NEXT_WORD.match(before, m.end())
     return False
+
+
+def _top_level_domain(before: str, k: int) -> bool:
+    """True when the word that ends at ``k`` of ``before`` (reversed) follows a '.' in a token holding
+    an '@': the top-level domain of an e-mail address (at most 40 characters are looked at)."""
+    if before[k : k + 1] != ".":
+        return False
+    token = before[k:].split(None, 1)
+    return bool(token) and "@" in token[0]
 
 
 def _version_ctx(before: str) -> bool:
