@@ -155,8 +155,10 @@ def python_re_scanner() -> Callable[[str], list[Any]]:
     """The built-in PII patterns on Python's ``re`` (every part over the whole text), with the same
     validation and overlap rule as beluga's RE2 engine."""
     det = Detector(DEFAULT_PII_PATTERNS)
-    def py(rx: str) -> re.Pattern[str]:  # Python's re has no \pL / \pN classes; \w is its Unicode equivalent
-        return re.compile(rx.replace(r"[\pL\pN._%+\-]", r"[\w.%+\-]"))
+    def py(rx: str) -> re.Pattern[str]:
+        # Python's re has no \pL / \pN / \pM classes: \w (Unicode letters and digits) stands in for each
+        # run of them inside a character class.
+        return re.compile(re.sub(r"(?:\\p[LNM])+", lambda _: r"\w", rx))
 
     parts = [(i, py(rx)) for i, p in enumerate(DEFAULT_PII_PATTERNS) for rx, _ in _PARTS[p.name]]
 

@@ -112,7 +112,8 @@ def _letter_near(text: str, s: int) -> bool:
 
 
 def _order_ctx(before: str) -> bool:
-    """True when an order-number word ('order #', 'invoice no.', 'ref:') ends ``before`` (reversed)."""
+    """True when an order-number word ('order #', 'invoice no.', 'ref:') ends ``before`` (reversed).
+    A word that ends an e-mail address ('bob@shop.po 415-555-2671': a top-level domain) is none."""
     m = _NEXT_WORD.match(before)
     for _ in range(2):  # the word itself, then for 'order no. 123' the word before 'no'
         if m is None:
@@ -122,11 +123,20 @@ def _order_ctx(before: str) -> bool:
             return _ORDER_CTX.match(before) is not None
         w = w.lower()
         if w in _REV_ORDER:
-            return True
+            return not _top_level_domain(before, m.end())
         if w not in _REV_NUMBER:
             return False
         m = _NEXT_WORD.match(before, m.end())
     return False
+
+
+def _top_level_domain(before: str, k: int) -> bool:
+    """True when the word that ends at ``k`` of ``before`` (reversed) follows a '.' in a token holding
+    an '@': the top-level domain of an e-mail address (at most 40 characters are looked at)."""
+    if before[k : k + 1] != ".":
+        return False
+    token = before[k:].split(None, 1)
+    return bool(token) and "@" in token[0]
 
 
 def _version_ctx(before: str) -> bool:
@@ -178,6 +188,8 @@ def _nanp(d10: bytes) -> bool:
 #: An optional phone extension ('x123', ' ext. 123', ' extension 123'), redacted with its number.
 _EXT = r"(?:[ \t]?(?i:x|ext\.?|extension)[ \t]?\d{1,6})?"
 _EXT_TAIL = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?[0-9]{1,6}$", re.IGNORECASE)
+_EXT_WORD = re.compile(r"x|ext\.?|extension", re.IGNORECASE)
+_EXT_MARK = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?$", re.IGNORECASE)
 
 # Each built-in is a few regex parts, scanned separately so that one part's rejected candidate
 # never hides another's; the byte a part cannot match without lets a window skip it cheaply.
@@ -344,6 +356,14 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
             value = value[: ext.start()]
             if _glued(text, s, e):  # what looked like an extension runs on ('x 0@0.io'): the number alone
                 e = s + ext.start()
+        else:
+            # A marker without digits: a span cut back before the entity that the extension's digits
+            # began ('+44 7946 0958 x' of '... x 4000 0000 0000 0002'); the number alone.
+            mark = _EXT_MARK.search(value)
+            if mark is None or not mark.start():
+                return None
+            value = value[: mark.start()]
+            e = s + mark.start()
     if _glued(text, s, e):
         return None
     opens = value.count("(")
@@ -351,6 +371,8 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
         return None
     # Every rule below only rejects, so the cheap digit rules run before the context rules.
     d = _ascii_digits(value, b" .-()+")
+    if not d.isdigit():
+        return None
     if value[0] == "+":
         if not 7 <= len(d) <= 15:
             return None
@@ -380,6 +402,8 @@ def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
         return None
     value = text[s:e]
     d = _ascii_digits(value, b" -")
+    if len(d) != 9 or not d.isdigit():  # a piece of a longer span the overlap rule checks again
+        return None
     area, group, serial = d[:3], d[3:5], d[5:]
     if area in (b"000", b"666") or area[0] == 57 or group == b"00" or serial == b"0000":
         return None
@@ -470,9 +494,14 @@ def _card_end(text: str, m: re.Match[str], least: int) -> int:
     if b >= least and _card_ok(text, a, b, True):
         return b
     five = m.start(1)
-    if five >= least and five > 0 and _card_ok(text, a, five, True, b):
-        # A fifth group joined by '-' or ':' is part of the same token ('4111-1111-1111-1111-123').
-        return b if text[five] in "-:" else five
+    if five < least or five <= 0:
+        return 0
+    # A fifth group joined by '-' or ':' is part of the same token ('4111-1111-1111-1111-123'); one
+    # after a space may be the head of the next number ('... 0009 123-45-6789'), so what follows it
+    # does not glue the card to more text.
+    joined = text[five] in "-:"
+    if _card_ok(text, a, five, True, b if joined else 0):
+        return b if joined else five
     return 0
 
 
@@ -599,8 +628,9 @@ def compile_user_pattern(p: PIIPattern, key: str = "patterns") -> Callable[..., 
 def _spans(
     match: Callable[..., Any], anchor: Any, buf: bytes, pos: int, end: int, resume: bool = False
 ) -> Iterator[tuple[int, int]]:
-    """Match spans in ``buf[pos:end]``. With ``resume``, the next search starts after the last
-    space inside a match, so a greedy run that swallowed the head of the next entity hides nothing."""
+    """Match spans in ``buf[pos:end]``. With ``resume``, the next search starts at an extension's
+    digits (``_ext_digits``), else after the last space inside a match, so a greedy read that
+    swallowed the head of the next entity hides nothing."""
     while pos <= end:
         s, e = match(anchor, buf, pos, end)[0]
         if s < 0:
@@ -609,8 +639,38 @@ def _spans(
             pos = e + 1
             continue
         yield s, e
-        sp = buf.rfind(b" ", s + 1, e) if resume else -1
-        pos = sp + 1 if sp > s else e
+        if resume:
+            g = _ext_digits(buf, s, e)
+            pos = g if g > s else buf.rfind(b" ", s + 1, e) + 1 or e
+        else:
+            pos = e
+
+
+#: The ASCII bytes of an e-mail's local part, and those after a match that an e-mail may go on with.
+_LOCAL_BYTES = "".join(sorted(_EMAIL_LOCAL)).encode("ascii")
+_LOCAL_ON = frozenset(b"@.%+-")
+
+
+def _ext_digits(buf: bytes, s: int, e: int) -> int:
+    """Where the digits at the end of the match ``buf[s:e]`` start when it holds an extension's marker
+    ('200' of '200-000-0000 x 200'), else -1: they may be the head of the next entity."""
+    if 48 <= buf[e - 1] <= 57 and (buf.find(b"x", s, e) >= 0 or buf.find(b"X", s, e) >= 0):
+        return s + len(buf[s:e].rstrip(_DIGITS))
+    return -1
+
+
+def _next_search(buf: bytes, s: int, e: int, n: int) -> int:
+    """Where the region search goes on after its match ``buf[s:e]``: at the match's end, or where the
+    next entity may already have begun inside it, so that entity is a region of its own however far it
+    runs past the match: an extension's digits ('... x 200-000-0000', '... x 4000 0000 0000 0002'), or
+    the e-mail local-part bytes a number ends with when an e-mail may go on from them ('... 1111
+    1234@example.com'). Still linear: that tail holds only digits (or local-part bytes), so a match
+    found in it either lies wholly inside it (and the search goes on from its end) or runs on past
+    ``e``; each byte is searched at most twice."""
+    g = _ext_digits(buf, s, e)
+    if g < 0 and e < n and buf[e] in _LOCAL_ON and 48 <= buf[e - 1] <= 57:
+        g = s + len(buf[s:e].rstrip(_LOCAL_BYTES))
+    return g if g > s else e
 
 
 # -- Unicode look-alikes ----------------------------------------------------------------------
@@ -863,6 +923,7 @@ class Detector:
         Union matches within reach of each other form one window; each window is then handed to
         ``_window`` (hot path: no generator, no per-match lists)."""
         anchor = self._anchor
+        find, local_on = buf.find, _LOCAL_ON
         pos = ws = we = cs = ce = count = 0
         sv = -1  # where the window's one match starts, if it is a look-alike the first pass rejects
         while pos < n:
@@ -878,6 +939,12 @@ class Detector:
                 pos = e + 1
                 continue
             pos = e
+            # The next entity may have begun inside this match (``_next_search``): only when the match
+            # ends in a digit and holds an extension's marker or runs on into an e-mail's local part.
+            if 48 <= buf[e - 1] <= 57 and (
+                (e < n and buf[e] in local_on) or find(b"x", s, e) >= 0 or find(b"X", s, e) >= 0
+            ):
+                pos = _next_search(buf, s, e, n)
             a = s - 16 if s > 16 else 0
             if count and a <= we:  # within reach: the window grows
                 count += 1
@@ -1078,7 +1145,7 @@ def _cover(text: str, chosen: list[Hit], h: Hit) -> None:
             a += 1
         while b > a and text[b - 1] in _SEPS:
             b -= 1
-        if b > a:
+        if b > a and not (b - a < 10 and _EXT_WORD.fullmatch(text, a, b)):  # an extension's marker alone is no PII
             bisect.insort(chosen, (a, b, h[2]))
         pos = max(pos, c[1])
         if pos >= h[1]:
