@@ -22,7 +22,7 @@ from beluga_core.config import Config
 from beluga_core.errors import BelugaError, BudgetExhausted, ConfigError, ErrorCode, GuardBlocked, ToolFailed
 from beluga_core.guard import GuardDecision, GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
 from beluga_core.masking import get_logger
-from beluga_core.providers import Provider, ProviderRegistry
+from beluga_core.providers import BaseProvider, Provider, ProviderRegistry
 from beluga_core.stream import LLMStream
 from beluga_core.types import AIMessage, LLMRequest, LLMResponse, StreamChunk, TextPart, ToolInvocation
 
@@ -356,6 +356,7 @@ def _provider_call(
     notify = _decision_listener(observers)
     default = config.beluga.provider
     holdback = config.beluga.stream_holdback
+    entries = {name: _entry(p) for name, p in providers.items()}
 
     def blocked(res: GuardResult, stage: Stage) -> GuardBlocked:
         return GuardBlocked(res.guard or "?", res.reason or "blocked", stage=stage)
@@ -410,23 +411,22 @@ def _provider_call(
                 request = await aguard_messages(request, segments, state, None)
             else:
                 request = guard_messages(request, segments, state)
-        provider = providers.get(request.provider or default)
-        if provider is None:
+        entry = entries.get(request.provider or default)
+        if entry is None:
             raise ConfigError(
                 f"provider {request.provider!r} is not configured (configured: {', '.join(sorted(providers))})"
             )
+        name, generate, stream_chunks = entry
         if request.stream:
-            opening = LLMStream.start(
-                provider.astream(request), provider=getattr(provider, "name", ""), model=request.model or ""
-            )
+            opening = LLMStream.start(stream_chunks(request), provider=name, model=request.model or "")
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
             if out_guards:
                 return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state), holdback)
             return stream
         if request.deadline is None:
-            response = await provider.agenerate(request)
+            response = await generate(request)
         else:
-            response = await _within(request.deadline, provider.agenerate(request))
+            response = await _within(request.deadline, generate(request))
         if out_guards:
             text = response.message.text
             if text:
@@ -436,6 +436,24 @@ def _provider_call(
         return response
 
     return call
+
+
+ProviderEntry = tuple[str, Callable[[LLMRequest], Awaitable[LLMResponse]], Callable[[LLMRequest], Any]]
+
+
+def _entry(provider: Provider) -> ProviderEntry:
+    """What the chain calls on ``provider``: a ``BaseProvider`` that keeps the base's
+    ``agenerate``/``astream`` is called at ``complete``/``stream_chunks``, the request being an
+    ``LLMRequest`` already (the twins' argument handling is for callers outside the chain)."""
+    cls = type(provider)
+    generate: Callable[[LLMRequest], Awaitable[LLMResponse]] = provider.agenerate
+    stream: Callable[[LLMRequest], Any] = provider.astream
+    if isinstance(provider, BaseProvider):
+        if cls.agenerate is BaseProvider.agenerate:
+            generate = provider.complete
+        if cls.astream is BaseProvider.astream:
+            stream = provider.stream_chunks
+    return getattr(provider, "name", ""), generate, stream
 
 
 async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:
