@@ -94,3 +94,18 @@ def test_an_email_whose_top_level_domain_is_an_order_word_leaves_the_number_afte
     entity = "SSN" if number.count("-") == 2 and len(number) == 11 else "PHONE"
     _all_found(f"0@0.po {number}", [("EMAIL", "0@0.po"), (entity, number)])
     assert _found(f"PO {number}") == []  # the word alone still makes the number an order number
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("::1 tel:0:0:0:1::", "0:0:0:1::"),
+        ("ip:fe80::1", "fe80::1"),
+        ("a tel:2001:db8::1 b", "2001:db8::1"),
+        ("host: addr:2001:db8:0:0:0:0:0:1.", "2001:db8:0:0:0:0:0:1"),
+    ],
+)
+def test_an_ipv6_address_after_a_label_and_its_colon_is_found(text: str, address: str) -> None:
+    start = text.index(address)
+    found = [(f.type, f.start, f.end) for f in PIIRedactor().find(text)]
+    assert ("IP_ADDRESS", start, start + len(address)) in found

@@ -564,7 +564,11 @@ def check_ip_address(text: str, s: int, e: int) -> tuple[int, int] | None:
 
 
 def _check_ipv6(text: str, s: int, e: int) -> tuple[int, int] | None:
-    if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_:."):
+    if text.startswith(":", s) and not text.startswith("::", s) and _label_colon(text, s):
+        s += 1  # 'tel:2001:db8::1': the run began at the label's colon; the address follows it
+    if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_."):
+        return None
+    if s > 0 and text[s - 1] == ":" and not _label_colon(text, s - 1):
         return None
     value = text[s:e].rstrip(".")
     if value.endswith(":") and not value.endswith("::"):
@@ -579,6 +583,19 @@ def _check_ipv6(text: str, s: int, e: int) -> tuple[int, int] | None:
     except ValueError:
         return None
     return s, end
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _label_colon(text: str, colon: int) -> bool:
+    """Whether the ':' at ``colon`` ends a label such as 'tel:' or 'ip:' (a word with a letter that
+    is no hex digit), not a piece of a longer address ('fe80:'). Reads back at most 16 characters."""
+    k = colon
+    while k > 0 and colon - k < 16 and text[k - 1].isalnum():
+        k -= 1
+    word = text[k:colon]
+    return bool(word) and any(c not in _HEX for c in word)
 
 
 EMAIL = PIIPattern("EMAIL", EMAIL_PATTERN, "[EMAIL]", check=check_email)
