@@ -11,8 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["beluga_core.testing"]
+
+# CI runs the property tests on a fixed set of examples, so a landing does not hang on what one
+# random draw found; runs elsewhere explore new examples each time (and keep failures in
+# .hypothesis/ to replay them). `.ci/run` sets HYPOTHESIS_PROFILE=ci.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 
