@@ -22,8 +22,12 @@ from beluga_core.config import (
     read_file,
     setting,
 )
+from beluga_core.config import describe as describe_settings
+from beluga_core.config import diff as settings_diff
 from beluga_core.config import from_dict as settings_from_dict
 from beluga_core.config import load as load_settings
+from beluga_core.config import to_dict as settings_to_dict
+from beluga_core.config import validate as validate_settings
 from beluga_core.errors import (
     RETRYABLE_BY_DEFAULT,
     BelugaError,
@@ -144,6 +148,7 @@ __all__ = [
     "add_header_injector",
     "compile_pattern",
     "default_config_path",
+    "describe_settings",
     "estimate_request_tokens",
     "estimate_tokens",
     "get_logger",
@@ -163,5 +168,8 @@ __all__ = [
     "remove_header_injector",
     "run_sync",
     "setting",
+    "settings_diff",
     "settings_from_dict",
+    "settings_to_dict",
+    "validate_settings",
 ]
