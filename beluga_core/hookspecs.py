@@ -120,12 +120,14 @@ def on_guard_decision(decision: GuardDecision) -> None:
 @hookspec
 def register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
     """Register model providers: ``register("openai", factory)``, where ``factory(ProviderConfig)``
-    returns a ``Provider``. Called once when plugins are loaded."""
+    returns a ``Provider`` (a factory may carry ``options_schema``, the attrs class of its options).
+    Called each time a Kit builds its chain (start, reload, registration), so keep it cheap."""
 
 
 @hookspec
 def register_commands(commands: CommandRegistry) -> None:
-    """Add subcommands to the ``beluga`` CLI: ``commands.add(name, help, configure, run)``."""
+    """Add subcommands to the ``beluga`` CLI: ``commands.add(name, help, configure, run)``; or answer
+    a flag a command declares: ``commands.provide("run", "--trace", run)``."""
 
 
 @hookspec
