@@ -52,3 +52,9 @@ def test_the_contract_fails_a_provider_that_resends_and_names_the_check() -> Non
     # The second send answers, so the first failure the caller should have seen is lost.
     with pytest.raises(AssertionError, match="provider contract, rate limit with Retry-After: expected ProviderError"):
         check_provider(make, openai_default)
+
+
+def test_pool_timeout_is_read_as_a_duration_as_the_options_schema_says() -> None:
+    for written, seconds in (("5s", 5.0), ("250ms", 0.25), (2, 2.0)):
+        provider = OpenAIProvider(ProviderConfig(api_key=CONTRACT_KEY, model="m", options={"pool_timeout": written}))
+        assert provider._pool.timeout.pool == seconds

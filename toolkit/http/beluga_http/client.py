@@ -23,7 +23,7 @@ try:  # the lean pool (beluga_http.pool) needs httptools' C parser; without it, 
 except ImportError:  # pragma: no cover - httptools is in the [http] extra; absent on some platforms
     H1Pool = H1Reply = H1Stream = None  # type: ignore[assignment,misc]
 
-from beluga_core import ErrorCode, ProviderConfig, ProviderError, get_logger, mask_text, outgoing_headers
+from beluga_core import Duration, ErrorCode, ProviderConfig, ProviderError, get_logger, mask_text, outgoing_headers
 
 log = get_logger("beluga.providers")
 
@@ -349,7 +349,7 @@ class ClientPool:
             write=float(config.read_timeout),
             # Waiting for a free pooled connection: as long as for the upstream's next byte, unless
             # options.pool_timeout says otherwise (the request's deadline caps it either way).
-            pool=float(config.options.get("pool_timeout", config.read_timeout)),
+            pool=float(Duration.parse(config.options.get("pool_timeout") or config.read_timeout)),
         )
         self.limits = httpx.Limits(
             max_connections=config.max_connections, max_keepalive_connections=config.max_connections
