@@ -40,7 +40,7 @@ def _configure_plugins(p: argparse.ArgumentParser) -> None:
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
     kit = Kit(default_config_path(args.config), plugin_manager=args.plugins)
-    infos = [i.as_dict() for i in kit.plugins.infos(kit.order, kit._selection(kit.config.beluga))]
+    infos = [i.as_dict() for i in kit.plugins.infos(kit.order, kit.plugins.selection_for(kit.config.beluga))]
     if args.json:
         print(json.dumps(infos, indent=2))
         return EXIT_OK
@@ -55,7 +55,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if not i["error"] and i["position"] is None:
             status = "not loaded (deselected)"
         print(f"{pos} {i['name']:<{width}}  {dist:<32}  {status}")
-    kinds = kit.plugins.providers().kinds()
+    kinds = kit.provider_registry.kinds()
     listed = ", ".join(f"{kind} ({'built in' if plugin == 'echo' else plugin})" for kind, plugin in kinds.items())
     print(f"providers: {listed}")
     return EXIT_OK

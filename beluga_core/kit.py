@@ -86,12 +86,12 @@ class Kit:
         self._guard_pool_lock = threading.Lock()
         extra = plugins.items() if isinstance(plugins, Mapping) else ((None, p) for p in plugins)
         # Load entry points the config allows, then in-process plugins, then validate and compile.
-        pre = config if isinstance(config, Config) else None
-        self._load_for(pre.beluga if pre else self._peek_beluga(config))
+        self._load_for(config.beluga if isinstance(config, Config) else peek_beluga(config))
         for name, obj in extra:
             self.plugins.register(obj, name)
-        new = config if isinstance(config, Config) else self._parse(config)
-        self._swap(self._compile(new))
+        registry = self.plugins.providers()
+        new = config if isinstance(config, Config) else self._parse(config, registry)
+        self._swap(self._compile(new, registry))
         self._notify_config(None, new)
 
     # -- construction ------------------------------------------------------------------------
@@ -100,25 +100,24 @@ class Kit:
         """Build a Kit from a TOML/JSON file (None: the embedded defaults)."""
         return cls(path, **kwargs)
 
-    def _peek_beluga(self, source: Any) -> BelugaSettings:
-        return peek_beluga(source)
-
-    def _selection(self, beluga: BelugaSettings) -> Selection:
-        return self.plugins.selection_for(beluga)
-
-    def _load_for(self, beluga: Any) -> None:
+    def _load_for(self, beluga: BelugaSettings) -> None:
         if self._entry_points:
-            self.plugins.load_selected(self._selection(beluga))
+            self.plugins.load_selected(self.plugins.selection_for(beluga))
 
-    def _parse(self, source: Config | Mapping[str, Any] | str | Path | None, text: str | None = None) -> Config:
+    def _parse(
+        self,
+        source: Config | Mapping[str, Any] | str | Path | None,
+        registry: ProviderRegistry,
+        text: str | None = None,
+    ) -> Config:
+        """Validate ``source`` against the loaded plugins and the providers ``registry`` knows."""
         if isinstance(source, Config):
             return source
-        return load_config(source, self.plugins, env=self._env, providers=self.plugins.providers().options(), text=text)
+        return load_config(source, self.plugins, env=self._env, providers=registry.options(), text=text)
 
     # -- compiling the chain -----------------------------------------------------------------
-    def _compile(self, config: Config) -> Chain:
-        order = self.plugins.order(config.beluga.plugins, self._selection(config.beluga))
-        registry = self.plugins.providers()
+    def _compile(self, config: Config, registry: ProviderRegistry) -> Chain:
+        order = self.plugins.order(config.beluga.plugins, self.plugins.selection_for(config.beluga))
         return compile_chain(
             config,
             order,
@@ -169,7 +168,7 @@ class Kit:
         """Register a plugin object in-process and recompile the chain. Returns its name."""
         name = self.plugins.register(plugin, name)
         try:
-            self._swap(self._compile(self._reparse()))
+            self._swap(self._recompile())
         except Exception:
             self.plugins.unregister(name)
             raise
@@ -178,19 +177,22 @@ class Kit:
 
     def unregister(self, name: str) -> None:
         self.plugins.unregister(name)
-        self._swap(self._compile(self._reparse()))
+        self._swap(self._recompile())
 
-    def _reparse(self) -> Config:
-        current = self._chain.config if hasattr(self, "_chain") else None
+    def _recompile(self) -> Chain:
+        """The chain for the current plugins: the config source parsed again (a plugin's section
+        may now be checked), or the running config when the source no longer parses."""
+        registry = self.plugins.providers()
         if isinstance(self._raw_config, Config):
-            return self._raw_config
-        source = self._source if self._source else self._raw_config
-        try:
-            return self._parse(source)
-        except ConfigError:
-            if current is not None:
-                return current
-            raise
+            config = self._raw_config
+        else:
+            try:
+                config = self._parse(self._source or self._raw_config, registry)
+            except ConfigError:
+                if not hasattr(self, "_chain"):
+                    raise
+                config = self._chain.config
+        return self._compile(config, registry)
 
     def _swap(self, chain: Chain) -> None:
         """Put a compiled chain in force. Each assignment is atomic; a call reads ``_chain`` once,
@@ -210,7 +212,13 @@ class Kit:
         on_path = {n for h in hooks for n, _ in self.plugins.hookimpls(h, self._chain.order)}
         return tuple(n for n in self._chain.order if n in on_path)
 
+    @property
+    def provider_registry(self) -> ProviderRegistry:
+        """The provider kinds the current chain was built with (``kinds()``, ``create()``)."""
+        return self._chain.registry
+
     def provider(self, name: str | None = None) -> Provider:
+        """The configured provider ``name`` (the default provider when None)."""
         chain = self._chain
         return chain.providers[name or chain.config.beluga.provider]
 
@@ -351,10 +359,11 @@ class Kit:
         old = self._chain
         src = source if source is not None else (self._source or self._raw_config)
         try:
-            peek = src.beluga if isinstance(src, Config) else self._peek_beluga(src if text is None else None)
+            peek = src.beluga if isinstance(src, Config) else peek_beluga(src if text is None else None)
             self._load_for(peek)
-            new_config = self._parse(src, text=text)
-            new_chain = self._compile(new_config)
+            registry = self.plugins.providers()
+            new_config = self._parse(src, registry, text=text)
+            new_chain = self._compile(new_config, registry)
         except Exception as exc:  # noqa: BLE001 - a bad reload must never take the kit down
             self.last_reload_error = exc
             log.error("config reload rejected, keeping the running config: %s", exc)
