@@ -110,15 +110,14 @@ class LazyProvider:
     """
 
     def __init__(self, target: str, options_schema: type | None = None) -> None:
-        module, _, attr = target.partition(":")
-        if not module or not attr:
+        self._module, _, self._attr = target.partition(":")
+        if not self._module or not self._attr:
             raise ValueError(f"target must be 'module:Class', got {target!r}")
         self.target = target
         self.options_schema = options_schema
 
     def __call__(self, config: ProviderConfig) -> Provider:
-        module, _, attr = self.target.partition(":")
-        cls = getattr(importlib.import_module(module), attr)
+        cls = getattr(importlib.import_module(self._module), self._attr)
         return cls(config)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -222,7 +222,7 @@ def check_provider(
             provider = make(url)
             try:
                 if request.stream:
-                    return [c async for c in _chunks(provider.astream(request))]
+                    return [c async for c in provider.astream(request)]
                 return await provider.agenerate(request)
             except (ProviderError, BudgetExhausted) as exc:
                 return exc
@@ -299,11 +299,6 @@ def check_provider(
     if stream_ok is not None:
         check("streams", streams)
     return passed
-
-
-async def _chunks(stream: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
-    async for chunk in stream:
-        yield chunk
 
 
 __all__ = [
