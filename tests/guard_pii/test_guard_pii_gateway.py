@@ -25,10 +25,8 @@ def upstream() -> Iterator[FakeServer]:
     server.stop()
 
 
-@pytest.mark.parametrize("n", [5, 6])
-def test_the_upstream_never_receives_cards_separated_only_by_spaces(
-    tmp_path: Path, upstream: FakeServer, n: int
-) -> None:
+def send(tmp_path: Path, upstream: FakeServer, text: str) -> None:
+    """One chat completion with ``text`` through a gateway whose chain is the PII guard alone."""
     path = write_config(tmp_path / "beluga.toml", f"""
         [providers.openai]
         api_key = "{OPENAI_KEY}"
@@ -37,11 +35,17 @@ def test_the_upstream_never_receives_cards_separated_only_by_spaces(
         [plugins.gateway.models]
         "gpt-4o-mini" = "openai:gpt-4o-mini"
     """, plugins=("guard-pii",))
-    text = "please charge " + " ".join(CARDS[:n]) + " today"
     with serving(make_kit(path)) as server:
         messages = [{"role": "user", "content": text}]
         resp = sdk(server.url).chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert resp.choices[0].message.content
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_the_upstream_never_receives_cards_separated_only_by_spaces(
+    tmp_path: Path, upstream: FakeServer, n: int
+) -> None:
+    send(tmp_path, upstream, "please charge " + " ".join(CARDS[:n]) + " today")
     sent = json.dumps(upstream.last["body"])
     assert sent.count("[CREDIT_CARD]") == n
     for card in CARDS[:n]:
@@ -56,19 +60,7 @@ EVASIONS = ["tel:+14155552671", "415-555-2671 ext. 123", "4111\u00a01111\u00a011
 def test_the_upstream_never_receives_pii_spelled_with_colons_unicode_or_order_words(
     tmp_path: Path, upstream: FakeServer
 ) -> None:
-    path = write_config(tmp_path / "beluga.toml", f"""
-        [providers.openai]
-        api_key = "{OPENAI_KEY}"
-        base_url = "{upstream.url}"
-
-        [plugins.gateway.models]
-        "gpt-4o-mini" = "openai:gpt-4o-mini"
-    """, plugins=("guard-pii",))
-    text = "my details: " + "; ".join(EVASIONS) + ". thanks"
-    with serving(make_kit(path)) as server:
-        messages = [{"role": "user", "content": text}]
-        resp = sdk(server.url).chat.completions.create(model="gpt-4o-mini", messages=messages)
-    assert resp.choices[0].message.content
+    send(tmp_path, upstream, "my details: " + "; ".join(EVASIONS) + ". thanks")
     content = upstream.last["body"]["messages"][0]["content"]
     assert content == (
         "my details: tel:[PHONE]; [PHONE]; [CREDIT_CARD]; [SSN]; [CREDIT_CARD]; order: [CREDIT_CARD]; "
