@@ -6,6 +6,8 @@
     python3 dev.py bench   # set up .venv with the peers' packages, then run every benchmark
     python3 dev.py docs    # set up .venv, then build the documentation site into site/ (strict)
     python3 dev.py docs serve   # the same site on http://127.0.0.1:8000, rebuilt as you edit
+    python3 dev.py train-injection   # rebuild the injection guard's learned stage (.venv-train; downloads
+                                     # its pinned inputs from the package index)
 
 Only Python 3.11+ is needed: the script creates .venv and installs the core, the toolkits under
 toolkit/ and every plugin under plugins/ (editable) and the development tools into it. It
@@ -63,6 +65,21 @@ def setup(*, bench: bool = False) -> None:
     stamp_file.write_text(stamp)
 
 
+def train_injection(rest: list[str]) -> int:
+    """Rebuild the learned stage's weights in a venv of their own (the training tools are pinned in
+    plugins/guard-injection/training/requirements.txt and are not part of the development setup)."""
+    training = ROOT / "plugins" / "guard-injection" / "training"
+    venv_dir = ROOT / ".venv-train"
+    bin_dir = venv_dir / ("Scripts" if os.name == "nt" else "bin")
+    py = bin_dir / "python"
+    if not py.exists():
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-r", str(training / "requirements.txt"), "-e", str(ROOT),
+                    "-e", str(ROOT / "plugins" / "guard-injection")], check=True)
+    return subprocess.call([str(py), str(training / "train.py"), *rest])
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "help"
     rest = argv[1:]
@@ -93,6 +110,8 @@ def main(argv: list[str]) -> int:
         if rest[:1] == ["serve"]:
             return subprocess.call([*mkdocs, "serve", "--strict", *rest[1:]], env=env)
         return subprocess.call([*mkdocs, "build", "--strict", *rest], env=env)
+    if cmd == "train-injection":
+        return train_injection(rest)
     if cmd == "bench":
         setup(bench=True)
         return subprocess.call([str(PY), str(ROOT / "benchmarks" / "run_all.py"), *rest])

@@ -1,6 +1,10 @@
 """Prompt-injection guard: throughput, the same patterns on Python's ``re``, hostile input, accuracy.
 
 Run: .venv/bin/python benchmarks/bench_injection.py
+
+Two modes side by side: the pattern engine alone (``learned = false``) and the engine with the learned
+stage (the default). Accuracy is reported on every labelled set in tests/data, saying which ones the
+engine was tuned on and which ones the learned stage was trained on.
 """
 
 from __future__ import annotations
@@ -26,7 +30,17 @@ EVAL = ROOT / "tests" / "data" / "injection_eval.jsonl"
 FRESH = ROOT / "tests" / "data" / "injection_eval_fresh.jsonl"  # frozen second held-out set, never tuned on
 FRESH2 = ROOT / "tests" / "data" / "injection_eval_fresh2.jsonl"  # frozen third held-out set
 FRESH3 = ROOT / "tests" / "data" / "injection_eval_fresh3.jsonl"  # frozen fourth held-out set, never tuned on
+EXTERNAL = ROOT / "tests" / "data" / "injection_eval_external.jsonl"  # public collections, frozen before training
 MB = 1_000_000
+# split -> (engine, learned stage): how each set was used
+USE = {
+    "dev": ("tuned on", "trained on"),
+    "test": ("held out", "held out"),
+    "fresh": ("tuned on", "trained on"),
+    "fresh2": ("tuned on", "trained on"),
+    "fresh3": ("held out", "held out"),
+    "external": ("held out", "held out"),
+}
 
 _SENTENCES = [
     "The committee met on Tuesday to review the quarterly budget and the hiring plan for the new office.",
@@ -69,61 +83,72 @@ def python_re_scan(compiled: list[re.Pattern[str]], text: str) -> int:
 
 
 def accuracy(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
-    rows = [json.loads(line) for path in (EVAL, FRESH, FRESH2, FRESH3)
+    """Detection and false positives per set (the external set: per category of benign text)."""
+    rows = [json.loads(line) for path in (EVAL, FRESH, FRESH2, FRESH3, EXTERNAL)
             for line in path.read_text(encoding="utf-8").splitlines()]
-    out = {}
-    for split in ("dev", "test", "fresh", "fresh2", "fresh3"):
-        tp = fn = fp = tn = 0
-        for r in rows:
-            if r["split"] != split:
-                continue
-            blocked = detector.scan(r["text"], {"role": r["role"]} if r.get("role") else None).blocked
-            if r["label"] == "attack":
-                tp, fn = tp + blocked, fn + (not blocked)
-            else:
-                fp, tn = fp + blocked, tn + (not blocked)
-        out[split] = (tp / (tp + fn), fp / (fp + tn), tp + fn, fp + tn)
-    return out
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        blocked = detector.scan(r["text"], {"role": r["role"]} if r.get("role") else None).blocked
+        group = r["split"] if r["label"] == "attack" or "category" not in r else f"{r['split']} {r['category']}"
+        c = counts.setdefault(r["split"] if r["label"] == "attack" else group, [0, 0, 0, 0])
+        if r["label"] == "attack":
+            c[0], c[1] = c[0] + blocked, c[1] + 1
+        else:
+            c[2], c[3] = c[2] + blocked, c[3] + 1
+    merged: dict[str, list[int]] = {}
+    for group, c in counts.items():
+        split = group.split()[0]
+        if c[1]:
+            merged.setdefault(split, [0, 0, 0, 0])[:2] = c[:2]
+        if c[3]:
+            merged.setdefault(group, [0, 0, 0, 0])[2:] = c[2:]
+    return {g: (c[0] / c[1] if c[1] else float("nan"), c[2] / c[3] if c[3] else float("nan"), c[1], c[3])
+            for g, c in merged.items()}
 
 
-def main() -> None:
-    detector = InjectionDetector()
+def per_message(detector: InjectionDetector, messages: list[str]) -> tuple[float, float]:
+    """p50 and p99 of one scan, in microseconds, over ``messages`` (each timed alone)."""
+    times = []
+    for m in messages:
+        t0 = time.perf_counter()
+        detector.scan(m)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2] * 1e6, times[int(len(times) * 0.99)] * 1e6
+
+
+def throughput(rows: list[tuple[str, str]], detector: InjectionDetector, mode: str) -> None:
     text = prose(MB)
     text_u = prose(MB, unicode=True)
-    # The same default patterns on Python's re (case-insensitive; RE2-only syntax translated).
-    py_patterns = []
-    for s in SIGNALS:
-        p = s.pattern.replace(r"\x{1F513}", "\U0001F513").replace(r"\x{1F512}", "\U0001F512")
-        py_patterns.append(re.compile(p, re.IGNORECASE))
-
-    rows: list[tuple[str, str]] = []
-    detector.scan(text)  # warm RE2's lazily built DFA, as a long-lived guard is
+    detector.scan(text)  # warm RE2's lazily built DFA (and the model), as a long-lived guard is
     t = best_of(lambda: detector.scan(text))
-    rows.append(("InjectionDetector on 1 MB ASCII prose", f"{len(text) / MB / t:8.1f} MB/s"))
+    rows.append((f"[{mode}] 1 MB ASCII prose", f"{len(text) / MB / t:8.1f} MB/s"))
     t_u = best_of(lambda: detector.scan(text_u))
-    rows.append(("  ... prose with curly quotes/accents (normalised)", f"{len(text_u) / MB / t_u:8.1f} MB/s"))
-    t_re = best_of(lambda: python_re_scan(py_patterns, text), repeat=2)
-    rows.append(
-        (f"same {len(py_patterns)} default patterns, Python re, one pass each", f"{len(text) / MB / t_re:8.1f} MB/s")
-    )
-    rows.append(("  ratio RE2 detector / Python re", f"{t_re / t:8.1f} x"))
-    # Real text with a large vocabulary, which this file's generated prose lacks: a cache-friendly
-    # vocabulary once hid that the signals' DFA thrashed on real prose (~1 MB/s).
+    rows.append((f"[{mode}]   ... prose with curly quotes/accents (normalised)", f"{len(text_u) / MB / t_u:8.1f} MB/s"))
+    msgs = [text[i : i + 2000] for i in range(0, len(text), 2000)]
+    t_m = best_of(lambda: [detector.scan(m) for m in msgs], repeat=3)
+    rows.append((f"[{mode}] prose in 2 KB messages", f"{len(text) / MB / t_m:8.1f} MB/s"))
     for name, real in real_texts().items():
         detector.scan(real)
         t_doc = best_of(lambda real=real: detector.scan(real), repeat=3)
         parts = [real[i : i + 2000] for i in range(0, len(real), 2000)]
         t_msgs = best_of(lambda parts=parts: [detector.scan(m) for m in parts], repeat=3)
-        rows.append((f"real text: {name}, whole ({len(real) // 1000} KB)", f"{len(real) / MB / t_doc:8.1f} MB/s"))
-        rows.append((f"real text: {name}, 2 KB messages", f"{len(real) / MB / t_msgs:8.1f} MB/s"))
+        p50, p99 = per_message(detector, parts)
+        rows.append((f"[{mode}] real text: {name}, whole ({len(real) // 1000} KB)",
+                     f"{len(real) / MB / t_doc:8.1f} MB/s"))
+        rows.append((f"[{mode}] real text: {name}, 2 KB messages", f"{len(real) / MB / t_msgs:8.1f} MB/s"))
+        rows.append((f"[{mode}] real text: {name}, one 2 KB message p50 / p99", f"{p50:8.1f} / {p99:.1f} us"))
         # Benign documents: how many of their 2 KB chunks would be blocked (false positives).
         fp = sum(detector.scan(m).blocked for m in parts)
-        rows.append((f"real text: {name}, 2 KB chunks blocked (false positives)",
+        rows.append((f"[{mode}] real text: {name}, 2 KB chunks blocked (false positives)",
                      f"{fp:4d} of {len(parts)} ({100 * fp / len(parts):.2f} %)"))
     small = prose(300)
     t_small = best_of(lambda: [detector.scan(small) for _ in range(2000)]) / 2000
-    rows.append(("300-char message, per call", f"{t_small * 1e6:8.1f} us"))
+    rows.append((f"[{mode}] 300-char message, per call", f"{t_small * 1e6:8.1f} us"))
 
+
+def adversarial_rows(rows: list[tuple[str, str]], detector: InjectionDetector, mode: str,
+                     py_patterns: list[re.Pattern[str]] | None) -> None:
     rng = random.Random(7)
     adversarial = {
         "separators": "." * MB,
@@ -151,18 +176,43 @@ def main() -> None:
         ta = best_of(lambda adv=adv: detector.scan(adv), repeat=3)
         worst = max(worst, ta)
         worst_first = max(worst_first, first)
-        rows.append((f"1 MB adversarial: {name}", f"{ta * 1000:8.1f} ms (first {first * 1000:.1f} ms)"))
-        if name.startswith("near-miss"):
+        rows.append((f"[{mode}] 1 MB adversarial: {name}", f"{ta * 1000:8.1f} ms (first {first * 1000:.1f} ms)"))
+        if py_patterns is not None and name.startswith("near-miss"):
             tr = best_of(lambda adv=adv: python_re_scan(py_patterns, adv), repeat=1)
             rows.append(("  same input, Python re", f"{tr * 1000:8.1f} ms"))
-    rows.append(("1 MB adversarial: worst case", f"{worst * 1000:8.1f} ms (target < 100 ms)"))
-    rows.append(("1 MB adversarial: worst first pass (cold DFA)", f"{worst_first * 1000:8.1f} ms"))
+    rows.append((f"[{mode}] 1 MB adversarial: worst case", f"{worst * 1000:8.1f} ms (target < 100 ms)"))
+    rows.append((f"[{mode}] 1 MB adversarial: worst first pass (cold DFA)", f"{worst_first * 1000:8.1f} ms"))
 
-    for split, (det, fp, n_att, n_ben) in accuracy(detector).items():
-        what = {"dev": "tuned on", "test": "held out", "fresh": "held out, frozen before 2nd round",
-                "fresh2": "frozen before 3rd round", "fresh3": "held out, frozen before 4th round"}[split]
-        rows.append((f"eval {split} ({what}): detection ({n_att} attacks)", f"{det * 100:8.1f} %"))
-        rows.append((f"eval {split} ({what}): false positives ({n_ben} benign)", f"{fp * 100:8.1f} %"))
+
+def main() -> None:
+    engine = InjectionDetector()
+    both = InjectionDetector(learned=True)
+    # The same default patterns on Python's re (case-insensitive; RE2-only syntax translated).
+    py_patterns = []
+    for s in SIGNALS:
+        p = s.pattern.replace(r"\x{1F513}", "\U0001F513").replace(r"\x{1F512}", "\U0001F512")
+        py_patterns.append(re.compile(p, re.IGNORECASE))
+
+    rows: list[tuple[str, str]] = []
+    throughput(rows, engine, "engine")
+    text = prose(MB)
+    t = best_of(lambda: engine.scan(text))
+    t_re = best_of(lambda: python_re_scan(py_patterns, text), repeat=2)
+    rows.append((f"same {len(py_patterns)} default patterns, Python re, one pass each",
+                 f"{len(text) / MB / t_re:8.1f} MB/s"))
+    rows.append(("  ratio RE2 engine / Python re", f"{t_re / t:8.1f} x"))
+    throughput(rows, both, "engine+learned")
+    adversarial_rows(rows, engine, "engine", py_patterns)
+    adversarial_rows(rows, both, "engine+learned", None)
+
+    for mode, detector in (("engine", engine), ("engine+learned", both)):
+        for group, (det, fp, n_att, n_ben) in accuracy(detector).items():
+            split = group.split()[0]
+            use = USE[split][0 if mode == "engine" else 1]
+            if n_att:
+                rows.append((f"[{mode}] eval {split} ({use}): detection ({n_att} attacks)", f"{det * 100:8.1f} %"))
+            if n_ben:
+                rows.append((f"[{mode}] eval {group} ({use}): false positives ({n_ben} benign)", f"{fp * 100:8.1f} %"))
 
     width = max(len(r[0]) for r in rows)
     print(f"$ {Path(sys.executable).name} benchmarks/bench_injection.py")

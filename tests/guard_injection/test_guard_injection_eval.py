@@ -178,3 +178,42 @@ def test_false_positives_on_the_external_ordinary_texts_are_at_most_1_percent() 
 def test_false_positives_on_the_external_hard_benign_texts_are_at_most_2_percent() -> None:
     blocked, n = external_blocked()["hard_benign"]
     assert blocked / n <= 0.02, f"external hard-benign false positives {blocked / n:.1%} of {n} texts"
+
+
+# -- the engine with the learned stage, on the sets it was not trained on ---------------------------
+# (the learned stage trained on the dev split and on the fresh and fresh2 sets; see its training script)
+
+
+@functools.cache
+def with_learned(split: str) -> dict[str, tuple[int, int]]:
+    """Per category (attack, benign; the external set: attack, ordinary, hard_benign): (blocked, texts)."""
+    detector = InjectionDetector(learned=True)
+    counts: dict[str, list[int]] = {}
+    for r in rows(split):
+        blocked = detector.scan(r["text"], {"role": r["role"]} if r.get("role") else None).blocked
+        c = counts.setdefault(r.get("category", r["label"]), [0, 0])
+        c[0] += blocked
+        c[1] += 1
+    return {category: (blocked, n) for category, (blocked, n) in counts.items()}
+
+
+@pytest.mark.parametrize(("split", "floor"), [("test", 0.98), ("fresh3", 0.60), ("external", 0.77)])
+def test_the_learned_stage_adds_detection_on_held_out_sets(split: str, floor: float) -> None:
+    caught, attacks = with_learned(split)["attack"]
+    engine = rates(split)[0] if split != "external" else external_blocked()["attack"][0] / attacks
+    assert caught / attacks >= max(floor, engine), f"{split}: {caught / attacks:.1%} of {attacks} attacks"
+
+
+@pytest.mark.parametrize(("split", "category", "bound"), [
+    ("test", "benign", 0.02), ("fresh3", "benign", 0.035), ("external", "ordinary", 0.005),
+    ("external", "hard_benign", 0.01),
+])
+def test_false_positives_with_the_learned_stage_stay_bounded(split: str, category: str, bound: float) -> None:
+    blocked, n = with_learned(split)[category]
+    assert blocked / n <= bound, f"{split} {category}: {blocked} of {n} blocked"
+
+
+@pytest.mark.xfail(reason="external set detection ~78% with the learned stage (target 90%)", strict=False)
+def test_detection_with_the_learned_stage_on_the_external_set_is_at_least_90_percent() -> None:
+    caught, attacks = with_learned("external")["attack"]
+    assert caught / attacks >= 0.90, f"external detection {caught / attacks:.1%} of {attacks} attacks"

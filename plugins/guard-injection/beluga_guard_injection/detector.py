@@ -31,6 +31,7 @@ from beluga_core import (
     raw_match,
     re2_anchor,
 )
+from beluga_guard_injection.learned import LearnedModel, default_model
 from beluga_guard_injection.normalize import SPACED_RUN, Normalized
 from beluga_guard_injection.signals import CATEGORIES, SIGNALS, TOOL_CONTEXT_MULTIPLIER, Signal
 
@@ -39,6 +40,7 @@ _STACK_LIMITS = {s.key: s.stack for s in SIGNALS if s.stack > 1}
 #: The passage score that blocks by default: one strong signal (1.0) or weaker ones adding up to 0.9.
 #: Chosen on the dev split of tests/data/injection_eval.jsonl (benign texts there score at most 0.7).
 DEFAULT_THRESHOLD = 0.9
+LEARNED = "learned"  #: the finding type and category of a block by the learned stage
 #: Signals further apart than this (characters) belong to different passages and do not add up.
 PASSAGE_GAP = 400
 #: At most this many matches are looked at per text; past it the verdict is already clear.
@@ -81,6 +83,7 @@ class InjectionScan:
     categories: tuple[str, ...]
     user_patterns: tuple[str, ...] = ()
     oversize: bool = False
+    learned: float | None = None  #: the learned stage's probability, when it ran
 
 
 _CLEAN = InjectionScan(0.0, False, (), ())
@@ -510,6 +513,10 @@ class InjectionDetector:
     ``patterns`` adds named user patterns (RE2, case-insensitive; a match blocks); ``defaults=False``
     leaves only them. ``threshold`` is the passage score that blocks (0.9 by default: one strong
     signal, or several weak ones together). ``disabled`` turns off built-in categories by name.
+    ``learned=True`` adds the learned stage (``beluga_guard_injection.learned``): text the engine lets
+    through is blocked when the model's probability reaches ``learned_threshold`` (default: the one the
+    shipped model was trained to, see ``default_model().threshold``); a ``LearnedModel`` may be passed
+    instead of ``True``.
     """
 
     name = "guard-injection"
@@ -523,6 +530,8 @@ class InjectionDetector:
         disabled: Sequence[str] = (),
         max_input_chars: int | None = DEFAULT_MAX_INPUT_CHARS,
         key: str = "patterns",
+        learned: bool | LearnedModel = False,
+        learned_threshold: float | None = None,
     ) -> None:
         if not threshold > 0:
             raise ConfigError([ConfigIssue("threshold", f"must be greater than 0, got {threshold!r}")])
@@ -542,6 +551,14 @@ class InjectionDetector:
         self._user: Any = None
         if patterns:
             self._compile_user(patterns, key)
+        self._learned: LearnedModel | None = None
+        self.learned_threshold = 1.0
+        if learned:
+            self._learned = default_model() if learned is True else learned
+            self.learned_threshold = self._learned.threshold if learned_threshold is None else learned_threshold
+            if not 0 < self.learned_threshold <= 1:
+                raise ConfigError([ConfigIssue("learned_threshold",
+                                               f"must be in (0, 1], got {self.learned_threshold!r}")])
 
     def _compile_user(self, patterns: Mapping[str, str], key: str) -> None:
         issues: list[ConfigIssue] = []
@@ -585,7 +602,7 @@ class InjectionDetector:
         hits, candidate = self._builtin_hits(norm)
         user_hits = self._user_hits(norm)
         if not hits and not user_hits and not candidate:
-            return _CLEAN
+            return _CLEAN if self._learned is None else self._learned_scan(norm, 0.0)
         tool = _is_untrusted(metadata)
         decoded_hits = False
         score, chosen = self._decide(hits, tool, norm.obfuscated)
@@ -595,6 +612,8 @@ class InjectionDetector:
                 score, chosen = hidden
                 decoded_hits = True  # their spans are already in original offsets
         blocked = bool(user_hits) or round(score, 9) >= self.threshold
+        if not blocked and self._learned is not None:
+            return self._learned_scan(norm, score)
         findings: list[Finding] = []
         categories: list[str] = []
         if blocked:
@@ -606,6 +625,15 @@ class InjectionDetector:
             categories = list(dict.fromkeys(f.type for f in sorted(findings, key=lambda f: f.start)))
         return InjectionScan(round(score, 6), blocked, tuple(findings), tuple(categories),
                              tuple(dict.fromkeys(h.category for h in user_hits)))
+
+    def _learned_scan(self, norm: Normalized, score: float) -> InjectionScan:
+        """The learned stage's verdict on text the engine let through (``score`` is the engine's)."""
+        assert self._learned is not None
+        p = round(self._learned.probability(norm.stage1, score), 6)
+        if p < self.learned_threshold:
+            return InjectionScan(round(score, 6), False, (), (), learned=p)
+        text = norm.original
+        return InjectionScan(round(score, 6), True, (Finding(LEARNED, 0, len(text), p),), (LEARNED,), learned=p)
 
     def _hidden_payload(self, text: str, tool: bool) -> tuple[float, list[_Hit]] | None:
         """Score what the text hides: base64/hex runs, rot13, leetspeak, morse, quoted fragments meant
@@ -797,13 +825,17 @@ class InjectionDetector:
                       "blocked unread")
             return GuardResult(False, None, reason, result.findings, self.name)
         names = ", ".join(result.categories)
+        if result.categories == (LEARNED,):
+            return GuardResult(False, None, f"prompt injection detected: learned stage (probability "
+                               f"{result.learned:.3f} >= threshold {self.learned_threshold:.3f})",
+                               result.findings, self.name)
         how = "user pattern" if result.user_patterns and not set(result.categories) - set(result.user_patterns) else (
             f"score {min(result.score, 99):.2f} >= threshold {self.threshold:.2f}")
         return GuardResult(False, None, f"prompt injection detected: {names} ({how})", result.findings, self.name)
 
     def __repr__(self) -> str:
         return (f"InjectionDetector(defaults={self.defaults}, threshold={self.threshold}, "
-                f"patterns={list(self._user_names)!r})")
+                f"patterns={list(self._user_names)!r}, learned={self._learned is not None})")
 
 
 # Signals of actions a user may ask for but data should not (Signal.untrusted_only), and what they

@@ -14,6 +14,7 @@ from beluga_guard_injection.signals import CATEGORIES
 log = get_logger("beluga.guard_injection")
 
 _KEY = "plugins.guard-injection"
+LEARNED_DEFAULT = True
 
 
 def _check_patterns(_: Any, a: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
@@ -47,7 +48,7 @@ class InjectionSettings:
     threshold: float = setting(
         DEFAULT_THRESHOLD, min=0.05, max=100, help="passage score that blocks (a strong signal weighs 1.0)"
     )
-    defaults: bool = setting(True, help="use the built-in signals (false: only your patterns)")
+    defaults: bool = setting(True, help="use the built-in signals and learned stage (false: only your patterns)")
     patterns: Mapping[str, str] = attrs.field(
         factory=dict,
         validator=_check_patterns,
@@ -60,6 +61,13 @@ class InjectionSettings:
         DEFAULT_MAX_INPUT_CHARS, min=1, help="longer texts are blocked unread (scanning is linear; this caps cost)"
     )
     scan_system: bool = setting(False, help="also scan system messages (your own prompt; off by default)")
+    learned: bool = setting(
+        LEARNED_DEFAULT,
+        help="add the learned stage: text the signals let through is blocked at a high model probability",
+    )
+    learned_threshold: float | None = setting(
+        None, min=0.5, max=1.0, help="the learned stage's blocking probability (default: the shipped model's own)"
+    )
 
 
 class InjectionPlugin:
@@ -89,6 +97,8 @@ class InjectionPlugin:
             disabled=settings.disabled,
             max_input_chars=settings.max_input_chars,
             key=f"{_KEY}.patterns",
+            learned=settings.learned and settings.defaults,  # defaults = false: only your patterns
+            learned_threshold=settings.learned_threshold,
         )
         # One attribute write: a call in flight keeps the detector it started with.
         self._state = (detector, frozenset(settings.stages), settings.scan_system)
