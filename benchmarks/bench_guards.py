@@ -7,7 +7,8 @@ two carries an ordinary number that must not be redacted: dates, times, prices, 
 order/ticket numbers shaped like phones or SSNs, UUIDs, commit hashes; PII scattered at 0, 1 per 10 KB,
 1 per 2 KB and 1 per 1 KB), measured in one run:
 - beluga PII guard (``PIIRedactor().validate``), the injection guard (``InjectionDetector``, if
-  installed) and both in one ``GuardPipeline`` input stage, on 2 KB messages and on the whole text;
+  installed; its signals alone and with the learned stage) and each with the PII guard in one
+  ``GuardPipeline`` input stage, on 2 KB messages and on the whole text;
 - the same PII patterns and validation on Python's ``re`` (no RE2, no region prefilter);
 - Microsoft Presidio's predefined pattern recognizers (Email, CreditCard, Phone, UsSsn, Ip) used
   directly, without the spaCy NLP engine, on a 256 KB slice (they are much slower).
@@ -196,6 +197,20 @@ DENSITIES: dict[str, int | None] = {
 }
 
 
+def injection_contenders(pii: PIIRedactor) -> list[tuple[str, Callable[[str], Any]]]:
+    """The injection guard with its signals alone and with the learned stage (the plugin's default),
+    each alone and in one pipeline stage with the PII guard."""
+    if InjectionDetector is None:
+        return []
+    out: list[tuple[str, Callable[[str], Any]]] = []
+    for mode, learned in (("signals only", False), ("with learned stage", True)):
+        inj = InjectionDetector(learned=learned)
+        both = GuardPipeline(input_guards=[inj, pii])
+        out.append((f"beluga injection guard, {mode}", lambda t, inj=inj: inj.validate(GuardInput(t))))
+        out.append((f"beluga injection ({mode}) + PII, one stage", both.validate_input))
+    return out
+
+
 def throughput_rows() -> tuple[list[list[Any]], dict[str, str]]:
     """MB/s per contender on 2 KB messages at each PII density, plus the whole 4 MB text at 1 / 10 KB."""
     texts = {name: prose(pii_every=every) for name, every in DENSITIES.items()}
@@ -203,11 +218,7 @@ def throughput_rows() -> tuple[list[list[Any]], dict[str, str]]:
     contenders: list[tuple[str, Callable[[str], Any], int]] = [
         ("beluga PII guard (RE2)", lambda t: pii.validate(GuardInput(t)), 3)
     ]
-    if InjectionDetector is not None:
-        inj = InjectionDetector()
-        both = GuardPipeline(input_guards=[inj, pii])
-        contenders.append(("beluga injection guard", lambda t: inj.validate(GuardInput(t)), 3))
-        contenders.append(("beluga injection + PII (one pipeline stage)", both.validate_input, 3))
+    contenders += [(name, fn, 3) for name, fn in injection_contenders(pii)]
     scan_re = python_re_scanner()
     contenders.append(("same PII patterns + validation on Python re", scan_re, 1))
     presidio = presidio_scanner()
@@ -303,11 +314,7 @@ def real_rows() -> list[list[Any]]:
     generated prose above lacks), and on the whole text."""
     pii = PIIRedactor()
     contenders: list[tuple[str, Callable[[str], Any]]] = [("beluga PII guard", lambda t: pii.validate(GuardInput(t)))]
-    if InjectionDetector is not None:
-        inj = InjectionDetector()
-        both = GuardPipeline(input_guards=[inj, pii])
-        contenders.append(("beluga injection guard", lambda t: inj.validate(GuardInput(t))))
-        contenders.append(("beluga injection + PII (one pipeline stage)", both.validate_input))
+    contenders += injection_contenders(pii)
     texts = real_texts()
     rows: list[list[Any]] = []
     for name, fn in contenders:
@@ -335,9 +342,8 @@ def main() -> None:
         if row[0].startswith(("same PII", "Presidio")) and isinstance(row[2], float):
             print(f"beluga PII guard vs {row[0].split(' (')[0]}: "
                   + ", ".join(f"{pii[k + 1] / row[k + 1]:.0f}x at {n}" for k, n in enumerate(names)))
-    both = next((r for r in rows if r[0].startswith("beluga injection + PII")), None)
-    if both is not None:
-        print("injection + PII together on 2 KB messages: "
+    for both in (r for r in rows if r[0].startswith("beluga injection (")):
+        print(f"{both[0].removeprefix('beluga ')} on 2 KB messages: "
               + ", ".join(f"{both[k + 1]:.0f} MB/s at {n}" for k, n in enumerate(names))
               + " (target: >= 100 MB/s per core)")
     print("\nreal text, MB/s (1 core): Python's documentation (pydoc topics, prose with code) and source, 1 MB each\n")

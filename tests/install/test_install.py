@@ -136,3 +136,13 @@ def test_a_third_party_plugin_is_discovered_ordered_by_config_and_disabled_by_en
     assert proc.stdout.split() == ["tag", "hi", "tagged", "None"], proc.stderr
     listed = plugins_json(bindir, tmp_path, BELUGA_DISABLE_PLUGINS="shout")
     assert [(p["name"], p["position"]) for p in listed] == [("shout", None)]
+
+
+def test_the_injection_guard_wheel_ships_its_model_and_not_its_training(tmp_path: Path) -> None:
+    import zipfile
+
+    build_wheels(tmp_path, ROOT / "plugins" / "guard-injection")
+    (wheel,) = tmp_path.glob("beluga_guard_injection-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "beluga_guard_injection/model/injection-lr.json.gz" in names
+    assert not [n for n in names if "training" in n or n.endswith("train.py")]

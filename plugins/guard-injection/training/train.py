@@ -391,7 +391,7 @@ def main() -> None:
     model = attrs.evolve(model, card=card)
     payload = json.dumps(model.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+    with args.out.open("wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as gz:  # no name, no time
         gz.write(payload)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; {len(full.unigrams)} words, "
           f"{len(full.bigrams)} pairs, screen {len(screen.unigrams)} words; threshold {threshold:.4f}, "
