@@ -15,11 +15,12 @@ windows of ``WINDOW`` words, ``STRIDE`` apart, and scores as its most suspicious
 document is not judged by its average. (A short instruction inside a window of ordinary prose is
 still weighed with that prose: buried instructions are the pattern engine's to find.)
 
-Two models: a words-only ``screen``, and the ``full`` words-and-pairs model that runs only where the
-screen's logit reaches ``screen_logit`` (most ordinary text stops at the screen). Every step is a
-C-speed pass over the text or its word list (``bytes.translate`` or a regex ``findall``, ``set``,
-``zip``, dictionary look-ups through ``map``): the cost is linear in the text's length, each word
-read at most twice.
+Two models: a words-only ``screen`` that counts words (a window's part is a difference of prefix
+sums, so it reads each word once however the windows overlap), and the ``full`` words-and-pairs
+model, which reads only the windows whose screen logit reaches ``screen_logit`` (most ordinary text
+stops at the screen), at most ``MAX_FULL_WINDOWS`` of them per text, the screen's most suspicious. Every step is a C-speed pass over the text or its word list
+(``bytes.translate`` or a regex ``findall``, ``set``, ``pairwise``, dictionary look-ups through
+``map``, ``accumulate``): the cost is linear in the text's length.
 
 The weights ship with the plugin (``model/injection-lr.json.gz``) and are read on first use. The
 training script in the repository (``plugins/guard-injection/training/train.py``) rebuilds them
@@ -30,12 +31,13 @@ licences, the seeds and the figures the model was selected on.
 from __future__ import annotations
 
 import gzip
+import heapq
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
-from itertools import pairwise, repeat
+from itertools import accumulate, pairwise, repeat
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "model" / "injection-lr.json.gz"
 WINDOW = 256  #: words per window (a longer text scores as its most suspicious window)
 STRIDE = 128  #: words between window starts
 ENGINE_CAP = 3.0  #: the engine's score is capped before it is weighed
+MAX_FULL_WINDOWS = 32  #: windows the full model reads at most per text: the screen's most suspicious
 MIN_FEATURES = 12  #: a window with fewer distinct words and pairs is normalised as if it had this many
 
 _WORD = re.compile(r"\w+")
@@ -67,12 +70,17 @@ def features(toks: Sequence[str]) -> tuple[set[str], set[tuple[str, str]]]:
     return set(toks), set(pairwise(toks))
 
 
+def window_starts(n: int) -> tuple[int, ...]:
+    """Where the windows over ``n`` words start: one window, or ``WINDOW`` words ``STRIDE`` apart."""
+    if n <= WINDOW:
+        return (0,)
+    last = n - WINDOW
+    return (*range(0, last, STRIDE), last)
+
+
 def windows(toks: Sequence[str]) -> list[Sequence[str]]:
     """``toks`` as one window, or as windows of ``WINDOW`` words ``STRIDE`` apart that cover it."""
-    if len(toks) <= WINDOW:
-        return [toks]
-    last = len(toks) - WINDOW
-    return [toks[s : s + WINDOW] for s in (*range(0, last, STRIDE), last)]
+    return [toks[s : s + WINDOW] for s in window_starts(len(toks))]
 
 
 def engine_features(engine_score: float) -> tuple[float, float]:
@@ -158,14 +166,41 @@ class LearnedModel:
         return {"full": self.full.to_dict(), "screen": self.screen.to_dict(), "threshold": self.threshold,
                 "screen_logit": self.screen_logit, "card": dict(self.card)}
 
+    def screen_windows(self, toks: Sequence[str], engine_score: float) -> tuple[float, list[int]]:
+        """The screen's best logit over the windows, and where the windows it lets through start (at
+        most ``MAX_FULL_WINDOWS``, the highest-scoring ones, so that the full model's cost is bounded).
+
+        The screen counts words (a word twice weighs twice), so a window's part is a difference of
+        prefix sums: one pass over the words, however many windows overlap."""
+        e, hit = engine_features(engine_score)
+        base = self.screen.bias + self.screen.engine_weight * e + self.screen.engine_hit_weight * hit
+        n = len(toks)
+        if n <= WINDOW:  # one window (most messages): no prefix sums needed
+            z = base + sum(map(self.screen.unigrams.get, toks, repeat(0.0))) / math.sqrt(max(n, MIN_FEATURES))
+            return z, [0] if z >= self.screen_logit else []
+        prefix = list(accumulate(map(self.screen.unigrams.get, toks, repeat(0.0)), initial=0.0))
+        best = -math.inf
+        passed: list[tuple[float, int]] = []
+        for start in window_starts(n):
+            end = min(start + WINDOW, n)
+            z = base + (prefix[end] - prefix[start]) / math.sqrt(max(end - start, MIN_FEATURES))
+            best = max(best, z)
+            if z >= self.screen_logit:
+                passed.append((z, start))
+        if len(passed) > MAX_FULL_WINDOWS:  # junk and very long texts: the most suspicious windows
+            passed = heapq.nlargest(MAX_FULL_WINDOWS, passed)
+        return best, [start for _, start in passed]
+
     def probability(self, text: str, engine_score: float = 0.0) -> float:
         """How likely ``text`` (normalised as the engine normalises) is an injection, 0..1, given the
-        engine's score for it."""
+        engine's score for it. Only the windows the screen lets through are read by the full model."""
         toks = words(text)
-        z = self.screen.logit(toks, engine_score)
-        if z < self.screen_logit:
+        z, passed = self.screen_windows(toks, engine_score)
+        if not passed:
             return logistic(z)
-        return logistic(self.full.logit(toks, engine_score))
+        e, hit = engine_features(engine_score)
+        best = max(self.full.window_sum(toks[s : s + WINDOW]) for s in passed)
+        return logistic(self.full.bias + best + self.full.engine_weight * e + self.full.engine_hit_weight * hit)
 
 
 def load_model(path: Path) -> LearnedModel:
@@ -189,4 +224,4 @@ def default_model() -> LearnedModel:
 
 
 __all__ = ["MODEL_PATH", "STRIDE", "WINDOW", "LearnedModel", "ModelError", "Weights", "default_model",
-           "engine_features", "features", "load_model", "logistic", "windows", "words"]
+           "engine_features", "features", "load_model", "logistic", "window_starts", "windows", "words"]

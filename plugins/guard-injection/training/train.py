@@ -30,8 +30,8 @@ Splits: each source's own train/validation/test split where it has one, else by 
 the fit. The regularisation strength is chosen on validation log-loss; the threshold is the lowest
 probability at which validation false positives stay within ``--max-fp`` on the ordinary rows and
 within ``--max-hard-fp`` on the hard negatives (documentation, chat, this repository's benign rows).
-The words-only screen's cut-off is the lowest screen logit of any training or validation text the
-full model blocks, less ``--screen-margin``.
+The words-only screen's cut-off is the screen logit below which only ``--screen-loss`` (0.1 %) of the
+windows the full model blocks (training and validation texts) fall.
 """
 
 from __future__ import annotations
@@ -66,11 +66,13 @@ from beluga_guard_injection import InjectionDetector, Normalized
 from beluga_guard_injection.learned import (
     MIN_FEATURES,
     MODEL_PATH,
+    WINDOW,
     LearnedModel,
     Weights,
     engine_features,
     features,
     logistic,
+    window_starts,
     words,
 )
 
@@ -283,14 +285,22 @@ def featurize(rows: list[Row]) -> None:
 
 
 def matrix(rows: list[Row], vocab: dict[Any, int], pairs: bool) -> sp.csr_matrix:
+    """The full model's features (distinct words and pairs, L2-normalised) with ``pairs``; else the
+    screen's (word counts over the square root of the word count)."""
     indptr, indices, data = [0], [], []
     base = len(vocab)
     for r in rows:
-        n = len(r["uni"]) + (len(r["bi"]) if pairs else 0)
-        value = 1.0 / math.sqrt(max(n, MIN_FEATURES))
-        cols = sorted({vocab[f] for f in (*r["uni"], *(r["bi"] if pairs else ())) if f in vocab})
+        if pairs:
+            value = 1.0 / math.sqrt(max(len(r["uni"]) + len(r["bi"]), MIN_FEATURES))
+            cols = sorted({vocab[f] for f in (*r["uni"], *r["bi"]) if f in vocab})
+            values = [value] * len(cols)
+        else:
+            scale = math.sqrt(max(len(r["toks"]), MIN_FEATURES))
+            counts = Counter(vocab[t] for t in r["toks"] if t in vocab)
+            cols = sorted(counts)
+            values = [counts[c] / scale for c in cols]
         indices += cols
-        data += [value] * len(cols)
+        data += values
         e, hit = engine_features(r["engine"])
         indices += [base, base + 1]
         data += [e, hit]
@@ -346,7 +356,8 @@ def main() -> None:
     ap.add_argument("--max-fp", type=float, default=0.004, help="validation false positives allowed, ordinary rows")
     ap.add_argument("--max-hard-fp", type=float, default=0.008, help="... on documentation hard negatives")
     ap.add_argument("--hard-weight", type=float, default=3.0, help="sample weight of hard negatives")
-    ap.add_argument("--screen-margin", type=float, default=0.5, help="logit margin below the screen's lowest block")
+    ap.add_argument("--screen-loss", type=float, default=0.001,
+                    help="share of the full model's blocked windows the screen may keep from it")
     args = ap.parse_args()
 
     wheels = fetch(args.cache)
@@ -360,15 +371,17 @@ def main() -> None:
     weights = np.array([args.hard_weight if r["label"] == 0 and r["kind"] != "data" else 1.0 for r in split["train"]])
     full, c = fit(split, weights, args.min_count, pairs=True)
     screen, _ = fit(split, weights, args.min_count, pairs=False)
-    scored = {s: [(full.logit(r["toks"], r["engine"]), screen.logit(r["toks"], r["engine"])) for r in split[s]]
-              for s in split}
-    threshold = pick_threshold(np.array([logistic(f) for f, _ in scored["valid"]]), split["valid"], args.max_fp,
+    full_z = {s: [full.logit(r["toks"], r["engine"]) for r in split[s]] for s in split}
+    threshold = pick_threshold(np.array([logistic(z) for z in full_z["valid"]]), split["valid"], args.max_fp,
                                args.max_hard_fp)
-    # The screen passes a text without the full model only below the lowest screen logit of any
-    # training or validation text the full model blocks, less a margin.
+    # The screen lets a window through to the full model at or above its cut-off: the screen logit
+    # below which only --screen-loss of the windows the full model blocks (training and validation
+    # texts) fall. Without a loss allowed, windows of junk (single letters, digits) would all pass.
     z_block = math.log(threshold / (1 - threshold))
-    caught = [sc for s in ("train", "valid") for f, sc in scored[s] if f >= z_block]
-    screen_logit = round(min(caught) - args.screen_margin, 5)
+    probe = LearnedModel(full, screen, 1.0, -math.inf)
+    caught = sorted(screen_z for s in ("train", "valid") for r in split[s]
+                    for screen_z, full_part in window_scores(probe, r) if full_part >= z_block)
+    screen_logit = round(caught[math.floor(args.screen_loss * len(caught))], 5)
     model = LearnedModel(full, screen, round(threshold, 6), screen_logit)
     detector = InjectionDetector()
     figures: dict[str, Any] = {}
@@ -377,7 +390,7 @@ def main() -> None:
         blocks = [detector.scan(r["text"]).blocked for r in split[s]]
         figures[s] = rates(p, split[s], threshold, blocks)
         figures[s]["screened_out_benign"] = round(float(np.mean(
-            [sc < screen_logit for (_, sc), r in zip(scored[s], split[s], strict=True) if r["label"] == 0])), 4)
+            [not model.screen_windows(r["toks"], r["engine"])[1] for r in split[s] if r["label"] == 0])), 4)
         print(f"  {s}: {figures[s]}")
     card = {
         "inputs": [{"package": n, "version": v, "file": f, "sha256": h, "licence": lic, "use": what}
@@ -386,7 +399,7 @@ def main() -> None:
         "rows": dict(sorted(stats.items())),
         "tools": {"python": sys.version.split()[0], "numpy": np.__version__, "scikit-learn": sklearn.__version__},
         "seed": SEED, "C": c, "max_fp": args.max_fp, "max_hard_fp": args.max_hard_fp,
-        "hard_weight": args.hard_weight, "figures": figures,
+        "hard_weight": args.hard_weight, "screen_loss": args.screen_loss, "figures": figures,
     }
     model = attrs.evolve(model, card=card)
     payload = json.dumps(model.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -396,6 +409,17 @@ def main() -> None:
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; {len(full.unigrams)} words, "
           f"{len(full.bigrams)} pairs, screen {len(screen.unigrams)} words; threshold {threshold:.4f}, "
           f"screen logit {screen_logit:.3f}; sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()[:16]})")
+
+
+def window_scores(model: LearnedModel, r: Row) -> list[tuple[float, float]]:
+    """(screen logit, full logit) of each window of a row, as the learned module reads them."""
+    out = []
+    e, hit = engine_features(r["engine"])
+    engine_part = model.full.bias + model.full.engine_weight * e + model.full.engine_hit_weight * hit
+    for start in window_starts(len(r["toks"])):
+        window = r["toks"][start : start + WINDOW]
+        out.append((model.screen_windows(window, r["engine"])[0], engine_part + model.full.window_sum(window)))
+    return out
 
 
 def fit(split: dict[str, list[Row]], weights: np.ndarray, min_count: int, pairs: bool) -> tuple[Weights, float]:
