@@ -18,9 +18,10 @@ still weighed with that prose: buried instructions are the pattern engine's to f
 Two models: a words-only ``screen`` that counts words (a window's part is a difference of prefix
 sums, so it reads each word once however the windows overlap), and the ``full`` words-and-pairs
 model, which reads only the windows whose screen logit reaches ``screen_logit`` (most ordinary text
-stops at the screen), at most ``MAX_FULL_WINDOWS`` of them per text, the screen's most suspicious. Every step is a C-speed pass over the text or its word list
-(``bytes.translate`` or a regex ``findall``, ``set``, ``pairwise``, dictionary look-ups through
-``map``, ``accumulate``): the cost is linear in the text's length.
+stops at the screen), at most ``MAX_FULL_WINDOWS`` of them per text, the screen's most suspicious.
+Every step is a C-speed pass over the text or its word list (``bytes.translate`` or a regex
+``findall``, ``set``, ``pairwise``, dictionary look-ups through ``map``, ``accumulate``): the cost
+is linear in the text's length.
 
 The weights ship with the plugin (``model/injection-lr.json.gz``) and are read on first use. The
 training script in the repository (``plugins/guard-injection/training/train.py``) rebuilds them
