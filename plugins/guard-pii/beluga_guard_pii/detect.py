@@ -224,9 +224,9 @@ _PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
         (rf"(?:\(\d{{3}}\)[ .\-]?|\b\d{{3}}[ .\-])\d{{3}}[ .\-]?\d{{4}}{_EXT}\b", None),  # US formatted
         (rf"\b1?[2-9]\d{{9}}{_EXT}\b", None),  # US digits only: needs a context word such as 'call' or 'phone'
         # Any country's national form after a context word, the word included ('my number is 07700 900123',
-        # 'Tel. (02) 9579 4127'): 9-13 digits; ``check_phone`` narrows the span to the number.
+        # 'Tel. (02) 9579 4127'): 9-17 digits; ``check_phone`` narrows the span to the number.
         (rf"{_words_rx(_PHONE_WORDS)}[^\d\n+]{{0,24}}?(?:\(\d{{2,4}}\)[ .\-]?\d(?:[ .\-]?\d){{5,10}}"
-         rf"|\b\d(?:[ .\-]?\d){{8,12}}){_EXT}\b", None),
+         rf"|\b\d(?:[ .\-]?\d){{8,16}}){_EXT}\b", None),
     ),
     "SSN": (
         (r"\b\d{3}-\d{2}-\d{4}\b", b"-"),
@@ -424,6 +424,8 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     national = False
     if value[0] == "+":
         if not 7 <= len(d) <= 15 or not _country_code(d):
+            return None
+        if len(d) < 10 and value[1:].isdigit():  # '+3600000 ms': a signed number; a phone this short is grouped
             return None
         if d[0] == 49 and (len(d) != 11 or not _nanp(d[1:])):
             return None
