@@ -330,7 +330,10 @@ def check_email(text: str, s: int, e: int) -> tuple[int, int] | None:
     tld = labels[-1]
     if not (tld.isalpha() or tld.startswith("xn--") or (tld[0].isalpha() and all(map(_letter_or_mark, tld)))):
         return None
-    if tld.lower() in _FILE_TYPES:  # 'icon@2x.png', 'font@1.2.woff': a file name
+    k = e  # the top-level label may stop before the digits that end a file type ('mp' of 'clip@2x.mp4')
+    while k < len(text) and k - e < 4 and text[k].isascii() and text[k].isalnum():
+        k += 1
+    if (tld + text[e:k]).lower() in _FILE_TYPES:  # 'icon@2x.png', 'font@1.2.woff2': a file name
         return None
     return s + lead, e
 
@@ -422,6 +425,8 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     if not d.isdigit():
         return None
     national = False
+    if value[0] != "+" and _DATE_HEAD.match(value):  # 'call on 2024-05-06 10:30'
+        return None
     if value[0] == "+":
         if not 7 <= len(d) <= 15 or not _country_code(d):
             return None
@@ -471,9 +476,9 @@ def _national(value: str, d: bytes) -> bool:
     """A national number as written in its country (it still needs a context word): a trunk prefix '0'
     and 9-12 digits ('07700 900123', '030 12345678', '(02) 9579 4127'), the international prefix '00'
     and a country code in use (11-17 digits), or a two- to four-digit area code in parentheses (10-11
-    digits: '(11) 91234-5678'). Never a date, nor one digit repeated."""
+    digits: '(11) 91234-5678'). Never one digit repeated."""
     n = len(d)
-    if _DATE_HEAD.match(value) or d.count(d[-1:]) >= n - 1:
+    if d.count(d[-1:]) >= n - 1:
         return False
     if d[:2] == b"00":
         return 11 <= n <= 17 and _country_code(d[2:])
