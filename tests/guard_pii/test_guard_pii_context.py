@@ -143,6 +143,21 @@ def test_addresses_next_to_the_new_version_rules_are_still_found(text: str) -> N
     assert [t for t, _ in types(text)][:1] == ["IP_ADDRESS"]
 
 
-@pytest.mark.parametrize("text", ["P/N PN 623-24-3901 is backordered", "model no. 750.264.1377 overheats"])
-def test_part_and_model_numbers_are_not_pii(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["P/N PN 623-24-3901 is backordered", "model no. 750.264.1377 overheats", "P/N 205-608-6916 is backordered",
+     "S/N 123-45-6789", "p/n 794.806.5402"],
+)
+def test_part_model_and_serial_numbers_are_not_pii(text: str) -> None:
     assert types(text) == []
+
+
+def test_a_version_after_upgraded_to_is_no_address_but_one_after_moved_to_is() -> None:
+    assert types("Upgraded to 10.12.10.17 last night") == []
+    assert types("downgrading to 4.15.11.176") == []
+    assert types("moved to 10.12.10.17 last night") == [("IP_ADDRESS", "10.12.10.17")]
+
+
+def test_a_run_of_digits_starting_with_2_is_a_card_only_at_16_to_19_digits() -> None:
+    assert types("created 20180718006386") == []  # a Luhn-valid timestamp (YYYYMMDDhhmmss)
+    assert types("card 2223003122003222") == [("CREDIT_CARD", "2223003122003222")]  # Mastercard 2-series

@@ -63,8 +63,7 @@ def test_held_out_split_meets_the_goals(scores: dict[str, dict[str, Any]]) -> No
     assert test["micro_f1"] >= 0.99
     assert min(test["f1"].values()) >= 0.98
     assert test["raw_left"] <= 0.005  # of the labelled PII strings, at most 0.5 % reach the model
-    # 0.005 is the goal; the held-out split reaches 3 false findings in 399 hard negatives.
-    assert test["false_per_negative"] <= 0.0076
+    assert test["false_per_negative"] <= 0.005
 
 
 def test_tuning_split_meets_the_goals(scores: dict[str, dict[str, Any]]) -> None:

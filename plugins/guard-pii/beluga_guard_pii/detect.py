@@ -131,6 +131,9 @@ def _order_ctx(before: str) -> bool:
         w = w.lower()
         if w in _REV_ORDER:
             return not _top_level_domain(before, m.end())
+        if w == "n" and before[m.end() : m.end() + 2].lower() in ("/p", "/s") \
+                and not before[m.end() + 2 : m.end() + 3].isalnum():
+            return True  # 'P/N', 'S/N': a part or serial number
         if w not in _REV_NUMBER:
             return False
         m = _NEXT_WORD.match(before, m.end())
@@ -154,7 +157,16 @@ def _version_ctx(before: str) -> bool:
     w = m.group(1)
     if not w.isascii():
         return _VERSION_CTX.match(before) is not None
-    return w.lower() in _REV_VERSION
+    w = w.lower()
+    if w == "ot":  # 'upgraded to 10.12.10.17'
+        m = _ONE_WORD.match(before, m.end())
+        return m is not None and m.group(1).lower() in _REV_UPGRADE
+    return w in _REV_VERSION
+
+
+_REV_UPGRADE = frozenset(
+    w[::-1] for w in ("upgrade", "upgraded", "upgrading", "downgrade", "downgraded", "downgrading")
+)
 
 
 def _glued(text: str, s: int, e: int) -> bool:
@@ -605,6 +617,8 @@ def _card_ok(text: str, s: int, e: int, shaped: bool = False, token_end: int = 0
     if not 13 <= n <= 19 or not 50 <= d[0] <= 54 or d.count(d[:1]) == n:
         return False
     if d[:2] in (b"34", b"37") and n != 15:
+        return False
+    if d[0] == 50 and n < 16:  # the networks starting with 2 (Mastercard 2221-2720, Mir) issue 16-19 digits
         return False
     if d[0] == 52 and n not in (13, 16, 19):
         return False
