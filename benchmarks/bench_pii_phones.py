@@ -3,7 +3,8 @@
     .venv/bin/pip install phonenumbers && .venv/bin/python benchmarks/bench_pii_phones.py
 
 On the frozen PII evaluation set (tests/data/pii_eval.jsonl, dev and test splits) and on the
-support-chat prose of bench_guards.py (2 KB messages), for each contender:
+support-chat prose of bench_guards.py (2 KB messages), for each contender (the engine as installed:
+PYTHONPATH=<older checkout>/plugins/guard-pii measures an older engine's rules):
 - rules: the guard as it ships (NANP rules, '+' with a country code in use and 7-15 digits,
   national numbers after a context word by trunk prefix, '00' or area code in parentheses);
 - + is_valid ('+'): every '+' candidate must also be ``phonenumbers.is_valid_number``;
@@ -76,7 +77,7 @@ def _national_by_phonenumbers(value: str, d: bytes) -> bool:
 
 @contextmanager
 def patched(phone_ok: Callable[..., Any] | None = None, national: Callable[..., Any] | None = None) -> Iterator[None]:
-    saved = detect._phone_ok, detect._national
+    saved = detect._phone_ok, getattr(detect, "_national", None)
     try:
         if phone_ok is not None:
             detect._phone_ok = phone_ok  # type: ignore[assignment]
@@ -84,7 +85,9 @@ def patched(phone_ok: Callable[..., Any] | None = None, national: Callable[..., 
             detect._national = national  # type: ignore[assignment]
         yield
     finally:
-        detect._phone_ok, detect._national = saved  # type: ignore[assignment]
+        detect._phone_ok = saved[0]  # type: ignore[assignment]
+        if saved[1] is not None:
+            detect._national = saved[1]  # type: ignore[assignment]
 
 
 def matcher_scan(redactor: PIIRedactor, regions: tuple[str, ...]) -> Callable[[str], list[ev.Finding]]:
@@ -156,8 +159,9 @@ def main() -> None:
         rows.append(row("+ is_valid ('+')", scan))
     with patched(phone_ok=_plus_validator(pn.is_possible_number)):
         rows.append(row("+ is_possible ('+')", scan))
-    with patched(phone_ok=_plus_validator(pn.is_valid_number), national=_national_by_phonenumbers):
-        rows.append(row("+ is_valid ('+' and national)", scan))
+    if hasattr(detect, "_national"):  # an engine with national numbers after a context word
+        with patched(phone_ok=_plus_validator(pn.is_valid_number), national=_national_by_phonenumbers):
+            rows.append(row("+ is_valid ('+' and national)", scan))
     rows.append(row("PhoneNumberMatcher (US)", matcher_scan(redactor, ("US",))))
     rows.append(row("PhoneNumberMatcher (24 regions)", matcher_scan(redactor, REGIONS)))
     cols = ["contender"]
