@@ -129,6 +129,15 @@ def test_case_and_ticket_numbers_in_phone_like_groups_are_not_pii(text: str) -> 
 
 
 @pytest.mark.parametrize(
+    ("text", "found"),
+    [("SSN-123-45-6789", ("SSN", "123-45-6789")), ("social-security-123-45-6789", ("SSN", "123-45-6789")),
+     ("tel-415-555-0123", ("PHONE", "415-555-0123")), ("Mobile-415-555-0123", ("PHONE", "415-555-0123"))],
+)
+def test_numbers_glued_to_their_own_context_word_are_still_pii(text: str, found: tuple[str, str]) -> None:
+    assert types(text) == [found]
+
+
+@pytest.mark.parametrize(
     "text",
     ["firmware 2.1.0.12 fixes it", "Chrome 16.10.11.156 crashes", "the SDK 6.3.28.51 changelog",
      "driver 31.0.15.36 is required", "Upgraded to 15.5.10.95-hotfix", "ships 1.2.3.4+build.7",

@@ -399,16 +399,27 @@ def _number_start(text: str, s: int, e: int) -> int:
 _NUMBER_CHARS = "0123456789 .-()"
 
 
-def _identifier_head(text: str, s: int) -> bool:
+def _identifier_head(text: str, s: int, words: frozenset[str]) -> bool:
     """True when the number at ``s`` is glued by '-' or '_' to a word ('CASE-415-555-0134',
-    'TKT_123-45-6789'): an identifier, not PII."""
-    return s > 1 and text[s - 1] in "-_" and text[s - 2].isalpha()
+    'TKT_123-45-6789'): an identifier, not PII, unless the word is one of ``words`` ('SSN-...',
+    'tel-...'; at most 16 letters are looked at)."""
+    if not (s > 1 and text[s - 1] in "-_" and text[s - 2].isalpha()):
+        return False
+    k = s - 2
+    while k > 0 and s - k < 17 and text[k - 1].isalpha():
+        k -= 1
+    return text[k : s - 1].lower() not in words
+
+
+_PHONE_HEADS = frozenset(w for w in _PHONE_WORDS if " " not in w)
+_SSN_HEADS = frozenset(("ssn", "ssns", "ss", "social", "security"))
 
 
 def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     if s > 0:  # 'tel:+1...', 'phone:415-...' are phones; '10:415-...' runs on from another number
         c = text[s - 1]
-        if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()) or _identifier_head(text, s):
+        if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()) \
+                or _identifier_head(text, s, _PHONE_HEADS):
             return None
     value = text[s:e]
     if "x" in value or "X" in value:  # an extension: the number before it decides
@@ -501,7 +512,7 @@ def _national(value: str, d: bytes) -> bool:
 
 def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
     """US SSN rules: area not 000, 666 or 9xx; group not 00; serial not 0000."""
-    if _glued(text, s, e) or _identifier_head(text, s):
+    if _glued(text, s, e) or _identifier_head(text, s, _SSN_HEADS):
         return None
     value = text[s:e]
     d = _ascii_digits(value, b" -")
