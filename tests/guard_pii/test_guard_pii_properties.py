@@ -52,9 +52,10 @@ def intl_phones(draw: st.DrawFn) -> str:
     cc = draw(st.sampled_from(["44", "33", "49", "91", "81", "61", "34", "39", "55", "86"]))
     groups = draw(st.lists(st.integers(1, 9).flatmap(lambda n: digits(n)), min_size=2, max_size=4))
     number = cc + "".join(groups)
-    if not 8 <= len(number) <= 15:
-        groups = ["7946", "0958"]
     sep = draw(st.sampled_from([" ", "-", ".", ""]))
+    # Written without separators, a '+' number needs 10 digits or more (shorter, it reads as a signed number).
+    if not (10 if sep == "" else 8) <= len(number) <= 15:
+        groups = ["7946", "0958"]
     return "+" + cc + sep + sep.join(groups)
 
 

@@ -172,7 +172,7 @@ def test_ssn_context_words_in_their_spellings(text: str) -> None:
     "text",
     [
         "123-456-7890 is no NANP number",  # area code cannot start with 1
-        "call 055-123-4567",  # nor with 0
+        "see 055-123-4567",  # nor with 0 (after a phone word it is a national number: see below)
         "call 911-555-1234",  # N11 is a service code, not an area code
         "+1 123 456 7890",  # +1 with an invalid area code
         "+12345",  # too short

@@ -66,13 +66,20 @@ class PIIPattern:
 # ``match`` anchored at the candidate: cheap, and bounded whatever the text.
 _ORDER_WORDS = (
     "order", "invoice", "inv", "ticket", "tracking", "confirmation", "conf", "reference", "ref", "booking",
-    "reservation", "shipment", "sku", "part", "serial", "transaction", "txn", "receipt", "isbn", "po",
+    "reservation", "shipment", "sku", "part", "pn", "model", "serial", "transaction", "txn", "receipt", "isbn",
+    "po",
 )
 _PHONE_WORDS = (
-    "phone", "tel", "telephone", "call", "mobile", "cell", "cellphone", "fax", "text", "sms", "whatsapp",
-    "contact", "dial", "reach", "ring",
+    "phone", "tel", "telephone", "call", "callback", "mobile", "mob", "cell", "cellphone", "ph", "fax", "text",
+    "sms", "whatsapp", "contact", "dial", "reach", "ring", "landline", "my number", "your number", "his number",
+    "her number", "our number", "their number",
 )
-_VERSION_WORDS = ("version", "ver", "v", "release", "rel", "build", "rev", "revision")
+# A dotted quad right after one of these is a version ('firmware 2.1.0.12', 'Chrome 16.10.11.156').
+_VERSION_WORDS = (
+    "version", "ver", "v", "release", "rel", "build", "rev", "revision", "firmware", "fw", "driver", "sdk",
+    "patch", "kernel", "chrome", "firefox", "safari", "ios", "android", "macos", "windows", "deployed", "tagged",
+    "bumped",
+)
 _NUMBER_WORDS = ("number", "num", "no", "nr", "id", "code")  # between an order word and its number
 
 
@@ -124,6 +131,9 @@ def _order_ctx(before: str) -> bool:
         w = w.lower()
         if w in _REV_ORDER:
             return not _top_level_domain(before, m.end())
+        if w == "n" and before[m.end() : m.end() + 2].lower() in ("/p", "/s") \
+                and not before[m.end() + 2 : m.end() + 3].isalnum():
+            return True  # 'P/N', 'S/N': a part or serial number
         if w not in _REV_NUMBER:
             return False
         m = _NEXT_WORD.match(before, m.end())
@@ -147,7 +157,16 @@ def _version_ctx(before: str) -> bool:
     w = m.group(1)
     if not w.isascii():
         return _VERSION_CTX.match(before) is not None
-    return w.lower() in _REV_VERSION
+    w = w.lower()
+    if w == "ot":  # 'upgraded to 10.12.10.17'
+        m = _ONE_WORD.match(before, m.end())
+        return m is not None and m.group(1).lower() in _REV_UPGRADE
+    return w in _REV_VERSION
+
+
+_REV_UPGRADE = frozenset(
+    w[::-1] for w in ("upgrade", "upgraded", "upgrading", "downgrade", "downgraded", "downgrading")
+)
 
 
 def _glued(text: str, s: int, e: int) -> bool:
@@ -183,6 +202,20 @@ def _nanp(d10: bytes) -> bool:
     return d10[0] >= 50 and d10[1:3] != b"11" and d10.count(d10[:1]) != len(d10)
 
 
+def _words_rx(words: Sequence[str]) -> str:
+    """RE2 text for any of ``words`` as a whole word, case-insensitively as Python's IGNORECASE has it.
+
+    Python also folds 'ı' and 'İ' to 'i' ('ſ' to 's' and 'K' to 'k', which RE2 folds too); RE2's ``\\b``
+    is ASCII-only, so there is no ``\\b`` next to a letter that may be spelled outside ASCII.
+    """
+    out = []
+    for w in sorted(words, key=len, reverse=True):
+        head = "" if w[0] in "iks" else r"\b"
+        tail = "" if w[-1] in "iks" or not w[-1].isalnum() else r"\b"
+        out.append(head + w.replace("i", "[iıİ]") + tail)
+    return "(?i:" + "|".join(out) + ")"
+
+
 # -- the built-in entities ---------------------------------------------------------------------
 
 #: An optional phone extension ('x123', ' ext. 123', ' extension 123'), redacted with its number.
@@ -202,6 +235,10 @@ _PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
         (rf"(?:\+1|\b1)[ .\-]?(?:\(\d{{3}}\)[ .\-]?|\d{{3}}[ .\-])\d{{3}}[ .\-]?\d{{4}}{_EXT}\b", None),  # US with code
         (rf"(?:\(\d{{3}}\)[ .\-]?|\b\d{{3}}[ .\-])\d{{3}}[ .\-]?\d{{4}}{_EXT}\b", None),  # US formatted
         (rf"\b1?[2-9]\d{{9}}{_EXT}\b", None),  # US digits only: needs a context word such as 'call' or 'phone'
+        # Any country's national form after a context word, the word included ('my number is 07700 900123',
+        # 'Tel. (02) 9579 4127'): 9-17 digits; ``check_phone`` narrows the span to the number.
+        (rf"{_words_rx(_PHONE_WORDS)}[^\d\n+]{{0,24}}?(?:\(\d{{2,4}}\)[ .\-]?\d(?:[ .\-]?\d){{5,10}}"
+         rf"|\b\d(?:[ .\-]?\d){{8,16}}){_EXT}\b", None),
     ),
     "SSN": (
         (r"\b\d{3}-\d{2}-\d{4}\b", b"-"),
@@ -223,20 +260,6 @@ _PARTS: dict[str, tuple[tuple[str, bytes | None], ...]] = {
 EMAIL_PATTERN, PHONE_PATTERN, SSN_PATTERN, CREDIT_CARD_PATTERN, IP_ADDRESS_PATTERN = (
     "|".join(rx for rx, _ in _PARTS[name]) for name in ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
 )
-
-
-def _words_rx(words: Sequence[str]) -> str:
-    """RE2 text for any of ``words`` as a whole word, case-insensitively as Python's IGNORECASE has it.
-
-    Python also folds 'ı' and 'İ' to 'i' ('ſ' to 's' and 'K' to 'k', which RE2 folds too); RE2's ``\\b``
-    is ASCII-only, so there is no ``\\b`` next to a letter that may be spelled outside ASCII.
-    """
-    out = []
-    for w in sorted(words, key=len, reverse=True):
-        head = "" if w[0] in "iks" else r"\b"
-        tail = "" if w[-1] in "iks" or not w[-1].isalnum() else r"\b"
-        out.append(head + w.replace("i", "[iıİ]") + tail)
-    return "(?i:" + "|".join(out) + ")"
 
 
 # In the union pass (which finds regions of interest), the digits-only parts take their required
@@ -319,15 +342,36 @@ def check_email(text: str, s: int, e: int) -> tuple[int, int] | None:
     tld = labels[-1]
     if not (tld.isalpha() or tld.startswith("xn--") or (tld[0].isalpha() and all(map(_letter_or_mark, tld)))):
         return None
+    k = e  # the top-level label may stop before the digits that end a file type ('mp' of 'clip@2x.mp4')
+    while k < len(text) and k - e < 4 and text[k].isascii() and text[k].isalnum():
+        k += 1
+    if (tld + text[e:k]).lower() in _FILE_TYPES:  # 'icon@2x.png', 'font@1.2.woff2': a file name
+        return None
     return s + lead, e
 
 
+#: File name extensions that are no top-level domain: what follows an '@' and ends in one of these is
+#: a file name ('icon@2x.png', 'logo@3x.webp'). Extensions that are also top-level domains ('.ai',
+#: '.md', '.zip', '.mov') are not here: those stay e-mail addresses.
+_FILE_TYPES = frozenset(
+    "png jpg jpeg gif webp svg svgz ico bmp tif tiff avif heic heif jxl apng psd woff woff2 ttf otf eot mp3 mp4 "
+    "m4a m4v wav ogg oga ogv webm flac css scss js mjs cjs jsx tsx json yaml yml xml csv tsv txt pdf htm html "
+    "map lottie gltf glb".split()
+)
+
+
 def check_phone(text: str, s: int, e: int) -> tuple[int, int] | None:
-    """US (NANP) numbers, formatted or after a context word, and '+' international numbers.
+    """US (NANP) numbers, formatted or after a context word, '+' international numbers, and national
+    numbers of any country after a context word.
 
     A '+' number that swallowed a following space-separated group (another number) is cut back
-    group by group until it validates.
+    group by group until it validates. A span that starts with its context word (the national part)
+    is narrowed to the number.
     """
+    if text[s].isalpha():
+        s = _number_start(text, s, e)
+        if s >= e:
+            return None
     if text[s] != "+":
         return _phone_ok(text, s, e)
     while True:
@@ -342,10 +386,40 @@ def check_phone(text: str, s: int, e: int) -> tuple[int, int] | None:
         e = cut
 
 
+def _number_start(text: str, s: int, e: int) -> int:
+    """Where the number at the end of ``text[s:e]`` starts: after its last character that no number
+    holds, and after the separators that follow it ('0' of 'Tel. 030 1234567', '(' of 'cell (02) ...')."""
+    ext = _EXT_TAIL.search(text, s, e)
+    k = s + len(text[s : ext.start() if ext is not None and ext.start() > s else e].rstrip(_NUMBER_CHARS))
+    while k < e and text[k] in " .-)":
+        k += 1
+    return k
+
+
+_NUMBER_CHARS = "0123456789 .-()"
+
+
+def _identifier_head(text: str, s: int, words: frozenset[str]) -> bool:
+    """True when the number at ``s`` is glued by '-' or '_' to a word ('CASE-415-555-0134',
+    'TKT_123-45-6789'): an identifier, not PII, unless the word is one of ``words`` ('SSN-...',
+    'tel-...'; at most 16 letters are looked at)."""
+    if not (s > 1 and text[s - 1] in "-_" and text[s - 2].isalpha()):
+        return False
+    k = s - 2
+    while k > 0 and s - k < 17 and text[k - 1].isalpha():
+        k -= 1
+    return text[k : s - 1].lower() not in words
+
+
+_PHONE_HEADS = frozenset(w for w in _PHONE_WORDS if " " not in w)
+_SSN_HEADS = frozenset(("ssn", "ssns", "ss", "social", "security"))
+
+
 def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     if s > 0:  # 'tel:+1...', 'phone:415-...' are phones; '10:415-...' runs on from another number
         c = text[s - 1]
-        if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()):
+        if c.isalnum() or c in "_+@" or (c == ":" and s > 1 and text[s - 2].isdigit()) \
+                or _identifier_head(text, s, _PHONE_HEADS):
             return None
     value = text[s:e]
     if "x" in value or "X" in value:  # an extension: the number before it decides
@@ -373,32 +447,72 @@ def _phone_ok(text: str, s: int, e: int) -> tuple[int, int] | None:
     d = _ascii_digits(value, b" .-()+")
     if not d.isdigit():
         return None
+    national = False
+    if value[0] != "+" and _DATE_HEAD.match(value):  # 'call on 2024-05-06 10:30'
+        return None
     if value[0] == "+":
-        if not 7 <= len(d) <= 15:
+        if not 7 <= len(d) <= 15 or not _country_code(d):
+            return None
+        if len(d) < 10 and value[1:].isdigit():  # '+3600000 ms': a signed number; a phone this short is grouped
             return None
         if d[0] == 49 and (len(d) != 11 or not _nanp(d[1:])):
             return None
-    else:
-        if len(d) == 11:
-            if d[0] != 49:
-                return None
-            d = d[1:]
-        if len(d) != 10 or not _nanp(d):
+    elif not ((len(d) == 10 or (len(d) == 11 and d[0] == 49)) and _nanp(d[-10:])):
+        if not _national(value, d):
             return None
-    digits_only = value[0] != "+" and value.isdigit()
-    if not digits_only and not _letter_near(text, s):
+        national = True
+    needs_word = national or (value[0] != "+" and value.isdigit())
+    if not needs_word and not _letter_near(text, s):
         return s, e  # no word right before it, so no order-number context either
     before = _before(text, s)
     if _order_ctx(before):
         return None
-    if digits_only and not _PHONE_CTX.match(before):
+    if needs_word and not _PHONE_CTX.match(before):
         return None
     return s, e
 
 
+#: E.164 country codes in use. No code is the start of another, so a number's code is the one of its
+#: first 1, 2 or 3 digits that is in the set.
+_COUNTRY_CODES = frozenset(
+    b"1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 "
+    b"82 84 86 90 91 92 93 94 95 98 211 212 213 216 218 220 221 222 223 224 225 226 227 228 229 230 231 232 233 "
+    b"234 235 236 237 238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255 256 257 258 260 261 "
+    b"262 263 264 265 266 267 268 269 290 291 297 298 299 350 351 352 353 354 355 356 357 358 359 370 371 372 373 "
+    b"374 375 376 377 378 380 381 382 383 385 386 387 389 420 421 423 500 501 502 503 504 505 506 507 508 509 590 "
+    b"591 592 593 594 595 596 597 598 599 670 672 673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 "
+    b"690 691 692 800 808 850 852 853 855 856 870 878 880 881 882 883 886 888 960 961 962 963 964 965 966 967 968 "
+    b"970 971 972 973 974 975 976 977 979 992 993 994 995 996 998".split()
+)
+
+
+def _country_code(d: bytes) -> bool:
+    """Whether the digits ``d`` start with a country code in use ('+87 ...' and '+969...' do not)."""
+    return d[:1] in _COUNTRY_CODES or d[:2] in _COUNTRY_CODES or d[:3] in _COUNTRY_CODES
+
+
+#: A date or time at the start of a number ('2024-05-06 10', '06.05.2024 ...'), never a phone.
+_DATE_HEAD = re.compile(r"(?:19|20)\d\d[-./]\d\d?[-./]\d\d?(?!\d)|\d\d?[-./]\d\d?[-./](?:19|20)\d\d(?!\d)")
+
+
+def _national(value: str, d: bytes) -> bool:
+    """A national number as written in its country (it still needs a context word): a trunk prefix '0'
+    and 9-12 digits ('07700 900123', '030 12345678', '(02) 9579 4127'), the international prefix '00'
+    and a country code in use (11-17 digits), or a two- to four-digit area code in parentheses (10-11
+    digits: '(11) 91234-5678'). Never one digit repeated."""
+    n = len(d)
+    if d.count(d[-1:]) >= n - 1:
+        return False
+    if d[:2] == b"00":
+        return 11 <= n <= 17 and _country_code(d[2:])
+    if d[0] == 48:
+        return 9 <= n <= 12
+    return value[0] == "(" and 10 <= n <= 11
+
+
 def check_ssn(text: str, s: int, e: int) -> tuple[int, int] | None:
     """US SSN rules: area not 000, 666 or 9xx; group not 00; serial not 0000."""
-    if _glued(text, s, e):
+    if _glued(text, s, e) or _identifier_head(text, s, _SSN_HEADS):
         return None
     value = text[s:e]
     d = _ascii_digits(value, b" -")
@@ -515,6 +629,8 @@ def _card_ok(text: str, s: int, e: int, shaped: bool = False, token_end: int = 0
         return False
     if d[:2] in (b"34", b"37") and n != 15:
         return False
+    if d[0] == 50 and n < 16:  # the networks starting with 2 (Mastercard 2221-2720, Mir) issue 16-19 digits
+        return False
     if d[0] == 52 and n not in (13, 16, 19):
         return False
     if not shaped and (" " in value or "-" in value or ":" in value) and not _card_groups_ok(value):
@@ -556,7 +672,10 @@ def check_ip_address(text: str, s: int, e: int) -> tuple[int, int] | None:
             return None
     if s >= 2 and text[s - 1] == "." and text[s - 2].isalnum():
         return None
-    if e + 1 < len(text) and text[e] == "." and text[e + 1].isalnum():
+    nxt = text[e : e + 2]
+    if len(nxt) == 2 and ((nxt[0] == "." and nxt[1].isalnum()) or (nxt[0] in "-+" and nxt[1].isalpha())):
+        return None  # runs on: '1.2.3.4.b', or a version's suffix ('9.0.5.33-hotfix', '1.2.3.4+build')
+    if s > 1 and text[s - 1] == "=" and text[s - 2] in "=<>~!":  # a version pin: 'foo==6.7.24.17'
         return None
     if _version_ctx(_before(text, s)):
         return None
@@ -843,6 +962,10 @@ def _quiet(buf: bytes, ws: int, we: int, sv: int, ce: int) -> bool:
 
 Hit = tuple[int, int, int]  # start, end (str offsets, end exclusive), pattern index
 
+#: A phone context word at a union match's start (``_AT_START``): the national part's match, no skip match.
+_PHONE_LEAD = raw_match(re2.compile(_words_rx(_PHONE_WORDS), _options(never_capture=True)))
+_AT_START = re2_anchor(start=True)
+
 
 class Detector:
     """Scans text for a fixed set of patterns; built-ins share one region-finding pass."""
@@ -982,7 +1105,8 @@ class Detector:
         could join it to something else gives way to what the first pass without skips finds from
         there (start -1: nothing)."""
         if self._skips and buf[s] in _ASCII_LETTERS and 48 <= buf[e - 1] <= 57 and not buf[e - 9 : e].isdigit() \
-                and buf.count(b":", s, e) < 2:  # emails end in a letter, IPv6 has 2+ ':'
+                and buf.count(b":", s, e) < 2 and _PHONE_LEAD(_AT_START, buf, s, e)[0][0] < 0:
+            # emails end in a letter, IPv6 has 2+ ':', a national number starts with its phone word
             d0 = _skip_start(buf, s, e, len(buf))
             if d0 >= 0:
                 return s, d0, e, d0  # the window sees the look-alike's number, as before
