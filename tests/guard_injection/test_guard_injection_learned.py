@@ -18,6 +18,7 @@ from beluga_core import ConfigError, GuardBlocked, GuardInput
 from beluga_core.testing import kit_with
 from beluga_guard_injection import InjectionDetector, InjectionPlugin
 from beluga_guard_injection.learned import (
+    CHUNK_CHARS,
     MODEL_PATH,
     STRIDE,
     WINDOW,
@@ -26,6 +27,7 @@ from beluga_guard_injection.learned import (
     default_model,
     load_model,
     windows,
+    word_chunks,
     words,
 )
 
@@ -89,6 +91,29 @@ def test_a_long_text_is_judged_by_its_worst_window_not_its_average() -> None:
     # ... read in windows, the attack's windows decide.
     assert detector.scan(text).blocked
     assert detector.scan(document[: len(document) // 2] + " " + attack + " " + document[len(document) // 2 :]).blocked
+
+
+def test_long_text_is_read_in_chunks_with_bounded_memory_and_no_gap_at_the_seams() -> None:
+    import tracemalloc
+
+    chunk_words = CHUNK_CHARS // len("word ")
+    text = "word " * (3 * chunk_words)  # ~200 KB: four chunks
+    chunks = list(word_chunks(text))
+    assert len(chunks) >= 3 and all(len(c) <= chunk_words + WINDOW for c in chunks)
+    # every seam: a chunk starts with the last WINDOW - STRIDE words of the one before
+    assert sum(len(c) for c in chunks) == len(words(text)) + (len(chunks) - 1) * (WINDOW - STRIDE)
+    # an attack that straddles a seam is still read in one window
+    seam = CHUNK_CHARS - 20
+    long_attack = (QUIET + ". ") * 60
+    assert InjectionDetector(learned=True).scan(PROSE * (seam // len(PROSE)) + long_attack + PROSE * 400).blocked
+    detector = InjectionDetector(learned=True)
+    detector.scan("warm up")
+    junk = " ".join(f"w{i % 997}x" for i in range(600_000))  # ~3.5 MB of words, under max_input_chars
+    tracemalloc.start()
+    assert detector.scan(junk).learned is not None  # read, not refused as oversize
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40_000_000, f"peak {peak / 1e6:.1f} MB"
 
 
 def test_the_engine_decides_first_and_names_its_signals() -> None:

@@ -36,7 +36,7 @@ import heapq
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from itertools import accumulate, pairwise, repeat
 from pathlib import Path
@@ -48,6 +48,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "model" / "injection-lr.json.gz"
 WINDOW = 256  #: words per window (a longer text scores as its most suspicious window)
 STRIDE = 128  #: words between window starts
 ENGINE_CAP = 3.0  #: the engine's score is capped before it is weighed
+CHUNK_CHARS = 1 << 16  #: longer text is split into words chunk by chunk
 MAX_FULL_WINDOWS = 32  #: windows the full model reads at most per text: the screen's most suspicious
 MIN_FEATURES = 12  #: a window with fewer distinct words and pairs is normalised as if it had this many
 
@@ -167,9 +168,8 @@ class LearnedModel:
         return {"full": self.full.to_dict(), "screen": self.screen.to_dict(), "threshold": self.threshold,
                 "screen_logit": self.screen_logit, "card": dict(self.card)}
 
-    def screen_windows(self, toks: Sequence[str], engine_score: float) -> tuple[float, list[int]]:
-        """The screen's best logit over the windows, and where the windows it lets through start (at
-        most ``MAX_FULL_WINDOWS``, the highest-scoring ones, so that the full model's cost is bounded).
+    def screen_windows(self, toks: Sequence[str], engine_score: float) -> tuple[float, list[tuple[float, int]]]:
+        """The screen's best logit over the windows, and the windows it lets through: (logit, start).
 
         The screen counts words (a word twice weighs twice), so a window's part is a difference of
         prefix sums: one pass over the words, however many windows overlap."""
@@ -178,7 +178,7 @@ class LearnedModel:
         n = len(toks)
         if n <= WINDOW:  # one window (most messages): no prefix sums needed
             z = base + sum(map(self.screen.unigrams.get, toks, repeat(0.0))) / math.sqrt(max(n, MIN_FEATURES))
-            return z, [0] if z >= self.screen_logit else []
+            return z, [(z, 0)] if z >= self.screen_logit else []
         prefix = list(accumulate(map(self.screen.unigrams.get, toks, repeat(0.0)), initial=0.0))
         best = -math.inf
         passed: list[tuple[float, int]] = []
@@ -188,20 +188,49 @@ class LearnedModel:
             best = max(best, z)
             if z >= self.screen_logit:
                 passed.append((z, start))
-        if len(passed) > MAX_FULL_WINDOWS:  # junk and very long texts: the most suspicious windows
-            passed = heapq.nlargest(MAX_FULL_WINDOWS, passed)
-        return best, [start for _, start in passed]
+        return best, passed
 
     def probability(self, text: str, engine_score: float = 0.0) -> float:
         """How likely ``text`` (normalised as the engine normalises) is an injection, 0..1, given the
-        engine's score for it. Only the windows the screen lets through are read by the full model."""
-        toks = words(text)
-        z, passed = self.screen_windows(toks, engine_score)
-        if not passed:
-            return logistic(z)
+        engine's score for it. The full model reads only the windows the screen lets through, at
+        most ``MAX_FULL_WINDOWS`` (the screen's most suspicious) per text."""
+        best = -math.inf
+        chosen: list[tuple[float, int, Sequence[str]]] = []  # a min-heap of the most suspicious windows
+        for n, toks in enumerate(word_chunks(text)):
+            z, passed = self.screen_windows(toks, engine_score)
+            best = max(best, z)
+            for zw, start in passed:
+                item = (zw, n * CHUNK_CHARS + start, toks[start : start + WINDOW])
+                if len(chosen) < MAX_FULL_WINDOWS:
+                    heapq.heappush(chosen, item)
+                elif zw > chosen[0][0]:
+                    heapq.heapreplace(chosen, item)
+        if not chosen:
+            return logistic(best)
         e, hit = engine_features(engine_score)
-        best = max(self.full.window_sum(toks[s : s + WINDOW]) for s in passed)
-        return logistic(self.full.bias + best + self.full.engine_weight * e + self.full.engine_hit_weight * hit)
+        full = max(self.full.window_sum(window) for _, _, window in chosen)
+        return logistic(self.full.bias + full + self.full.engine_weight * e + self.full.engine_hit_weight * hit)
+
+
+def word_chunks(text: str) -> Iterator[list[str]]:
+    """The words of ``text``: at once, or for text longer than ``CHUNK_CHARS``, chunk by chunk (cut at
+    a space or newline), each chunk after the first led by the last ``WINDOW - STRIDE`` words of the
+    one before, so that any ``STRIDE`` consecutive words share a window. Memory stays bounded by the
+    chunk, not the text."""
+    if len(text) <= CHUNK_CHARS:
+        yield words(text)
+        return
+    carry: list[str] = []
+    start = 0
+    while start < len(text):
+        end = start + CHUNK_CHARS
+        if end < len(text):
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            end = cut if cut > start else end
+        toks = words(text[start:end])
+        yield carry + toks
+        carry = (carry + toks)[-(WINDOW - STRIDE) :]
+        start = end
 
 
 def load_model(path: Path) -> LearnedModel:
@@ -225,4 +254,5 @@ def default_model() -> LearnedModel:
 
 
 __all__ = ["MODEL_PATH", "STRIDE", "WINDOW", "LearnedModel", "ModelError", "Weights", "default_model",
-           "engine_features", "features", "load_model", "logistic", "window_starts", "windows", "words"]
+           "engine_features", "features", "load_model", "logistic", "window_starts", "windows", "word_chunks",
+           "words"]
