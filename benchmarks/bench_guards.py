@@ -204,13 +204,14 @@ DENSITIES: dict[str, int | None] = {
 
 
 def injection_contenders(pii: PIIRedactor) -> list[tuple[str, Callable[[str], Any]]]:
-    """The injection guard with its signals alone and with the learned stage (the plugin's default),
-    each alone and in one pipeline stage with the PII guard."""
+    """The injection guard with its signals alone, with the learned stage on signalled text (the
+    plugin's default) and on all text, each alone and in one pipeline stage with the PII guard."""
     if InjectionDetector is None:
         return []
     out: list[tuple[str, Callable[[str], Any]]] = []
-    for mode, learned in (("signals only", False), ("with learned stage", True)):
-        inj = InjectionDetector(learned=learned)
+    for mode, kwargs in (("signals only", {}), ("learned on signalled text", {"learned": True}),
+                         ("learned on all text", {"learned": True, "learned_scope": "all"})):
+        inj = InjectionDetector(**kwargs)
         both = GuardPipeline(input_guards=[inj, pii])
         out.append((f"beluga injection guard, {mode}", lambda t, inj=inj: inj.validate(GuardInput(t))))
         out.append((f"beluga injection ({mode}) + PII, one stage", both.validate_input))

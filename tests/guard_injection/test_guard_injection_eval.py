@@ -185,9 +185,9 @@ def test_false_positives_on_the_external_hard_benign_texts_are_at_most_2_percent
 
 
 @functools.cache
-def with_learned(split: str) -> dict[str, tuple[int, int]]:
+def with_learned(split: str, scope: str) -> dict[str, tuple[int, int]]:
     """Per category (attack, benign; the external set: attack, ordinary, hard_benign): (blocked, texts)."""
-    detector = InjectionDetector(learned=True)
+    detector = InjectionDetector(learned=True, learned_scope=scope)
     counts: dict[str, list[int]] = {}
     for r in rows(split):
         blocked = detector.scan(r["text"], {"role": r["role"]} if r.get("role") else None).blocked
@@ -197,23 +197,30 @@ def with_learned(split: str) -> dict[str, tuple[int, int]]:
     return {category: (blocked, n) for category, (blocked, n) in counts.items()}
 
 
-@pytest.mark.parametrize(("split", "floor"), [("test", 0.98), ("fresh3", 0.60), ("external", 0.77)])
-def test_the_learned_stage_adds_detection_on_held_out_sets(split: str, floor: float) -> None:
-    caught, attacks = with_learned(split)["attack"]
+@pytest.mark.parametrize(("split", "scope", "floor"), [
+    ("test", "signalled", 0.98), ("fresh3", "signalled", 0.58), ("external", "signalled", 0.765),
+    ("test", "all", 0.99), ("fresh3", "all", 0.62), ("external", "all", 0.775),
+])
+def test_the_learned_stage_adds_detection_on_held_out_sets(split: str, scope: str, floor: float) -> None:
+    caught, attacks = with_learned(split, scope)["attack"]
     engine = rates(split)[0] if split != "external" else external_blocked()["attack"][0] / attacks
     assert caught / attacks >= max(floor, engine), f"{split}: {caught / attacks:.1%} of {attacks} attacks"
 
 
-@pytest.mark.parametrize(("split", "category", "bound"), [
-    ("test", "benign", 0.02), ("fresh3", "benign", 0.035), ("external", "ordinary", 0.005),
-    ("external", "hard_benign", 0.01),
+@pytest.mark.parametrize(("split", "scope", "category", "bound"), [
+    ("test", "signalled", "benign", 0.0), ("fresh3", "signalled", "benign", 0.025),
+    ("external", "signalled", "ordinary", 0.002), ("external", "signalled", "hard_benign", 0.003),
+    ("test", "all", "benign", 0.02), ("fresh3", "all", "benign", 0.035),
+    ("external", "all", "ordinary", 0.003), ("external", "all", "hard_benign", 0.003),
 ])
-def test_false_positives_with_the_learned_stage_stay_bounded(split: str, category: str, bound: float) -> None:
-    blocked, n = with_learned(split)[category]
+def test_false_positives_with_the_learned_stage_stay_bounded(split: str, scope: str, category: str,
+                                                             bound: float) -> None:
+    blocked, n = with_learned(split, scope)[category]
     assert blocked / n <= bound, f"{split} {category}: {blocked} of {n} blocked"
 
 
-@pytest.mark.xfail(reason="external set detection ~78% with the learned stage (target 90%)", strict=False)
-def test_detection_with_the_learned_stage_on_the_external_set_is_at_least_90_percent() -> None:
-    caught, attacks = with_learned("external")["attack"]
+@pytest.mark.xfail(reason="external set detection ~77% with the learned stage (target 90%)", strict=False)
+@pytest.mark.parametrize("scope", ["signalled", "all"])
+def test_detection_with_the_learned_stage_on_the_external_set_is_at_least_90_percent(scope: str) -> None:
+    caught, attacks = with_learned("external", scope)["attack"]
     assert caught / attacks >= 0.90, f"external detection {caught / attacks:.1%} of {attacks} attacks"

@@ -41,6 +41,7 @@ _STACK_LIMITS = {s.key: s.stack for s in SIGNALS if s.stack > 1}
 #: Chosen on the dev split of tests/data/injection_eval.jsonl (benign texts there score at most 0.7).
 DEFAULT_THRESHOLD = 0.9
 LEARNED = "learned"  #: the finding type and category of a block by the learned stage
+LEARNED_SCOPES = ("signalled", "all")  #: which text the learned stage reads (see InjectionDetector)
 #: Signals further apart than this (characters) belong to different passages and do not add up.
 PASSAGE_GAP = 400
 #: At most this many matches are looked at per text; past it the verdict is already clear.
@@ -516,7 +517,9 @@ class InjectionDetector:
     ``learned=True`` adds the learned stage (``beluga_guard_injection.learned``): text the engine lets
     through is blocked when the model's probability reaches ``learned_threshold`` (default: the one the
     shipped model was trained to, see ``default_model().threshold``); a ``LearnedModel`` may be passed
-    instead of ``True``.
+    instead of ``True``. ``learned_scope`` says which text it reads: ``"signalled"`` (text where a
+    signal matched but the score stayed under ``threshold``; ordinary text costs nothing) or
+    ``"all"`` (all text the signals let through).
     """
 
     name = "guard-injection"
@@ -532,6 +535,7 @@ class InjectionDetector:
         key: str = "patterns",
         learned: bool | LearnedModel = False,
         learned_threshold: float | None = None,
+        learned_scope: str = "signalled",
     ) -> None:
         if not threshold > 0:
             raise ConfigError([ConfigIssue("threshold", f"must be greater than 0, got {threshold!r}")])
@@ -553,6 +557,9 @@ class InjectionDetector:
             self._compile_user(patterns, key)
         self._learned: LearnedModel | None = None
         self.learned_threshold = 1.0
+        if learned_scope not in LEARNED_SCOPES:
+            raise ConfigError([ConfigIssue("learned_scope", f"must be one of {LEARNED_SCOPES}, got {learned_scope!r}")])
+        self._learned_everywhere = learned_scope == "all"
         if learned:
             self._learned = default_model() if learned is True else learned
             self.learned_threshold = self._learned.threshold if learned_threshold is None else learned_threshold
@@ -602,7 +609,7 @@ class InjectionDetector:
         hits, candidate = self._builtin_hits(norm)
         user_hits = self._user_hits(norm)
         if not hits and not user_hits and not candidate:
-            return _CLEAN if self._learned is None else self._learned_scan(norm, 0.0)
+            return self._learned_scan(norm, 0.0) if self._learned is not None and self._learned_everywhere else _CLEAN
         tool = _is_untrusted(metadata)
         decoded_hits = False
         score, chosen = self._decide(hits, tool, norm.obfuscated)
@@ -612,7 +619,7 @@ class InjectionDetector:
                 score, chosen = hidden
                 decoded_hits = True  # their spans are already in original offsets
         blocked = bool(user_hits) or round(score, 9) >= self.threshold
-        if not blocked and self._learned is not None:
+        if not blocked and self._learned is not None and (self._learned_everywhere or score > 0):
             return self._learned_scan(norm, score)
         findings: list[Finding] = []
         categories: list[str] = []

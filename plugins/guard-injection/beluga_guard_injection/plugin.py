@@ -8,7 +8,12 @@ from typing import Any
 import attrs
 
 from beluga_core import ConfigError, GuardInput, GuardResult, get_logger, hookimpl, setting
-from beluga_guard_injection.detector import DEFAULT_MAX_INPUT_CHARS, DEFAULT_THRESHOLD, InjectionDetector
+from beluga_guard_injection.detector import (
+    DEFAULT_MAX_INPUT_CHARS,
+    DEFAULT_THRESHOLD,
+    LEARNED_SCOPES,
+    InjectionDetector,
+)
 from beluga_guard_injection.signals import CATEGORIES
 
 log = get_logger("beluga.guard_injection")
@@ -68,6 +73,11 @@ class InjectionSettings:
     learned_threshold: float | None = setting(
         None, min=0.5, max=1.0, help="the learned stage's blocking probability (default: the shipped model's own)"
     )
+    learned_scope: str = setting(
+        "signalled",
+        choices=LEARNED_SCOPES,
+        help="text the learned stage reads: 'signalled' (a signal matched, too weak to block) or 'all'",
+    )
 
 
 class InjectionPlugin:
@@ -99,6 +109,7 @@ class InjectionPlugin:
             key=f"{_KEY}.patterns",
             learned=settings.learned and settings.defaults,  # defaults = false: only your patterns
             learned_threshold=settings.learned_threshold,
+            learned_scope=settings.learned_scope,
         )
         # One attribute write: a call in flight keeps the detector it started with.
         self._state = (detector, frozenset(settings.stages), settings.scan_system)
