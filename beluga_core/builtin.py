@@ -4,6 +4,8 @@ like any provider. Every plugin manager has these; they take no place in the cha
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 from collections.abc import AsyncIterator, Callable
 
 import attrs
@@ -26,6 +28,21 @@ class EchoOptions:
         ErrorCode.PROVIDER_UNAVAILABLE.value, choices=tuple(c.value for c in ErrorCode), help="the failures' code"
     )
     retry_after: float | None = setting(None, min=0, help="seconds the failures ask the caller to wait")
+
+
+ECHO_DIMENSIONS = 16  #: the echo provider's embedding size when the request sets none
+
+
+def _vector(text: str, dims: int) -> tuple[float, ...]:
+    raw: list[float] = []
+    block = 0
+    while len(raw) < dims:
+        digest = hashlib.sha256(f"{block}:{text}".encode("utf-8", "surrogatepass")).digest()
+        raw.extend((b - 127.5) / 127.5 for b in digest)
+        block += 1
+    raw = raw[:dims]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return tuple(round(x / norm, 6) for x in raw)
 
 
 class EchoProvider(BaseProvider):
@@ -95,6 +112,23 @@ class EchoProvider(BaseProvider):
             provider="echo",
             usage=Usage(estimate_request_tokens(request.messages), estimate_tokens(text)),
             finish_reason=finish,
+        )
+
+    async def embed(self, request: LLMRequest) -> LLMResponse:
+        """Deterministic unit vectors from the text's SHA-256 (``dimensions`` param, default 16):
+        the same text always gives the same vector, different texts different ones."""
+        await self._begin(request)
+        dims = request.params.get("dimensions") or ECHO_DIMENSIONS
+        if not isinstance(dims, int) or not 1 <= dims <= 8192:
+            raise ProviderError(ErrorCode.INVALID_INPUT, "echo: dimensions must be an integer from 1 to 8192",
+                                provider="echo")
+        vectors = tuple(_vector(m.text, dims) for m in request.messages)
+        return LLMResponse(
+            AIMessage(""),
+            model=request.model or self.config.model or "echo",
+            provider="echo",
+            usage=Usage(estimate_request_tokens(request.messages), 0),
+            embeddings=vectors,
         )
 
     async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:

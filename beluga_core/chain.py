@@ -19,7 +19,15 @@ from typing import Any
 import attrs
 
 from beluga_core.config import Config
-from beluga_core.errors import BelugaError, BudgetExhausted, ConfigError, ErrorCode, GuardBlocked, ToolFailed
+from beluga_core.errors import (
+    BelugaError,
+    BudgetExhausted,
+    ConfigError,
+    ErrorCode,
+    GuardBlocked,
+    ProviderError,
+    ToolFailed,
+)
 from beluga_core.guard import GuardDecision, GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
 from beluga_core.masking import get_logger
 from beluga_core.providers import BaseProvider, Provider, ProviderRegistry
@@ -416,7 +424,9 @@ def _provider_call(
             raise ConfigError(
                 f"provider {request.provider!r} is not configured (configured: {', '.join(sorted(providers))})"
             )
-        name, generate, stream_chunks = entry
+        name, generate, stream_chunks, embed = entry
+        if request.operation == EMBEDDINGS:  # vectors: no text for output guards to read
+            return await (embed(request) if request.deadline is None else _within(request.deadline, embed(request)))
         if request.stream:
             opening = LLMStream.start(stream_chunks(request), provider=name, model=request.model or "")
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
@@ -438,7 +448,14 @@ def _provider_call(
     return call
 
 
-ProviderEntry = tuple[str, Callable[[LLMRequest], Awaitable[LLMResponse]], Callable[[LLMRequest], Any]]
+ProviderEntry = tuple[
+    str,
+    Callable[[LLMRequest], Awaitable[LLMResponse]],
+    Callable[[LLMRequest], Any],
+    Callable[[LLMRequest], Awaitable[LLMResponse]],
+]
+#: ``LLMRequest.operation`` of an embeddings call.
+EMBEDDINGS = "embeddings"
 
 
 def _entry(provider: Provider) -> ProviderEntry:
@@ -453,7 +470,16 @@ def _entry(provider: Provider) -> ProviderEntry:
             generate = provider.complete
         if cls.astream is BaseProvider.astream:
             stream = provider.stream_chunks
-    return getattr(provider, "name", ""), generate, stream
+    name = getattr(provider, "name", "")
+    embed = getattr(provider, "embed", None) or _no_embeddings(name)
+    return name, generate, stream, embed
+
+
+def _no_embeddings(name: str) -> Callable[[LLMRequest], Awaitable[LLMResponse]]:
+    async def refuse(request: LLMRequest) -> LLMResponse:
+        raise ProviderError(ErrorCode.INVALID_INPUT, f"provider {name!r} does not offer embeddings", provider=name)
+
+    return refuse
 
 
 async def _within(deadline: float | None, awaitable: Awaitable[Any]) -> Any:

@@ -29,7 +29,7 @@ from beluga_core.masking import get_logger
 from beluga_core.providers import Provider, ProviderRegistry
 from beluga_core.registry import PluginManager, Selection, strict_from_env
 from beluga_core.stream import LLMStream
-from beluga_core.types import LLMRequest, LLMResponse, Message, StreamChunk, ToolInvocation, ToolSpec
+from beluga_core.types import HumanMessage, LLMRequest, LLMResponse, Message, StreamChunk, ToolInvocation, ToolSpec
 
 log = get_logger("beluga.kit")
 
@@ -315,6 +315,33 @@ class Kit:
     def stream(self, messages: Any, **kwargs: Any) -> Iterator[StreamChunk]:
         """Synchronous ``astream`` for plain scripts: the chunks as they arrive."""
         return iterate_sync(self.astream(messages, **kwargs), "Kit.stream")
+
+    async def aembed(
+        self,
+        inputs: str | Sequence[str],
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> LLMResponse:
+        """Embed ``inputs`` through the chain (middleware, input guards, the provider's ``embed``):
+        ``response.embeddings`` holds one vector per input, in order. Input guards read each input as
+        a user message, so a redacting guard's replacement is what gets embedded."""
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValueError("embeddings need one or more strings as inputs")
+        chain = self._chain
+        request = self._request(chain, [HumanMessage(t) for t in texts], model, provider, metadata, timeout, None,
+                                None, None, False, params).replace(operation="embeddings")
+        result = await chain.call(request)
+        assert isinstance(result, LLMResponse)
+        return result
+
+    def embed(self, inputs: str | Sequence[str], **kwargs: Any) -> LLMResponse:
+        """Synchronous ``aembed`` for plain scripts."""
+        return run_sync(self.aembed(inputs, **kwargs), "Kit.embed")
 
     # -- tool calls --------------------------------------------------------------------------
     async def acall_tool(

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from beluga_core._sync import iterate_sync, run_sync
 from beluga_core.config import ProviderConfig, check_options
-from beluga_core.errors import ConfigError
+from beluga_core.errors import ConfigError, ErrorCode, ProviderError
 from beluga_core.types import LLMRequest, LLMResponse, Message, StreamChunk
 
 
@@ -59,6 +59,12 @@ class BaseProvider:
     def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Answer ``request`` as chunks, the last carrying usage and the finish reason."""
         raise NotImplementedError(f"{type(self).__name__} does not implement stream_chunks()")
+
+    async def embed(self, request: LLMRequest) -> LLMResponse:
+        """Embed ``request`` (``operation == "embeddings"``): one vector per message's text, in
+        ``LLMResponse.embeddings``. A provider without embeddings keeps this default, which refuses."""
+        raise ProviderError(ErrorCode.INVALID_INPUT, f"provider {self.name!r} does not offer embeddings",
+                            provider=self.name)
 
     async def aclose(self) -> None:
         """Release connections (called once by ``Kit.aclose``)."""

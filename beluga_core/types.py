@@ -230,6 +230,8 @@ class LLMRequest:
     deadline: float | None = None
     #: Provider-specific parameters passed through untouched (``top_p``, ``stop``, ...).
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    #: ``"chat"`` (answer the messages) or ``"embeddings"`` (one vector per message's text).
+    operation: str = "chat"
 
     def replace(self, **changes: Any) -> LLMRequest:
         """A copy with some fields changed (``attrs.evolve``)."""
@@ -253,6 +255,8 @@ class LLMResponse:
     finish_reason: str | None = None
     #: What happened on the way (attempts, fallbacks, plugin notes); free-form, JSON-serialisable.
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    #: For an ``"embeddings"`` request: one vector per input message, in order.
+    embeddings: tuple[tuple[float, ...], ...] = ()
 
     @property
     def text(self) -> str:

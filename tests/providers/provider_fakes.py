@@ -69,6 +69,14 @@ def openai_default(h: Handler) -> None:
                                     "code": "invalid_api_key"}})
         return
     body = req["body"]
+    if req["path"].endswith("/embeddings") and isinstance(body, dict) and isinstance(body.get("input"), list):
+        # One small vector per input, listed last-first: a client must order them by "index".
+        items = [{"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 0.5]}
+                 for i, t in enumerate(body["input"])]
+        tokens = sum(max(1, len(t) // 4) for t in body["input"])
+        h.send_json(200, {"object": "list", "data": items[::-1], "model": body.get("model"),
+                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        return
     if not isinstance(body, dict) or "model" not in body or "messages" not in body:
         h.send_json(400, {"error": {"message": "model and messages are required", "type": "invalid_request_error"}})
         return

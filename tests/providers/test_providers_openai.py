@@ -410,3 +410,39 @@ def test_connections_are_reused_after_a_complete_stream(openai_fake: FakeServer)
 
     run(openai_fake, three)
     assert len({r["client"] for r in openai_fake.requests}) == 1
+
+
+# -- embeddings ------------------------------------------------------------------------------------
+
+
+def test_embeddings_post_the_inputs_and_come_back_in_input_order(openai_fake: FakeServer) -> None:
+    openai = openai_fake
+    p = provider(openai)
+    request = LLMRequest([HumanMessage("hello"), HumanMessage("a longer text")], model="text-embedding-3-small",
+                         operation="embeddings", params={"dimensions": 3, "encoding_format": "base64"})
+    response = asyncio.run(p.embed(request))
+    sent = openai.last
+    assert sent["path"] == "/v1/embeddings"
+    assert sent["body"] == {"model": "text-embedding-3-small", "input": ["hello", "a longer text"], "dimensions": 3,
+                            "encoding_format": "float"}
+    assert response.embeddings == ((5.0, 0.0, 0.5), (13.0, 1.0, 0.5))  # reordered by "index"
+    assert response.model == "text-embedding-3-small" and response.usage.input_tokens == 4
+
+
+def test_embeddings_refuse_a_malformed_answer_naming_the_provider(openai_fake: FakeServer) -> None:
+    openai = openai_fake
+    p = provider(openai)
+    request = LLMRequest([HumanMessage("a"), HumanMessage("b")], model="m", operation="embeddings")
+    openai.push(json_reply(200, {"data": [{"index": 0, "embedding": [0.1]}]}))  # one vector for two inputs
+    with pytest.raises(ProviderError) as info:
+        asyncio.run(p.embed(request))
+    assert "openai" in str(info.value) and "2 embeddings" in str(info.value)
+    openai.push(json_reply(200, {"data": [{"index": 5, "embedding": [0.1]}, {"index": 1, "embedding": ["x"]}]}))
+    with pytest.raises(ProviderError):
+        asyncio.run(p.embed(request))
+
+
+def test_embeddings_need_a_model() -> None:
+    p = OpenAIProvider(ProviderConfig(api_key=OPENAI_KEY, base_url="http://127.0.0.1:9"))
+    with pytest.raises(ProviderError, match="no embeddings model"):
+        asyncio.run(p.embed(LLMRequest([HumanMessage("a")], operation="embeddings")))

@@ -181,6 +181,27 @@ def parse_chunk(payload: Mapping[str, Any]) -> tuple[str, tuple[ToolCallDelta, .
     return text, deltas, finish
 
 
+def parse_embeddings(body: bytes, expected: int) -> tuple[tuple[tuple[float, ...], ...], str | None, Usage]:
+    """An embeddings answer: one vector per input, put in input order by each item's ``index``."""
+    data = obj(load_json(body), "the body")
+    items = opt_list(data, "data", "data")
+    vectors: list[tuple[float, ...] | None] = [None] * expected
+    for i, raw in enumerate(items):
+        item = obj(raw, f"data[{i}]")
+        at = index(item, "index", f"data[{i}].index")
+        vector = item.get("embedding")
+        if at >= expected or not isinstance(vector, list) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in vector
+        ):
+            raise BadShape(f"data[{i}]", "is not an embedding of one of the inputs")
+        vectors[at] = tuple(float(x) for x in vector)
+    if any(v is None for v in vectors):
+        raise BadShape("data", f"does not hold {expected} embeddings")
+    usage = opt_obj(data, "usage", "usage")
+    tokens = count(usage, "prompt_tokens", "usage.prompt_tokens")
+    return tuple(v for v in vectors if v is not None), opt_str(data, "model", "model"), Usage(tokens, 0)
+
+
 def _arguments(raw: str) -> dict[str, Any]:
     if not raw:
         return {}
@@ -208,6 +229,7 @@ class OpenAIProvider(BaseProvider):
         cfg = self.config
         opts = dict(cfg.options)
         self.url = endpoint(cfg.base_url, "chat/completions")
+        self.embeddings_url = endpoint(cfg.base_url, "embeddings")
         headers = {"content-type": "application/json", "accept": "application/json"}
         if cfg.api_key:
             headers["authorization"] = f"Bearer {cfg.api_key}"
@@ -282,6 +304,22 @@ class OpenAIProvider(BaseProvider):
         finally:
             await events.aclose()  # the connection is closed or pooled now, not when collected
         yield StreamChunk(usage=usage, finish_reason=finish, model=model)
+
+    async def embed(self, request: LLMRequest) -> LLMResponse:
+        """Embeddings (``POST {base_url}/v1/embeddings``): one vector per message's text, as floats
+        (``params`` such as ``dimensions`` and ``user`` are passed through)."""
+        model = request.model or self.config.model
+        if not model:
+            raise ProviderError(ErrorCode.INVALID_INPUT, "openai: no embeddings model given; pass model=...",
+                                provider=self.name)
+        texts = [m.text for m in request.messages]
+        body = {"model": model, "input": texts, **request.params, "encoding_format": "float"}
+        resp = await self._pool.post(self.name, self.embeddings_url, dumps(body), request.deadline, self._scrub)
+        try:
+            vectors, answered, usage = parse_embeddings(resp.content, len(texts))
+        except SHAPE_ERRORS as exc:
+            raise shape_error(self.name, self.embeddings_url, exc) from None
+        return LLMResponse(AIMessage(""), model=answered or model, provider=self.name, usage=usage, embeddings=vectors)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
