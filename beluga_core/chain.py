@@ -31,6 +31,7 @@ from beluga_core.errors import (
 from beluga_core.guard import GuardDecision, GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
 from beluga_core.masking import get_logger
 from beluga_core.providers import BaseProvider, Provider, ProviderRegistry
+from beluga_core.routing import ROUTING_RANK, Router, routers_for, routing_layer
 from beluga_core.stream import LLMStream
 from beluga_core.types import AIMessage, LLMRequest, LLMResponse, StreamChunk, TextPart, ToolInvocation
 
@@ -87,6 +88,8 @@ class Chain:
     notify: Callable[[str, GuardInput, GuardResult], None] | None = None
     #: Where sync guards over long texts run (None: always on the caller's thread).
     offload: Offload | None = None
+    #: The ``[models.<name>]`` groups' routers, by model name.
+    routers: Mapping[str, Router] = attrs.field(factory=dict)
 
     def call(self, request: LLMRequest) -> Awaitable[LLMResponse | LLMStream]:
         if _RECORDING.get() is None:
@@ -131,6 +134,11 @@ def compile_chain(
     if config.beluga.fallback:
         at = next((i for i, (n, _) in enumerate(wraps) if (rank(n) or 0) > FALLBACK_RANK), len(wraps))
         wraps.insert(at, ("fallback", _fallback_layer(config)))
+    routers = routers_for(config)
+    if routers:
+        at = next((i for i, (n, _) in enumerate(wraps) if n == "fallback" or (rank(n) or 0) > ROUTING_RANK),
+                  len(wraps))
+        wraps.insert(at, ("routing", routing_layer(routers)))
     offload = offload_for(guards)
     llm_call = _provider_call(config, guards, providers, observers, offload)
     for _, fn in reversed(wraps):
@@ -153,6 +161,7 @@ def compile_chain(
         recorded,
         _decision_listener(observers),
         offload,
+        routers,
     )
 
 

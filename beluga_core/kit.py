@@ -150,7 +150,8 @@ class Kit:
             return self._guard_pool
 
     def _providers_for(self, config: Config, registry: ProviderRegistry) -> dict[str, Provider]:
-        names = {config.beluga.provider, *(parse_target(t)[0] for t in config.beluga.fallback), *config.providers}
+        names = {config.beluga.provider, *(parse_target(t)[0] for t in config.beluga.fallback), *config.providers,
+                 *(parse_target(t)[0] for group in config.models.values() for t in group.deployments)}
         out: dict[str, Provider] = {}
         for name in sorted(names):
             pc = config.provider_config(name)
@@ -221,6 +222,11 @@ class Kit:
         """The configured provider ``name`` (the default provider when None)."""
         chain = self._chain
         return chain.providers[name or chain.config.beluga.provider]
+
+    def deployments(self) -> dict[str, Any]:
+        """Each ``[models.<name>]`` group's strategy and deployments: target, healthy (not cooling
+        down after a failure), calls in flight, calls, failures, moving average latency."""
+        return {name: router.snapshot() for name, router in self._chain.routers.items()}
 
     # -- model calls -------------------------------------------------------------------------
     def _request(

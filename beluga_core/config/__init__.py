@@ -26,16 +26,18 @@ from beluga_core.config.loader import (
     to_dict,
     validate,
 )
-from beluga_core.config.model import BelugaSettings, Config, ProviderConfig
+from beluga_core.config.model import STRATEGIES, BelugaSettings, Config, ModelGroup, ProviderConfig
 from beluga_core.config.watch import ConfigWatcher, FileWatcher
 
 __all__ = [
     "ENV_PREFIX",
+    "STRATEGIES",
     "BelugaSettings",
     "Config",
     "ConfigWatcher",
     "Duration",
     "FileWatcher",
+    "ModelGroup",
     "PluginCatalog",
     "ProviderConfig",
     "apply_env_overrides",

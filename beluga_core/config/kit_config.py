@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from beluga_core.config import loader as cfg
-from beluga_core.config.model import BelugaSettings, Config, ProviderConfig
+from beluga_core.config.model import BelugaSettings, Config, ModelGroup, ProviderConfig
 from beluga_core.errors import ConfigError, ConfigIssue
 
 
@@ -35,7 +35,7 @@ class PluginCatalog(Protocol):
     ) -> str: ...
 
 
-_ROOT_KEYS = ("beluga", "plugins", "providers")
+_ROOT_KEYS = ("beluga", "plugins", "providers", "models")
 
 
 def load_config(
@@ -64,10 +64,11 @@ def load_config(
     if providers is not None:
         _check_providers(data, beluga, provider_configs, sorted(providers), ctx)
     plugin_settings, unchecked = _plugin_sections(data, beluga, plugins, ctx)
+    models = _model_sections(data, provider_configs, sorted(providers) if providers is not None else None, ctx)
     if ctx.issues:
         raise ConfigError(ctx.issues, file=file)
     assert beluga is not cfg._MISSING
-    return Config(beluga, plugin_settings, provider_configs, file, tuple(unchecked))
+    return Config(beluga, plugin_settings, provider_configs, file, tuple(unchecked), models)
 
 
 def _read(
@@ -119,6 +120,27 @@ def _provider_sections(
         schema = options.get(pc.type or name)
         if schema is None or cfg.build(schema, dict(pc.options), f"providers.{name}.options", ctx) is not cfg._MISSING:
             out[name] = pc
+    return out
+
+
+def _model_sections(
+    data: Mapping[str, Any], providers: Mapping[str, ProviderConfig], kinds: list[str] | None, ctx: cfg._Ctx
+) -> dict[str, ModelGroup]:
+    """Each ``[models.<name>]``; every deployment must name a provider section or a provider kind."""
+    out: dict[str, ModelGroup] = {}
+    for name, section in _table(data, "models", "model", ctx).items():
+        group = cfg.build(ModelGroup, section, f"models.{name}", ctx)
+        if group is cfg._MISSING:
+            continue
+        known = sorted({*providers, *(kinds or ())})
+        for i, target in enumerate(group.deployments):
+            provider = target.partition(":")[0]
+            if provider not in providers and kinds is not None and provider not in kinds:
+                close = difflib.get_close_matches(provider, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                ctx.add(f"models.{name}.deployments[{i}]",
+                        f"unknown provider {provider!r}{hint} (configured or available: {', '.join(known)})")
+        out[name] = group
     return out
 
 

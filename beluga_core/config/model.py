@@ -28,6 +28,46 @@ class ProviderConfig:
 
 
 
+#: How a model group picks the deployment a call goes to first.
+STRATEGIES = ("round-robin", "weighted", "least-busy", "latency")
+
+
+@attrs.frozen
+class ModelGroup:
+    """A ``[models.<name>]`` section: one model name served by several deployments."""
+
+    deployments: tuple[str, ...] = setting(
+        help="'provider' or 'provider:model' targets, each a [providers.<name>] section or a provider kind"
+    )
+    strategy: str = setting("round-robin", choices=STRATEGIES, help="how the first deployment of a call is picked")
+    weights: Mapping[str, float] = setting(factory=dict, help="weighted: each deployment's share (default 1)")
+    rpm: Mapping[str, int] = setting(factory=dict, help="calls per minute a deployment takes at most, in this process")
+    max_in_flight: Mapping[str, int] = setting(
+        factory=dict, help="calls a deployment has open at most, in this process"
+    )
+    cooldown: Duration = setting(
+        Duration(10.0), min=0, help="a deployment that failed with a retryable error is skipped this long"
+    )
+    def __attrs_post_init__(self) -> None:
+        if not self.deployments:
+            raise ValueError("deployments: list at least one 'provider' or 'provider:model'")
+        if len(set(self.deployments)) != len(self.deployments):
+            raise ValueError(f"deployments: {list(self.deployments)!r} lists one twice")
+        for field in ("rpm", "max_in_flight"):
+            for d, n in getattr(self, field).items():
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                    raise ValueError(f"{field}.{d}: must be a whole number of at least 1, got {n!r}")
+        for d, w in self.weights.items():
+            if isinstance(w, bool) or not isinstance(w, int | float) or w < 0:
+                raise ValueError(f"weights.{d}: must be a number of at least 0, got {w!r}")
+        for field in ("weights", "rpm", "max_in_flight"):
+            extra = sorted(set(getattr(self, field)) - set(self.deployments))
+            if extra:
+                raise ValueError(f"{field} names {extra!r}, not among the deployments {list(self.deployments)!r}")
+        if self.strategy == "weighted" and not any(self.weights.get(d, 1.0) > 0 for d in self.deployments):
+            raise ValueError("weights: every deployment has weight 0")
+
+
 @attrs.frozen
 class BelugaSettings:
     """The ``[beluga]`` section."""
@@ -68,6 +108,8 @@ class Config:
     #: Sections of installed plugins that are not loaded (disabled, deselected, broken): kept as
     #: written but not validated, since their schema comes with the plugin. One note per section.
     unchecked: tuple[ConfigIssue, ...] = attrs.field(default=(), eq=False)
+    #: ``[models.<name>]``: model names served by several deployments.
+    models: Mapping[str, ModelGroup] = attrs.field(factory=dict)
 
     def plugin_settings(self, name: str, default: Any = None) -> Any:
         """The typed ``[plugins.<name>]`` section (or ``default`` when the plugin has none)."""
@@ -81,10 +123,11 @@ class Config:
             "beluga": to_dict(self.beluga, masked=masked),
             "plugins": {k: to_dict(v, masked=masked) for k, v in self.plugins.items()},
             "providers": {k: to_dict(v, masked=masked) for k, v in self.providers.items()},
+            "models": {k: to_dict(v, masked=masked) for k, v in self.models.items()},
         }
 
     def __repr__(self) -> str:
         return f"Config(source={self.source!r}, {self.as_dict()!r})"
 
 
-__all__ = ["BelugaSettings", "Config", "ProviderConfig"]
+__all__ = ["STRATEGIES", "BelugaSettings", "Config", "ModelGroup", "ProviderConfig"]

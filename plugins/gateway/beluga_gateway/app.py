@@ -497,6 +497,8 @@ class Gateway:
         if len(down) == len(candidates):
             ready = False
             checks["providers"] = {"unavailable": down}
+        if deployments := self.kit.deployments():  # [models.<name>] groups: each deployment's health
+            checks["deployments"] = deployments
         url = self._redis_url()
         if url is not None:
             ok, detail = await self._ping(url)
