@@ -73,7 +73,7 @@ async def llm_call(
         attributes[sc.GEN_AI_REQUEST_STREAM] = True
     params = request.params
     if params:
-        _param_attributes(params, attributes)
+        _param_attributes(params, attributes, opts.capture_content)
     meta = request.metadata
     if meta:
         _metadata_attributes(meta, opts.metadata_keys, attributes)
@@ -158,7 +158,7 @@ _INT_PARAMS = {"seed": sc.GEN_AI_REQUEST_SEED, "top_k": sc.GEN_AI_REQUEST_TOP_K}
 _STOP_MAX = 8  # stop sequences recorded at most (each cut at 64 characters)
 
 
-def _param_attributes(params: Mapping[str, Any], out: dict[str, AttributeValue]) -> None:
+def _param_attributes(params: Mapping[str, Any], out: dict[str, AttributeValue], content: bool) -> None:
     for key, attr in _FLOAT_PARAMS.items():
         value = params.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -170,6 +170,8 @@ def _param_attributes(params: Mapping[str, Any], out: dict[str, AttributeValue])
     n = params.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n != 1:
         out[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    if not content:  # stop sequences are text the caller wrote: recorded only with message content
+        return
     stop = params.get("stop", params.get("stop_sequences"))
     if isinstance(stop, str):
         stop = [stop]
@@ -346,10 +348,12 @@ def _traced_stream(stream: LLMStream, span: Span, opts: Options, static: Static,
     consumer pulls chunks, so streamed output guards record their decisions on it."""
     ttfc = _perf() - t0  # the chain hands over a stream once its first chunk has arrived
     span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
-    first = static.metric.copy()
-    if stream.model:
-        first[sc.GEN_AI_RESPONSE_MODEL] = _model_value(opts, stream.model)
-    _instruments(opts).first_chunk.record(ttfc, first)
+
+    def first_chunk(model: str) -> None:  # recorded when the consumer reads it: its model is known then
+        attrs = static.metric.copy()
+        if model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = _model_value(opts, model)
+        _instruments(opts).first_chunk.record(ttfc, attrs)
 
     def done(response: LLMResponse | None, error: BaseException | None) -> None:
         if error is None:
@@ -365,16 +369,18 @@ def _traced_stream(stream: LLMStream, span: Span, opts: Options, static: Static,
         span.end()
 
     stream.on_finish(done)
-    return _SpanStream(stream, _in_context(span))
+    return _SpanStream(stream, _in_context(span), first_chunk)
 
 
 class _SpanStream(LLMStream):
     """The same stream, with the call's span current while each chunk is produced (so streamed
     output guards put their decisions on it). Everything else is the wrapped stream's."""
 
-    def __init__(self, inner: LLMStream, ctx: Any) -> None:  # no super().__init__: all state is inner's
+    def __init__(self, inner: LLMStream, ctx: Any, first: Callable[[str], None]) -> None:
+        # no super().__init__: all state is inner's
         self._inner = inner
         self._ctx = ctx
+        self._on_first: Callable[[str], None] | None = first
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -385,9 +391,14 @@ class _SpanStream(LLMStream):
     async def __anext__(self) -> StreamChunk:
         token = _attach(self._ctx)
         try:
-            return await self._inner.__anext__()
+            chunk = await self._inner.__anext__()
         finally:
             _detach(token)
+        first = self._on_first
+        if first is not None:
+            self._on_first = None
+            first(chunk.model or self._inner.model)
+        return chunk
 
     async def aclose(self) -> None:
         await self._inner.aclose()
