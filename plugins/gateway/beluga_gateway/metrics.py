@@ -95,11 +95,13 @@ class Metrics:
 
     def response_model(self, name: str, request_model: str) -> str:
         """The ``gen_ai_response_model`` label of an upstream-reported model name: the request's own
-        label when they match, else one of at most ``MAX_RESPONSE_MODELS`` names, then ``other``."""
+        label when they match, else one of at most ``MAX_RESPONSE_MODELS`` names, then ``other``.
+        A request for a name outside the configuration (``other``) gets ``other`` here too: the
+        upstream may echo the caller's name back."""
         if not name:
             return ""
-        if name == request_model:
-            return name
+        if name == request_model or request_model == "other":
+            return request_model
         seen = self._response_models
         if name in seen:
             return name
