@@ -192,12 +192,9 @@ def _measure(opts: Options, static: Static, response: LLMResponse, seconds: floa
     if fallback:
         _fallback_attributes(opts, fallback, attrs)
     inst.duration.record(seconds, attrs)
-    usage = response.usage
-    attrs[sc.GEN_AI_TOKEN_TYPE] = "input"
-    inst.tokens.record(usage.input_tokens, attrs)
-    attrs = attrs.copy()  # the SDK may keep the dict it was given
-    attrs[sc.GEN_AI_TOKEN_TYPE] = "output"
-    inst.tokens.record(usage.output_tokens, attrs)
+    usage = response.usage  # a dict of its own per record: the SDK may keep the one it was given
+    inst.tokens.record(usage.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "input"})
+    inst.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
 
 
 def _fallback_attributes(opts: Options, note: Any, attrs: dict[str, AttributeValue]) -> None:
