@@ -189,11 +189,15 @@ class ToolSpec:
 
 @attrs.frozen(slots=True)
 class Usage:
-    """Token counts of one call. ``cached_input_tokens`` is the part of input served from a prompt cache."""
+    """Token counts of one call. ``cached_input_tokens`` is the part of input served from a prompt cache,
+    ``cache_creation_input_tokens`` the part written to it; both are included in ``input_tokens``.
+    ``reasoning_tokens`` is the part of ``output_tokens`` the model spent reasoning."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -204,6 +208,8 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
 

@@ -5,7 +5,8 @@
 Rows, all in one run: a Kit with no plugins (baseline); the tracing plugin with nothing configured
 (exporter none: the no-op tracer); the tracing plugin recording every span into an SDK
 TracerProvider whose BatchSpanProcessor exports to a no-op sink; the same with sampling 0 (spans
-made but not recorded); and, as the peer, the same call hand-instrumented with the OpenTelemetry
+made but not recorded); the recording row again with the gen_ai.client.* metrics recorded into an
+SDK MeterProvider (an in-memory reader); and, as the peer, the same call hand-instrumented with the OpenTelemetry
 SDK's ``start_as_current_span`` (name and a few gen_ai attributes, what an app would write itself).
 "Overhead" is the row minus the baseline. Target: under 30 µs per call with recording on.
 """
@@ -22,6 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _util import header, table
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -81,6 +84,7 @@ def main() -> None:
     unsampled, _ = batch_provider(ALWAYS_OFF)
     noop = None  # exporter none and no application provider: the global no-op tracer
     bare, traced = kit_with(), kit_with(TracingPlugin(env={}))
+    metered = kit_with(TracingPlugin(env={}, meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()])))
     tracer = recording.get_tracer("app")
 
     async def hand_instrumented() -> Any:
@@ -107,6 +111,9 @@ def main() -> None:
             "tracing, exporter none (no-op tracer)": (lambda: traced.agenerate("hello there", model="m"), noop),
             "tracing, sampled out (ratio 0)": (lambda: traced.agenerate("hello there", model="m"), unsampled),
             "tracing, batch exporter to a no-op sink": (lambda: traced.agenerate("hello there", model="m"), recording),
+            "tracing + metrics into an SDK MeterProvider": (
+                lambda: metered.agenerate("hello there", model="m"), recording
+            ),
             "peer: hand-written start_as_current_span": (hand_instrumented, recording),
             "tracing + an invoke_agent span per call": (in_agent, recording),
         },

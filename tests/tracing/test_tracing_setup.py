@@ -65,6 +65,7 @@ def test_exporter_none_installs_nothing():
     plugin = TracingPlugin(env={})
     kit_with(plugin)
     assert plugin.setup == "none"
+    assert plugin.metrics_setup == "none"
 
 
 @pytest.mark.parametrize(("ratio", "recorded"), [(0.0, 0), (1.0, 20)])

@@ -275,7 +275,7 @@ def test_tool_argument_guard_decision_names_the_tool_and_argument_path(exporter)
 
     asyncio.run(main())
     agent = by_name(exporter)["invoke_agent a"]
-    (decision,) = agent.events
+    (decision,) = [e for e in agent.events if e.name == semconv.EVENT_GUARD_DECISION]
     assert decision.attributes[semconv.GEN_AI_TOOL_NAME] == "send"
     assert decision.attributes["beluga.guard.path"] == "args.to.addr"
     assert decision.attributes[semconv.GUARD_STAGE] == "tool"

@@ -24,7 +24,8 @@ def span_texts(spans: object) -> list[str]:
 
 
 class OTLPReceiver:
-    """A tiny OTLP/HTTP collector on 127.0.0.1: accepts ``POST /v1/traces`` and keeps the bodies."""
+    """A tiny OTLP/HTTP collector on 127.0.0.1: accepts ``POST /v1/traces`` and ``/v1/metrics`` and
+    keeps the bodies."""
 
     def __init__(self) -> None:
         import http.server
@@ -48,7 +49,7 @@ class OTLPReceiver:
                     receiver.content_types.append(self.headers.get("content-type", ""))
                     receiver.bodies.append(body)
                     receiver._got.notify_all()
-                ok = self.path == "/v1/traces"
+                ok = self.path in ("/v1/traces", "/v1/metrics")
                 self.send_response(200 if ok else 404)
                 self.send_header("content-type", "application/x-protobuf")
                 self.send_header("content-length", "0")
@@ -90,13 +91,35 @@ class OTLPReceiver:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
         out: list[tuple[dict[str, object], object]] = []
-        for body in self.bodies:
+        for path, body in zip(self.paths, self.bodies, strict=True):
+            if path != "/v1/traces":
+                continue
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             for rs in request.resource_spans:
                 resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
                 for ss in rs.scope_spans:
                     out.extend((resource, span) for span in ss.spans)
+        return out
+
+
+    def metrics(self) -> dict[str, list[tuple[dict[str, object], object]]]:
+        """Metric name -> (data point attributes, protobuf data point) of every ``/v1/metrics`` body."""
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        out: dict[str, list[tuple[dict[str, object], object]]] = {}
+        for path, body in zip(self.paths, self.bodies, strict=True):
+            if path != "/v1/metrics":
+                continue
+            request = ExportMetricsServiceRequest()
+            request.ParseFromString(body)
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for m in sm.metrics:
+                        kind = m.WhichOneof("data")
+                        for point in getattr(m, kind).data_points:
+                            attrs = {kv.key: any_value(kv.value) for kv in point.attributes}
+                            out.setdefault(m.name, []).append((attrs, point))
         return out
 
 

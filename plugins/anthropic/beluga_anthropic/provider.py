@@ -152,9 +152,9 @@ def usage_from(data: Any, where: str = "usage") -> Usage:
         return Usage()
     data = obj(data, where)
     read = count(data, "cache_read_input_tokens", f"{where}.cache_read_input_tokens")
-    total_in = (count(data, "input_tokens", f"{where}.input_tokens") + read
-                + count(data, "cache_creation_input_tokens", f"{where}.cache_creation_input_tokens"))
-    return Usage(total_in, count(data, "output_tokens", f"{where}.output_tokens"), read)
+    written = count(data, "cache_creation_input_tokens", f"{where}.cache_creation_input_tokens")
+    total_in = count(data, "input_tokens", f"{where}.input_tokens") + read + written
+    return Usage(total_in, count(data, "output_tokens", f"{where}.output_tokens"), read, written)
 
 
 def parse_message(data: Mapping[str, Any]) -> tuple[AIMessage, str | None, Usage, str | None]:

@@ -324,12 +324,16 @@ class Gateway:
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
         rid_header: tuple[bytes, bytes], watch: _Disconnect,
     ) -> int:
+        provider, model = self._genai(req, label)
+        t0 = time.perf_counter()
         try:
             resp = await self.kit.agenerate(req.messages, **kwargs)
         except BelugaError as exc:
+            self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
             err = self._failed(exc, caller)
             watch.finished = True
             return await _error(send, err, rid_header)
+        self.metrics.genai_done(resp.provider or provider, model, resp.model, time.perf_counter() - t0, resp.usage)
         self._count_tokens(caller, label, resp.usage)
         payload = dumps(completion("chatcmpl-" + new_id(), int(time.time()), req.model, resp))
         watch.finished = True
@@ -345,6 +349,8 @@ class Gateway:
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str, rid: str,
         rid_header: tuple[bytes, bytes], watch: _Disconnect,
     ) -> int:
+        provider, model = self._genai(req, label)
+        t0 = time.perf_counter()
         chunks: Any = self.kit.astream(req.messages, **kwargs)
         try:
             try:
@@ -352,9 +358,13 @@ class Gateway:
             except StopAsyncIteration:
                 first = None
             except BelugaError as exc:
+                self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
                 err = self._failed(exc, caller)
                 watch.finished = True
                 return await _error(send, err, rid_header)
+            answered = first.model if first is not None and first.model else ""
+            if first is not None:
+                self.metrics.genai_first(provider, model, answered, time.perf_counter() - t0)
             writer = ChunkWriter("chatcmpl-" + new_id(), int(time.time()), req.model, req.include_usage)
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
             out = writer.opening()
@@ -368,6 +378,8 @@ class Gateway:
                         finish = chunk.finish_reason
                     if chunk.usage is not None:
                         usage = chunk.usage
+                    if chunk.model:
+                        answered = chunk.model
                     if out:
                         await send({"type": "http.response.body", "body": out, "more_body": True})
                         out = b""
@@ -377,10 +389,12 @@ class Gateway:
                         chunk = None
             except BelugaError as exc:
                 # Headers are gone: the error travels as an SSE event, which the SDKs raise.
+                self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
                 err = self._failed(exc, caller)
                 watch.finished = True
                 await send({"type": "http.response.body", "body": out + error_event(err), "more_body": False})
                 return err.status
+            self.metrics.genai_done(provider, model, answered, time.perf_counter() - t0, usage)
             if usage is not None:
                 self._count_tokens(caller, label, usage)
             watch.finished = True
@@ -405,6 +419,18 @@ class Gateway:
             # The client sees only what failed; the details (upstream URL, its message) stay here.
             log.warning("request failed: [%s] %s", exc.code.value, exc.message)
         return err
+
+    def _genai(self, req: Any, label: str) -> tuple[str, str]:
+        """The ``gen_ai_provider_name`` and ``gen_ai_request_model`` labels of a request: the route's
+        provider kind, and the model asked of it (the route's, else the provider's configured one),
+        bounded like the ``model`` label (a name outside the configuration is ``other``)."""
+        state = self.state
+        route = state.route(req.model)
+        if route is None:
+            return "", OTHER_LABEL
+        if label == OTHER_LABEL:
+            return route.kind, OTHER_LABEL
+        return route.kind, route.model or state.config.provider_config(route.provider).model or label
 
     def _count_tokens(self, caller: Caller, label: str, usage: Any) -> None:
         if usage.input_tokens:

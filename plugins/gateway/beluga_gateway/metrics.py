@@ -18,6 +18,16 @@ _BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 #: Latency buckets (seconds) fine enough to see the gateway's own sub-millisecond overhead.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
+# The OpenTelemetry GenAI client metrics, named by the OpenTelemetry-to-Prometheus rules (dots to
+# underscores, the unit "s" as a _seconds suffix, the annotation "{token}" dropped), with the
+# conventions' advisory bucket boundaries.
+GENAI_LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model")
+GENAI_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+GENAI_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+GENAI_FIRST_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+#: Distinct upstream-reported model names that get a label value of their own; later ones are "other".
+MAX_RESPONSE_MODELS = 64
+
 
 class _BreakerCollector(Collector):
     """``beluga_gateway_breaker_state``, read from the breaker plugin when scraped."""
@@ -66,8 +76,56 @@ class Metrics:
             "beluga_gateway_client_disconnects", "Requests whose client went away before the answer", registry=r
         )
         self.reloads = Counter("beluga_gateway_config_reloads", "Config reload attempts", ["result"], registry=r)
+        self.genai_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds", "GenAI operation duration (gen_ai.client.operation.duration)",
+            [*GENAI_LABELS, "error_type"], buckets=GENAI_DURATION_BUCKETS, registry=r,
+        )
+        self.genai_tokens = Histogram(
+            "gen_ai_client_token_usage", "Number of input and output tokens used (gen_ai.client.token.usage)",
+            [*GENAI_LABELS, "gen_ai_token_type"], buckets=GENAI_TOKEN_BUCKETS, registry=r,
+        )
+        self.genai_first_chunk = Histogram(
+            "gen_ai_client_operation_time_to_first_chunk_seconds",
+            "Time to the first chunk of a streamed response (gen_ai.client.operation.time_to_first_chunk)",
+            GENAI_LABELS, buckets=GENAI_FIRST_CHUNK_BUCKETS, registry=r,
+        )
+        self._response_models: set[str] = set()
         self._breakers = _BreakerCollector(breakers)
         r.register(self._breakers)
+
+    def response_model(self, name: str, request_model: str) -> str:
+        """The ``gen_ai_response_model`` label of an upstream-reported model name: the request's own
+        label when they match, else one of at most ``MAX_RESPONSE_MODELS`` names, then ``other``.
+        A request for a name outside the configuration (``other``) gets ``other`` here too: the
+        upstream may echo the caller's name back."""
+        if not name:
+            return ""
+        if name == request_model or request_model == "other":
+            return request_model
+        seen = self._response_models
+        if name in seen:
+            return name
+        if len(seen) < MAX_RESPONSE_MODELS:
+            seen.add(name)
+            return name
+        return "other"
+
+    def genai_done(
+        self, provider: str, request_model: str, response_model: str, seconds: float, usage: Any
+    ) -> None:
+        """A call that answered: its duration, and its token counts when the provider reported usage."""
+        labels = ("chat", provider, request_model, self.response_model(response_model, request_model))
+        self.genai_duration.labels(*labels, "").observe(seconds)
+        if usage is not None:
+            self.genai_tokens.labels(*labels, "input").observe(usage.input_tokens)
+            self.genai_tokens.labels(*labels, "output").observe(usage.output_tokens)
+
+    def genai_failed(self, provider: str, request_model: str, error_type: str, seconds: float) -> None:
+        self.genai_duration.labels("chat", provider, request_model, "", error_type).observe(seconds)
+
+    def genai_first(self, provider: str, request_model: str, response_model: str, seconds: float) -> None:
+        labels = ("chat", provider, request_model, self.response_model(response_model, request_model))
+        self.genai_first_chunk.labels(*labels).observe(seconds)
 
     def render(self) -> bytes:
         shared = multiprocess_registry()

@@ -105,10 +105,12 @@ def encode_tool(t: ToolSpec) -> dict[str, Any]:
 def _usage(data: Any, where: str = "usage") -> Usage:
     data = obj(data, where)
     details = opt_obj(data, "prompt_tokens_details", f"{where}.prompt_tokens_details")
+    out_details = opt_obj(data, "completion_tokens_details", f"{where}.completion_tokens_details")
     return Usage(
         count(data, "prompt_tokens", f"{where}.prompt_tokens"),
         count(data, "completion_tokens", f"{where}.completion_tokens"),
         count(details, "cached_tokens", f"{where}.prompt_tokens_details.cached_tokens"),
+        reasoning_tokens=count(out_details, "reasoning_tokens", f"{where}.completion_tokens_details.reasoning_tokens"),
     )
 
 

@@ -15,15 +15,23 @@ from beluga_core import add_header_injector
 from beluga_tracing import semconv
 
 if TYPE_CHECKING:
-    from beluga_tracing._runtime import current_provider, flush, use_tracer_provider
+    from beluga_tracing._runtime import (
+        current_meter_provider,
+        current_provider,
+        flush,
+        use_meter_provider,
+        use_tracer_provider,
+    )
     from beluga_tracing.plugin import TracingPlugin, TracingSettings
     from beluga_tracing.propagation import TraceMiddleware, extract_context, inject_headers, server_span
     from beluga_tracing.spans import SpanScope, current_span, error_type, invoke_agent, start_span, trace_id
     from beluga_tracing.tree import format_tree, span_dict
 
 _LAZY = {
+    "current_meter_provider": "beluga_tracing._runtime",
     "current_provider": "beluga_tracing._runtime",
     "flush": "beluga_tracing._runtime",
+    "use_meter_provider": "beluga_tracing._runtime",
     "use_tracer_provider": "beluga_tracing._runtime",
     "TracingPlugin": "beluga_tracing.plugin",
     "TracingSettings": "beluga_tracing.plugin",
@@ -64,6 +72,7 @@ __all__ = [
     "TraceMiddleware",
     "TracingPlugin",
     "TracingSettings",
+    "current_meter_provider",
     "current_provider",
     "current_span",
     "error_type",
@@ -77,5 +86,6 @@ __all__ = [
     "span_dict",
     "start_span",
     "trace_id",
+    "use_meter_provider",
     "use_tracer_provider",
 ]

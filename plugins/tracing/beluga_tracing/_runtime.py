@@ -7,6 +7,9 @@ The rule (docs/tracing.md):
 3. Else, when an exporter is configured, Beluga builds an SDK TracerProvider and installs it as the
    global one, once per process; later reloads swap its exporter and sampling ratio in place.
 4. Else (exporter ``none``) nothing is installed and spans cost next to nothing (the no-op tracer).
+
+Metrics follow the same rule with a MeterProvider (``use_meter_provider``, the application's global
+one, one Beluga installs for ``metrics_exporter``, else the no-op meter).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import attrs
 from beluga_core import get_logger
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import Histogram, Meter
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
@@ -34,14 +38,23 @@ EXPORTERS = ("console", "otlp", "none")
 
 
 class _State:
-    """Process-wide: the provider override, the resolved tracer, the provider Beluga installed."""
+    """Process-wide: the provider overrides, the resolved tracer and instruments, what Beluga installed."""
 
-    __slots__ = ("installed", "lock", "override", "tracer")
+    __slots__ = (
+        "default_provider", "installed", "instruments", "lock", "meter_installed", "meter_override", "override",
+        "tracer",
+    )
 
     def __init__(self) -> None:
         self.override: Any = None
         self.tracer: Tracer | None = None
         self.installed: _Installed | None = None
+        self.meter_override: Any = None
+        self.instruments: Instruments | None = None
+        #: (MeterProvider, its swappable exporter, exporter names, endpoint) Beluga installed
+        self.meter_installed: tuple[Any, Any, tuple[str, ...], str | None] | None = None
+        #: gen_ai.provider.name of the last applied config's default provider (for invoke_agent spans).
+        self.default_provider: str | None = None
         self.lock = threading.Lock()
 
 
@@ -77,10 +90,179 @@ def current_provider() -> Any:
 
 
 def flush(timeout_millis: int = 30_000) -> bool:
-    """Export every finished span now (e.g. before a short script exits). True when all went out."""
-    provider = current_provider()
-    force_flush = getattr(provider, "force_flush", None)
-    return bool(force_flush(timeout_millis)) if force_flush is not None else True
+    """Export every finished span and metric now (e.g. before a short script exits). True when all went out."""
+    ok = True
+    for provider in (current_provider(), current_meter_provider()):
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is not None:
+            ok = bool(force_flush(timeout_millis)) and ok
+    return ok
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+
+class Instruments:
+    """The three GenAI client histograms, made once per meter."""
+
+    __slots__ = ("duration", "first_chunk", "tokens")
+
+    def __init__(self, meter: Meter) -> None:
+        from beluga_tracing import semconv as sc
+
+        self.duration: Histogram = meter.create_histogram(
+            sc.METRIC_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self.tokens: Histogram = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+        )
+        self.first_chunk: Histogram = meter.create_histogram(
+            sc.METRIC_TIME_TO_FIRST_CHUNK, unit="s",
+            description="Time to receive the first chunk of a streamed response.",
+            explicit_bucket_boundaries_advisory=sc.FIRST_CHUNK_BUCKETS,
+        )
+
+
+def instruments_of(provider: Any) -> Instruments:
+    return Instruments(provider.get_meter(INSTRUMENTATION_NAME, VERSION))
+
+
+def get_instruments() -> Instruments:
+    """The instruments Beluga's metrics are recorded with (made once, again after the provider changes)."""
+    found = STATE.instruments
+    if found is None:
+        found = STATE.instruments = instruments_of(current_meter_provider())
+    return found
+
+
+def use_meter_provider(provider: Any) -> None:
+    """Send Beluga's metrics to ``provider`` (``None``: back to the global one). Like ``use_tracer_provider``."""
+    STATE.meter_override = provider
+    STATE.instruments = None
+
+
+def current_meter_provider() -> Any:
+    """The MeterProvider Beluga's metrics go to right now (the override, else the global one)."""
+    from opentelemetry import metrics
+
+    return STATE.meter_override if STATE.meter_override is not None else metrics.get_meter_provider()
+
+
+def resolve_metrics_exporters(
+    metrics_exporter: str | None, traces: ExportPlan, env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """``metrics_exporter``, else ``OTEL_METRICS_EXPORTER``, else what spans are exported with."""
+    if metrics_exporter is not None:
+        return () if metrics_exporter == "none" else (metrics_exporter,)
+    raw = env.get("OTEL_METRICS_EXPORTER")
+    if raw is None:
+        return traces.exporters
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXPORTERS]
+    if unknown:
+        log.warning("OTEL_METRICS_EXPORTER: ignoring %s (beluga-tracing knows console, otlp, none)", unknown)
+    return tuple(n for n in dict.fromkeys(names) if n in ("console", "otlp"))
+
+
+def make_metric_exporters(exporters: tuple[str, ...], endpoint: str | None) -> tuple[Any, ...]:
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+    out: list[Any] = []
+    for name in exporters:
+        if name == "console":
+            out.append(ConsoleMetricExporter(out=sys.stderr))
+        elif name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            url = None  # then the exporter reads OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT itself
+            if endpoint:
+                base = endpoint.rstrip("/")
+                url = base if base.endswith("/v1/metrics") else base + "/v1/metrics"
+            out.append(OTLPMetricExporter(endpoint=url))
+    return tuple(out)
+
+
+def _swappable_metric_exporter(inner: tuple[Any, ...]) -> Any:
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+    class SwappableMetricExporter(MetricExporter):
+        """Delegates to exporters a reload may replace (a MeterProvider's readers are fixed)."""
+
+        def __init__(self, inner: tuple[Any, ...]) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> Any:
+            results = [e.export(metrics_data, timeout_millis=timeout_millis) for e in self.inner]
+            ok = all(r is MetricExportResult.SUCCESS for r in results)
+            return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return all(e.force_flush(timeout_millis) for e in self.inner)
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+            for e in self.inner:
+                e.shutdown()
+
+    return SwappableMetricExporter(inner)
+
+
+def configure_metrics(
+    *,
+    metrics_exporter: str | None,
+    exporter: str | None,
+    endpoint: str | None,
+    service_name: str | None,
+    sampling_ratio: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The MeterProvider half of ``configure``: ``disabled``, ``application``, ``none``, ``installed``,
+    ``reconfigured`` or ``unchanged``. One periodic reader (``OTEL_METRIC_EXPORT_INTERVAL``, default
+    60 s) exports through exporters a reload swaps in place."""
+    env = os.environ if env is None else env
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return "disabled"
+    traces = resolve_plan(
+        exporter=exporter, endpoint=endpoint, service_name=service_name, sampling_ratio=sampling_ratio, env=env
+    )
+    exporters = resolve_metrics_exporters(metrics_exporter, traces, env)
+    with STATE.lock:
+        ours = STATE.meter_installed
+        if ours is None and not exporters:
+            return "none"
+        from opentelemetry import metrics
+
+        current = metrics.get_meter_provider()
+        if ours is not None and current is ours[0]:
+            if (exporters, endpoint) == ours[2:]:
+                return "unchanged"
+            old = ours[1].inner
+            ours[1].inner = make_metric_exporters(exporters, endpoint)
+            STATE.meter_installed = (ours[0], ours[1], exporters, endpoint)
+            _shutdown_later(old)
+            return "reconfigured"
+        from opentelemetry.metrics import NoOpMeterProvider
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        if isinstance(current, MeterProvider | NoOpMeterProvider):
+            if exporters:
+                log.info("the application set its own MeterProvider; [plugins.tracing] metrics exporter unused")
+            return "application"
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        exporter_ = _swappable_metric_exporter(make_metric_exporters(exporters, endpoint))
+        provider = MeterProvider(
+            metric_readers=[PeriodicExportingMetricReader(exporter_)], resource=make_resource(service_name, env)
+        )
+        metrics.set_meter_provider(provider)
+        if metrics.get_meter_provider() is not provider:  # another provider was set first
+            provider.shutdown()
+            return "application"
+        STATE.meter_installed = (provider, exporter_, exporters, endpoint)
+        STATE.instruments = None
+        return "installed"
 
 
 @attrs.frozen(slots=True)
@@ -93,12 +275,55 @@ class Options:
     emit_deprecated: bool = False
     metadata_keys: tuple[str, ...] = ("request_id",)
     tracer: Tracer | None = None  # a plugin built with tracer_provider= keeps its own
+    instruments: Instruments | None = None  # a plugin built with meter_provider= keeps its own
+    #: provider section -> the model it uses when a request names none (from the config)
+    provider_models: Mapping[str, str] = attrs.field(factory=dict)
+    #: provider section -> (server.address, server.port) of its upstream, when known
+    servers: Mapping[str, tuple[str, int]] = attrs.field(factory=dict)
+    #: model names from the config: always a metric value of their own
+    known_models: frozenset[str] = frozenset()
+    #: other model names seen, each a metric value of its own until MODEL_VALUES_MAX of them
+    seen_models: set[str] = attrs.field(factory=set, init=False, eq=False, repr=False)
     #: (request.provider, request.model) -> (span name, provider kind, static start attributes),
     #: filled by the middleware on first use; a new config makes a new Options, so a new cache.
-    static: dict[tuple[str | None, str | None], tuple[str, str, dict[str, Any]]] = attrs.field(
-        factory=dict, init=False, eq=False, repr=False
-    )
+    static: dict[tuple[str | None, str | None], Static] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
+
+#: Distinct model names outside the config that get a metric value of their own (later ones: _OTHER).
+MODEL_VALUES_MAX = 64
+
+
+@attrs.frozen(slots=True)
+class Static:
+    """What every call to one (provider, model) starts with, built once per config."""
+
+    name: str  # the span name
+    provider: str  # gen_ai.provider.name
+    attributes: dict[str, Any]  # the span's start attributes
+    metric: dict[str, Any]  # the metrics' attributes (bounded model name, no response model yet)
+
+
+
+#: Where the provider kinds Beluga ships send requests when ``base_url`` is unset.
+DEFAULT_SERVERS = {"openai": ("api.openai.com", 443), "anthropic": ("api.anthropic.com", 443)}
+
+
+def server_of(base_url: str | None, kind: str) -> tuple[str, int] | None:
+    """``(server.address, server.port)`` of a provider: its ``base_url``, else its kind's default."""
+    if not base_url:
+        return DEFAULT_SERVERS.get(kind)
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(base_url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    return host, port
 
 
 # -- what to build -----------------------------------------------------------------------------

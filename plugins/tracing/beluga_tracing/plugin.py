@@ -31,6 +31,10 @@ class TracingSettings:
     endpoint: str | None = setting(
         None, help="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)"
     )
+    metrics_exporter: str | None = setting(
+        None, choices=_runtime.EXPORTERS,
+        help="console, otlp or none for the gen_ai.client.* metrics (default: OTEL_METRICS_EXPORTER, else exporter)",
+    )
     sampling_ratio: float | None = setting(
         None, min=0, max=1, help="share of new traces recorded, 0..1 (default: OTEL_TRACES_SAMPLER[_ARG], else all)"
     )
@@ -60,19 +64,26 @@ def _middleware() -> Any:
 class TracingPlugin:
     """OpenTelemetry spans around every model call and tool call, guard decisions as events.
 
-    ``tracer_provider=`` keeps this plugin's spans in a provider of its own (tests); by default they
-    go where ``beluga_tracing.use_tracer_provider`` or the global provider says (docs/tracing.md).
+    ``tracer_provider=`` (``meter_provider=``) keeps this plugin's spans (metrics) in a provider of its
+    own (tests); by default they go where ``beluga_tracing.use_tracer_provider``
+    (``use_meter_provider``) or the global provider says (docs/tracing.md).
     """
 
     name = "tracing"
     rank = 100  #: where it goes when [beluga] plugins does not list it (lower: outer)
 
-    def __init__(self, *, tracer_provider: Any = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, tracer_provider: Any = None, meter_provider: Any = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self._provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._instruments: Any = None
         self._env = env
         self._options = _runtime.Options()
         #: What the last config did to the global provider: installed, reconfigured, application, none, ...
         self.setup: str = "none"
+        #: The same for the global MeterProvider.
+        self.metrics_setup: str = "none"
         self._apply(TracingSettings(), None)
 
     @hookimpl
@@ -98,15 +109,41 @@ class TracingPlugin:
                 sampling_ratio=settings.sampling_ratio,
                 env=env,
             )
+        if config is not None and self._meter_provider is None:
+            self.metrics_setup = _runtime.configure_metrics(
+                metrics_exporter=settings.metrics_exporter,
+                exporter=settings.exporter,
+                endpoint=settings.endpoint,
+                service_name=settings.service_name,
+                sampling_ratio=settings.sampling_ratio,
+                env=env,
+            )
         capture = settings.capture_content
         if capture is None:
             capture = _runtime.truthy(env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
         kinds: dict[str, str] = {}
+        models: dict[str, str] = {}
+        servers: dict[str, tuple[str, int]] = {}
+        known: set[str] = set()
         default = "echo"
         if config is not None:
             default = config.beluga.provider
             kinds = {name: pc.type for name, pc in config.providers.items() if pc.type}
+            for name in {default, *config.providers}:
+                pc = config.provider_config(name)
+                if pc.model:  # what the provider asks for when a request names no model
+                    models[name] = pc.model
+                server = _runtime.server_of(pc.base_url, kinds.get(name, name))
+                if server is not None:
+                    servers[name] = server
+            known.update(models.values())
+            if config.beluga.model:
+                known.add(config.beluga.model)
+            known.update(m for _, _, m in (t.partition(":") for t in config.beluga.fallback) if m)
+        _runtime.STATE.default_provider = kinds.get(default, default)
         own = self._provider.get_tracer(_runtime.INSTRUMENTATION_NAME, _runtime.VERSION) if self._provider else None
+        if self._meter_provider is not None and self._instruments is None:
+            self._instruments = _runtime.instruments_of(self._meter_provider)
         self._options = _runtime.Options(
             default_provider=default,
             provider_kinds=kinds,
@@ -114,6 +151,10 @@ class TracingPlugin:
             emit_deprecated=settings.emit_deprecated,
             metadata_keys=tuple(settings.metadata_attributes),
             tracer=own,
+            instruments=self._instruments,
+            provider_models=models,
+            servers=servers,
+            known_models=frozenset(known),
         )
 
     @hookimpl

@@ -16,7 +16,7 @@ from opentelemetry.util.types import AttributeValue
 
 from beluga_core import BelugaError, mask_text
 from beluga_tracing import semconv
-from beluga_tracing._runtime import get_tracer
+from beluga_tracing._runtime import STATE, get_tracer
 
 F = TypeVar("F", bound=Callable[..., Any])
 Attributes = Mapping[str, AttributeValue]
@@ -84,8 +84,12 @@ class SpanScope:
         self._parent = parent
         self._open: list[tuple[Span, object]] = []
 
+    def _start_attributes(self) -> Attributes | None:
+        return self._attrs
+
     def _start(self) -> Span:
-        span = get_tracer().start_span(self._name, context=self._parent, kind=self._kind, attributes=self._attrs)
+        attributes = self._start_attributes()
+        span = get_tracer().start_span(self._name, context=self._parent, kind=self._kind, attributes=attributes)
         token = otel_context.attach(trace.set_span_in_context(span, self._parent))
         self._open.append((span, token))
         return span
@@ -115,11 +119,12 @@ class SpanScope:
 
     def __call__(self, fn: F) -> F:
         name, attrs, kind, parent = self._name, self._attrs, self._kind, self._parent
+        scope = type(self)  # each call opens a new scope of the same kind
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with SpanScope(name, attrs, kind, parent):
+                with scope(name, attrs, kind, parent):
                     return await fn(*args, **kwargs)
 
             return cast(F, async_wrapper)
@@ -128,7 +133,7 @@ class SpanScope:
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with SpanScope(name, attrs, kind, parent):
+            with scope(name, attrs, kind, parent):
                 return fn(*args, **kwargs)
 
         return cast(F, wrapper)
@@ -158,14 +163,30 @@ def start_span(
     return SpanScope(name, attrs, kind, parent)
 
 
+class _AgentScope(SpanScope):
+    """An ``invoke_agent`` span: without an explicit ``gen_ai.provider.name`` it gets the configured
+    default provider when it starts (a decorator is applied before any config is loaded)."""
+
+    __slots__ = ()
+
+    def _start_attributes(self) -> Attributes | None:
+        attrs = self._attrs
+        provider = STATE.default_provider
+        if attrs is None or not provider or semconv.GEN_AI_PROVIDER_NAME in attrs:
+            return attrs
+        return {**attrs, semconv.GEN_AI_PROVIDER_NAME: provider}
+
+
 def invoke_agent(
     name: str,
     *,
     agent_id: str | None = None,
     description: str | None = None,
+    provider: str | None = None,
     attrs: Attributes | None = None,
 ) -> SpanScope:
     """An ``invoke_agent {name}`` span: model calls, tool calls and other agents inside nest under it.
+    ``provider`` is its ``gen_ai.provider.name`` (default: the configured ``[beluga] provider``'s kind).
 
     >>> @invoke_agent("researcher")
     ... async def research(topic): return await kit.agenerate(topic)
@@ -174,13 +195,15 @@ def invoke_agent(
         semconv.GEN_AI_OPERATION_NAME: semconv.OP_INVOKE_AGENT,
         semconv.GEN_AI_AGENT_NAME: name,
     }
+    if provider:
+        attributes[semconv.GEN_AI_PROVIDER_NAME] = provider
     if agent_id:
         attributes[semconv.GEN_AI_AGENT_ID] = agent_id
     if description:
         attributes[semconv.GEN_AI_AGENT_DESCRIPTION] = description
     if attrs:
         attributes.update(attrs)
-    return SpanScope(f"{semconv.OP_INVOKE_AGENT} {name}", attributes, SpanKind.INTERNAL)
+    return _AgentScope(f"{semconv.OP_INVOKE_AGENT} {name}", attributes, SpanKind.INTERNAL)
 
 
 def current_span() -> Span:
