@@ -430,3 +430,16 @@ def test_metrics_exporter_none_installs_no_meter_provider_even_when_spans_are_ex
         """
     )
     assert out.strip() == "ok"
+
+
+def test_embeddings_are_spans_and_metrics_of_their_own_operation(exporter, reader):
+    kit = kit_with(TracingPlugin())
+    kit.embed(["first text", "second text"], model="embed-small")
+    (span,) = [s for s in exporter.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "embeddings"]
+    assert span.name == "embeddings embed-small"
+    assert span.attributes["gen_ai.request.model"] == "embed-small"
+    assert "first text" not in str(dict(span.attributes))
+    ((attrs, point),) = metric(reader, DURATION)
+    assert attrs["gen_ai.operation.name"] == "embeddings" and point.count == 1
+    tokens = {a["gen_ai.token.type"]: p for a, p in metric(reader, TOKENS)}
+    assert tokens["input"].sum > 0

@@ -61,9 +61,9 @@ async def llm_call(
 ) -> LLMResponse | LLMStream:
     """One CLIENT span ``chat {model}`` around the whole call (every retry attempt included), and the
     ``gen_ai.client.*`` metrics of the call."""
-    static = opts.static.get((request.provider, request.model))
+    static = opts.static.get((request.provider, request.model, request.operation))
     if static is None:
-        static = _static(opts, request.provider, request.model)
+        static = _static(opts, request.provider, request.model, request.operation)
     attributes = static.attributes.copy()  # the SDK copies too, but a sampler may keep or change what it is given
     if request.max_tokens is not None:
         attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = request.max_tokens
@@ -109,13 +109,14 @@ async def llm_call(
 _STATIC_MAX = 1024  # distinct (provider, model) pairs kept; more are unusual and just rebuild
 
 
-def _static(opts: Options, pname: str | None, model: str | None) -> Static:
+def _static(opts: Options, pname: str | None, model: str | None, operation: str = sc.OP_CHAT) -> Static:
     """The span name and the attributes every call to this provider and model starts with; a request
-    naming no model is recorded with the model its provider is configured with."""
+    naming no model is recorded with the model its provider is configured with. ``operation`` is
+    the request's (``chat`` or ``embeddings``)."""
     name = pname or opts.default_provider
     provider = opts.provider_kinds.get(name, name)
-    attributes: dict[str, AttributeValue] = {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
-    metric: dict[str, AttributeValue] = {sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_PROVIDER_NAME: provider}
+    attributes: dict[str, AttributeValue] = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider}
+    metric: dict[str, AttributeValue] = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider}
     requested = model or opts.provider_models.get(name)
     if requested:
         attributes[sc.GEN_AI_REQUEST_MODEL] = requested
@@ -126,11 +127,11 @@ def _static(opts: Options, pname: str | None, model: str | None) -> Static:
         attributes[sc.SERVER_PORT] = metric[sc.SERVER_PORT] = server[1]
     if opts.emit_deprecated:
         attributes["gen_ai.system"] = provider
-    static = Static(f"chat {requested}" if requested else "chat", provider, attributes, metric)
+    static = Static(f"{operation} {requested}" if requested else operation, provider, attributes, metric)
     cache = opts.static
     if len(cache) >= _STATIC_MAX:
         cache.clear()
-    cache[(pname, model)] = static
+    cache[(pname, model, operation)] = static
     return static
 
 

@@ -85,6 +85,7 @@ SERVICE_NAME: Final = "service.name"
 
 # -- gen_ai.operation.name values ----------------------------------------------------------------
 OP_CHAT: Final = "chat"
+OP_EMBEDDINGS: Final = "embeddings"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_AGENT: Final = "invoke_agent"
 
