@@ -286,7 +286,9 @@ class Options:
     seen_models: set[str] = attrs.field(factory=set, init=False, eq=False, repr=False)
     #: (request.provider, request.model) -> (span name, provider kind, static start attributes),
     #: filled by the middleware on first use; a new config makes a new Options, so a new cache.
-    static: dict[tuple[str | None, str | None, str], Static] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    static: dict[tuple[str | None, str | None, str], Static] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
 
 #: Distinct model names outside the config that get a metric value of their own (later ones: _OTHER).
