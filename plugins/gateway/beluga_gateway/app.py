@@ -128,6 +128,8 @@ class Gateway:
         routes = [
             Route(CHAT_ROUTE, _Endpoint(self.chat_completions), methods=["POST"]),
             Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
+            Route("/v1/messages", _Endpoint(self.messages), methods=["POST"]),
+            Route("/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
@@ -223,6 +225,12 @@ class Gateway:
         self.metrics.in_flight.dec()
         if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
+
+    async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/messages``: Anthropic's Messages API over the same chain (beluga_gateway.messages)."""
+        from beluga_gateway.messages import messages
+
+        await messages(self, scope, receive, send)
 
     # -- chat completions ----------------------------------------------------------------------
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -412,7 +420,7 @@ class Gateway:
         if usage.output_tokens:
             self.metrics.tokens.labels(caller.project, label, "output").inc(usage.output_tokens)
 
-    def _trace(self, scope: Scope) -> contextlib.AbstractContextManager[Any]:
+    def _trace(self, scope: Scope, route: str = CHAT_ROUTE) -> contextlib.AbstractContextManager[Any]:
         """A SERVER span continuing the caller's ``traceparent`` when tracing is on; else the
         caller's context alone (so provider calls still propagate it), else nothing."""
         if "tracing" in self.kit.order:
@@ -423,7 +431,7 @@ class Gateway:
             else:
                 attrs = {"http.request.method": "POST", "url.path": scope.get("path", "")}
                 span: contextlib.AbstractContextManager[Any] = server_span(
-                    scope["headers"], f"POST {CHAT_ROUTE}", attrs
+                    scope["headers"], f"POST {route}", attrs
                 )
                 return span
         for k, _ in scope["headers"]:
@@ -613,8 +621,8 @@ async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> 
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions and /v1/models.",
-                   code="not_found")
+    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages "
+                   "and /v1/models.", code="not_found")
     return JSONResponse(err.body(), 404)
 
 
