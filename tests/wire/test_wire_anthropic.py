@@ -207,6 +207,8 @@ def _body(**over: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("body", "where"), [
     (_body(model=None), "model"),
+    (_body(model="m\nforged log line"), "model"),
+    (_body(model="m" * 300), "model"),
     (_body(max_tokens=None), "max_tokens"),
     (_body(max_tokens=0), "max_tokens"),
     (_body(messages=[]), "messages"),

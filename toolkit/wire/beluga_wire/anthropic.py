@@ -70,6 +70,10 @@ TOOL_CHOICES = ("auto", "any", "tool", "none")
 _TOOL_NAME = re.compile("[a-zA-Z0-9_-]{1,128}")
 #: Most tool calls one streamed reply may start (bounds the decoder's state).
 MAX_STREAM_TOOLS = 1024
+#: Longest ``model`` accepted: it ends up in breaker names, logs and metrics.
+MAX_MODEL_CHARS = 256
+# Control characters and the line and paragraph separators: never in a model name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _EPHEMERAL = {"type": "ephemeral"}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -346,6 +350,8 @@ def parse_request(
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise WireError("model", "is required (a non-empty string)")
+    if len(model) > MAX_MODEL_CHARS or _CONTROL.search(model):
+        raise WireError("model", f"must be at most {MAX_MODEL_CHARS} characters, without control characters")
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise WireError("messages", "is required: a non-empty array of messages")
