@@ -145,10 +145,14 @@ class Gateway:
         self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot endpoint skips Starlette's middleware and router (it handles its own errors).
-        if scope["type"] == "http" and scope["path"] == CHAT_ROUTE and scope["method"] == "POST":
-            await self.chat_completions(scope, receive, send)
-            return
+        # The hot endpoints skip Starlette's middleware and router (they handle their own errors).
+        if scope["type"] == "http" and scope["method"] == "POST":
+            if scope["path"] == CHAT_ROUTE:
+                await self.chat_completions(scope, receive, send)
+                return
+            if scope["path"] == "/v1/messages":
+                await self.messages(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     @classmethod
