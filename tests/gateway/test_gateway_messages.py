@@ -165,6 +165,17 @@ def test_tool_choice_and_sampling_are_translated_for_an_openai_upstream(both, op
     assert "top_k" not in sent and sent["tools"][0]["function"]["name"] == "lookup"
 
 
+def test_count_tokens_estimates_without_asking_the_upstream(both, anthropic_upstream):
+    server = both()
+    c = client(server)
+    plain = c.messages.count_tokens(model="claude", messages=hello("hello " * 40)).input_tokens
+    with_tools = c.messages.count_tokens(model="claude", messages=hello("hello " * 40), tools=TOOLS).input_tokens
+    assert 40 <= plain < with_tools
+    with pytest.raises(anthropic.NotFoundError):
+        client(server, BETA).messages.count_tokens(model="claude", messages=hello())
+    assert anthropic_upstream.requests == []
+
+
 def test_chat_completions_reach_an_anthropic_upstream_too(both, anthropic_upstream):
     import openai
 
@@ -238,6 +249,24 @@ def test_the_rate_limit_is_a_429_rate_limit_error(gateway):
         c.messages.create(model="echo", max_tokens=8, messages=hello())
     assert info.value.body["error"]["type"] == "rate_limit_error"
     assert int(info.value.response.headers["retry-after"]) >= 1
+
+
+def test_an_open_breaker_is_a_529_overloaded_error(gateway):
+    server = gateway("""
+        [plugins.breaker]
+        failure_threshold = 1
+        reset_timeout = "60s"
+
+        [providers.echo]
+        options = { fail_times = 1 }
+    """, plugins=("breaker",))
+    with pytest.raises(anthropic.InternalServerError) as first:
+        client(server).messages.create(model="echo", max_tokens=8, messages=hello())
+    assert first.value.status_code == 502 and first.value.body["error"]["type"] == "api_error"
+    with pytest.raises(anthropic.APIStatusError) as second:
+        client(server).messages.create(model="echo", max_tokens=8, messages=hello())
+    assert second.value.status_code == 529 and second.value.body["error"]["type"] == "overloaded_error"
+    assert int(second.value.response.headers["retry-after"]) >= 1
 
 
 # -- guards ----------------------------------------------------------------------------------------

@@ -130,6 +130,7 @@ class Gateway:
             Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
             Route("/v1/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/messages", _Endpoint(self.messages), methods=["POST"]),
+            Route("/v1/messages/count_tokens", _Endpoint(self.count_tokens), methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
@@ -235,6 +236,12 @@ class Gateway:
         from beluga_gateway.messages import messages
 
         await messages(self, scope, receive, send)
+
+    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/messages/count_tokens``: an estimate of a Messages request's input tokens."""
+        from beluga_gateway.messages import messages
+
+        await messages(self, scope, receive, send, count_only=True)
 
     # -- chat completions ----------------------------------------------------------------------
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

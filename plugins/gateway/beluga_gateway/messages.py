@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from beluga_core import BelugaError, LLMRequest, get_logger
+from beluga_core import BelugaError, LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
 from beluga_gateway.app import (
     _JSON_HEADERS,
     _REQUEST_ID,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = get_logger("beluga.gateway")
 
 MESSAGES_ROUTE = "/v1/messages"
+COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
 
 #: Anthropic's error type for each status the gateway answers with.
 ERROR_TYPES: dict[int, str] = {
@@ -113,7 +114,7 @@ def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset
     return {k: v for k, v in out.items() if k in passthrough}
 
 
-def _parse(body: bytes, max_messages: int, max_tools: int) -> LLMRequest:
+def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = False) -> LLMRequest:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -126,28 +127,46 @@ def _parse(body: bytes, max_messages: int, max_tools: int) -> LLMRequest:
         raise _bad(bad.message) from None
     if not isinstance(data, dict):
         raise _bad("The request body must be a JSON object.")
+    if count_only and "max_tokens" not in data:  # count_tokens takes a request without max_tokens
+        data["max_tokens"] = 1
     try:
         return parse_request(data, max_messages=max_messages, max_tools=max_tools)
     except WireError as exc:
         raise _bad(f"{exc.where}: {exc.what}") from None
 
 
-async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-    """The ASGI handler of ``POST /v1/messages`` (and ``/messages``)."""
+async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False) -> None:
+    """The ASGI handler of ``POST /v1/messages`` (and ``/messages``); with ``count_only``, of
+    ``POST /v1/messages/count_tokens``."""
     t0 = time.perf_counter()
+    route = COUNT_TOKENS_ROUTE if count_only else MESSAGES_ROUTE
     gw._enter()
     stream = False
     label = "-"
     status = 500
     try:
-        status, label, stream = await _messages(gw, scope, receive, send)
+        status, label, stream = await _messages(gw, scope, receive, send, count_only)
     finally:
         gw._leave()
-        gw.metrics.requests.labels(MESSAGES_ROUTE, label, str(status)).inc()
-        gw.metrics.latency.labels(MESSAGES_ROUTE, "true" if stream else "false").observe(time.perf_counter() - t0)
+        gw.metrics.requests.labels(route, label, str(status)).inc()
+        gw.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
 
 
-async def _messages(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+def count_tokens(req: LLMRequest) -> int:
+    """An estimate of a request's input tokens (about four characters a token): the messages, the
+    tool calls' arguments and the tools' schemas. No upstream is asked."""
+    n = estimate_request_tokens(req.messages)
+    for m in req.messages:
+        for call in getattr(m, "tool_calls", ()):
+            n += estimate_tokens(call.name + dumps(dict(call.arguments)).decode())
+    for t in req.tools:
+        n += estimate_tokens(t.name + t.description + dumps(dict(t.parameters)).decode())
+    return n
+
+
+async def _messages(
+    gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool
+) -> tuple[int, str, bool]:
     state = gw.state
     bearer = api_key = rid = length = version = None
     for k, v in scope["headers"]:
@@ -180,7 +199,7 @@ async def _messages(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
     try:
         async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
             body = await _read_body(receive, length, state.max_body)
-        caps = (state.settings.max_messages, state.settings.max_tools)
+        caps = (state.settings.max_messages, state.settings.max_tools, count_only)
         if len(body) < PARSE_OFF_LOOP_BYTES:
             req = _parse(body, *caps)
         else:
@@ -200,6 +219,13 @@ async def _messages(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         err = APIError(404, f"model: the model `{model}` does not exist or you do not have access to it.")
         return await _error(send, err, rid_header), "-", req.stream
     label = state.model_label(route.public)
+    if count_only:
+        payload = dumps({"input_tokens": count_tokens(req)})
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
+                   (b"request-id", rid_header[1])]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return 200, label, False
     kwargs: dict[str, Any] = {
         "model": route.model,
         "provider": route.provider,
@@ -306,4 +332,7 @@ async def _stream(
         await chunks.aclose()
 
 
-__all__ = ["ERROR_TYPES", "MESSAGES_ROUTE", "anthropic_status", "messages", "provider_params"]
+__all__ = [
+    "COUNT_TOKENS_ROUTE", "ERROR_TYPES", "MESSAGES_ROUTE", "anthropic_status", "count_tokens", "messages",
+    "provider_params",
+]
