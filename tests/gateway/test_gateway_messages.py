@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_support import ALPHA, ANTHROPIC_KEY, BETA, OPENAI_KEY
+from provider_fakes import event, sse_reply
 
 anthropic = pytest.importorskip("anthropic", reason="the /v1/messages tests drive the official anthropic SDK")
 
@@ -267,6 +268,28 @@ def test_an_open_breaker_is_a_529_overloaded_error(gateway):
         client(server).messages.create(model="echo", max_tokens=8, messages=hello())
     assert second.value.status_code == 529 and second.value.body["error"]["type"] == "overloaded_error"
     assert int(second.value.response.headers["retry-after"]) >= 1
+
+
+def test_a_failure_after_the_stream_started_is_an_error_event(both, anthropic_upstream):
+    server = both()
+    start = {"type": "message_start", "message": {"id": "msg_u", "type": "message", "role": "assistant",
+                                                  "model": "m", "content": [], "usage": {"input_tokens": 3}}}
+    anthropic_upstream.push(sse_reply([
+        event("message_start", start),
+        event("content_block_start", {"type": "content_block_start", "index": 0,
+                                      "content_block": {"type": "text", "text": ""}}),
+        event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                      "delta": {"type": "text_delta", "text": "partial"}}),
+        event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "upstream secret detail"}}),
+    ]))
+    seen = ""
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with client(server).messages.stream(model="claude", max_tokens=8, messages=hello()) as s:
+            for text in s.text_stream:
+                seen += text
+    assert seen == "partial"
+    assert info.value.body["type"] == "error" and info.value.body["error"]["type"] == "api_error"
+    assert "secret" not in json.dumps(info.value.body)
 
 
 # -- guards ----------------------------------------------------------------------------------------
