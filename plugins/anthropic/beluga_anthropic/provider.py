@@ -140,11 +140,4 @@ def model_of(request: LLMRequest, config: ProviderConfig) -> str:
     return request.model or config.model or ""
 
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "STOP_REASONS",
-    "AnthropicProvider",
-    "encode_messages",
-    "encode_tool",
-    "usage_from",
-]
+__all__ = ["DEFAULT_BASE_URL", "STOP_REASONS", "AnthropicProvider", "encode_messages", "encode_tool", "usage_from"]
