@@ -46,6 +46,9 @@ GATEWAY_KEY = "sk-bench-gateway-0123456789"
 CLIENTS = {"h1": "fast_backend = true", "httpx": "fast_backend = false"}
 BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello, how are you today?"}],
                    "max_tokens": 16}).encode()
+#: The same question as Anthropic's Messages API asks it (the /v1/messages rows).
+MESSAGES_BODY = json.dumps({"model": MODEL, "max_tokens": 16,
+                            "messages": [{"role": "user", "content": "Hello, how are you today?"}]}).encode()
 RATE = 200
 LATENCY_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BASELINE_SECONDS = 4.0
@@ -97,12 +100,17 @@ def run_upstream(port: int) -> None:
 # -- the open-loop latency generator ----------------------------------------------------------------
 
 
+def body_for(path: str) -> bytes:
+    return MESSAGES_BODY if path.endswith("/messages") else BODY
+
+
 def _request(port: int, path: str, auth: str | None) -> bytes:
+    body = body_for(path)
     lines = [f"POST {path} HTTP/1.1", f"host: 127.0.0.1:{port}", "content-type: application/json",
-             f"content-length: {len(BODY)}"]
+             f"content-length: {len(body)}"]
     if auth:
         lines.append(f"authorization: Bearer {auth}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + BODY
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
@@ -224,7 +232,7 @@ def _ready(port: int, path: str, auth: str | None, timeout: float) -> None:
     headers = {"authorization": f"Bearer {auth}"} if auth else {}
     while time.monotonic() < deadline:
         try:
-            r = httpx.post(f"http://127.0.0.1:{port}{path}", content=BODY, headers={**headers,
+            r = httpx.post(f"http://127.0.0.1:{port}{path}", content=body_for(path), headers={**headers,
                            "content-type": "application/json"}, timeout=5)
             if r.status_code == 200:
                 return
@@ -260,7 +268,7 @@ def throughput(port: int, path: str, auth: str | None, seconds: int = WRK_SECOND
         headers = 'wrk.headers["content-type"] = "application/json"\n'
         if auth:
             headers += f'wrk.headers["authorization"] = "Bearer {auth}"\n'
-        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(BODY.decode())}\n{headers}')
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body_for(path).decode())}\n{headers}')
         script = f.name
     try:
         out = subprocess.run([*_pin(0), wrk, "-t1", "-c16", f"-d{seconds}s", "-s", script,
@@ -420,6 +428,9 @@ def main() -> None:
             try:
                 _ready(port, "/v1/chat/completions", GATEWAY_KEY, 15)
                 results[name] = measure(port, "/v1/chat/completions", GATEWAY_KEY, base_port=up)
+                if template is BELUGA_FULL:  # the Messages API on the same server, chain and upstream
+                    _ready(port, "/v1/messages", GATEWAY_KEY, 15)
+                    results[name + ", /v1/messages"] = measure(port, "/v1/messages", GATEWAY_KEY, base_port=up)
             finally:
                 stop(proc)
         litellm = None if only else litellm_bin()
@@ -456,6 +467,7 @@ def main() -> None:
           f"added = minus the upstream's own percentile measured ({BASELINE_SECONDS:g}s) just before; "
           f"max req/s: {'wrk -t1 -c16' if shutil.which('wrk') else 'Python closed loop, 16 connections'} "
           f"for {WRK_SECONDS}s (CPU 0); each server: 1 process pinned to CPU 1; upstream on CPU 0.")
+    print("', /v1/messages' = the same server answering Anthropic's Messages API (same question, same upstream).")
     print("full chain = tracing, ratelimit (memory), guard-injection, guard-pii, retry, breaker, key auth, openai "
           "provider;\n'echo (no hop)' = the same chain on the in-process echo provider: the gateway's own share;\n"
           "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks.")

@@ -35,6 +35,8 @@ REFERENCE = {
     "beluga_core.testing": "beluga_core.testing",
     "beluga_http": "beluga_http",
     "beluga_http.testing": "beluga_http",
+    "beluga_wire": "beluga_wire",
+    "beluga_wire.anthropic": "beluga_wire",
     **{ep.value.split(".")[0]: ep.value.split(".")[0] for ep in ENTRY_POINTS},
 }
 

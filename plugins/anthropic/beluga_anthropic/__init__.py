@@ -8,15 +8,10 @@ from beluga_anthropic.options import DEFAULT_VERSION, AnthropicOptions
 from beluga_anthropic.plugin import AnthropicPlugin
 
 if TYPE_CHECKING:
-    from beluga_anthropic.provider import (
-        DEFAULT_BASE_URL,
-        STOP_REASONS,
-        AnthropicProvider,
-        encode_messages,
-        encode_tool,
-        usage_from,
-    )
+    from beluga_anthropic.provider import DEFAULT_BASE_URL, AnthropicProvider
 
+# STOP_REASONS, encode_messages, encode_tool and usage_from stay importable from here; the Messages
+# API's translation lives in beluga_wire.anthropic, shared with the gateway's /v1/messages.
 _LAZY = {
     "DEFAULT_BASE_URL",
     "STOP_REASONS",
@@ -39,11 +34,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_VERSION",
-    "STOP_REASONS",
     "AnthropicOptions",
     "AnthropicPlugin",
     "AnthropicProvider",
-    "encode_messages",
-    "encode_tool",
-    "usage_from",
 ]

@@ -128,6 +128,9 @@ class Gateway:
         routes = [
             Route(CHAT_ROUTE, _Endpoint(self.chat_completions), methods=["POST"]),
             Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
+            Route("/v1/messages", _Endpoint(self.messages), methods=["POST"]),
+            Route("/messages", _Endpoint(self.messages), methods=["POST"]),
+            Route("/v1/messages/count_tokens", _Endpoint(self.count_tokens), methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
@@ -143,10 +146,14 @@ class Gateway:
         self.app.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot endpoint skips Starlette's middleware and router (it handles its own errors).
-        if scope["type"] == "http" and scope["path"] == CHAT_ROUTE and scope["method"] == "POST":
-            await self.chat_completions(scope, receive, send)
-            return
+        # The hot endpoints skip Starlette's middleware and router (they handle their own errors).
+        if scope["type"] == "http" and scope["method"] == "POST":
+            if scope["path"] == CHAT_ROUTE:
+                await self.chat_completions(scope, receive, send)
+                return
+            if scope["path"] == "/v1/messages":
+                await self.messages(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     @classmethod
@@ -223,6 +230,18 @@ class Gateway:
         self.metrics.in_flight.dec()
         if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
+
+    async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/messages``: Anthropic's Messages API over the same chain (beluga_gateway.messages)."""
+        from beluga_gateway.messages import messages
+
+        await messages(self, scope, receive, send)
+
+    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/messages/count_tokens``: an estimate of a Messages request's input tokens."""
+        from beluga_gateway.messages import messages
+
+        await messages(self, scope, receive, send, count_only=True)
 
     # -- chat completions ----------------------------------------------------------------------
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -438,7 +457,7 @@ class Gateway:
         if usage.output_tokens:
             self.metrics.tokens.labels(caller.project, label, "output").inc(usage.output_tokens)
 
-    def _trace(self, scope: Scope) -> contextlib.AbstractContextManager[Any]:
+    def _trace(self, scope: Scope, route: str = CHAT_ROUTE) -> contextlib.AbstractContextManager[Any]:
         """A SERVER span continuing the caller's ``traceparent`` when tracing is on; else the
         caller's context alone (so provider calls still propagate it), else nothing."""
         if "tracing" in self.kit.order:
@@ -449,7 +468,7 @@ class Gateway:
             else:
                 attrs = {"http.request.method": "POST", "url.path": scope.get("path", "")}
                 span: contextlib.AbstractContextManager[Any] = server_span(
-                    scope["headers"], f"POST {CHAT_ROUTE}", attrs
+                    scope["headers"], f"POST {route}", attrs
                 )
                 return span
         for k, _ in scope["headers"]:
@@ -641,8 +660,8 @@ async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> 
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions and /v1/models.",
-                   code="not_found")
+    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages "
+                   "and /v1/models.", code="not_found")
     return JSONResponse(err.body(), 404)
 
 

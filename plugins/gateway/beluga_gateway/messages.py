@@ -1,0 +1,338 @@
+"""``POST /v1/messages``: Anthropic's Messages API in front of the same chain as chat completions.
+
+The request is read with ``beluga_wire.anthropic`` (the module the anthropic provider speaks too),
+runs through ``kit.agenerate``/``kit.astream`` with the same keys, limits, body caps, guards,
+breaker, retry and tracing as ``/v1/chat/completions``, and goes to whichever provider the model
+routes to: an OpenAI-compatible upstream answers a Messages request as well as Anthropic does.
+Answers are Messages API objects or its SSE events; errors are Anthropic's error bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from beluga_core import BelugaError, LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
+from beluga_gateway.app import (
+    _JSON_HEADERS,
+    _REQUEST_ID,
+    _SSE_HEADERS,
+    PARSE_OFF_LOOP_BYTES,
+    Receive,
+    Scope,
+    Send,
+    _ClientGone,
+    _Disconnect,
+    _read_body,
+)
+from beluga_gateway.keys import Caller
+from beluga_gateway.wire import APIError, _load, dumps, new_id, retry_headers
+from beluga_wire.anthropic import (
+    StreamEncoder,
+    WireError,
+    encode_response,
+    error_event,
+    error_json,
+    parse_request,
+)
+
+if TYPE_CHECKING:
+    from beluga_gateway.app import Gateway
+
+log = get_logger("beluga.gateway")
+
+MESSAGES_ROUTE = "/v1/messages"
+COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
+
+#: Anthropic's error type for each status the gateway answers with.
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def anthropic_status(err: APIError) -> tuple[int, str]:
+    """The status and Anthropic error type for a gateway error: 503 (an open breaker, a busy or
+    draining gateway) is Anthropic's 529 ``overloaded_error``."""
+    status = 529 if err.status == 503 else err.status
+    kind = ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+    return status, kind
+
+
+async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> int:
+    status, kind = anthropic_status(err)
+    payload = dumps({**error_json(kind, err.message), "request_id": rid_header[1].decode()})
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
+               (b"request-id", rid_header[1])]
+    headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+    return status
+
+
+def _bad(message: str) -> APIError:
+    return APIError(400, message)
+
+
+def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset[str],
+                    has_tools: bool) -> dict[str, Any]:
+    """The Messages request's own parameters in the dialect of the provider it goes to: as they are
+    for Anthropic; for OpenAI-compatible upstreams ``stop_sequences`` is ``stop``, ``tool_choice``
+    OpenAI's, ``metadata.user_id`` is ``user`` (then only the fields ``passthrough`` lets through;
+    ``top_k`` has no OpenAI equivalent and is dropped); none for other providers."""
+    if kind == "anthropic":
+        return dict(params)
+    if kind != "openai":
+        return {}
+    out: dict[str, Any] = {}
+    if "top_p" in params:
+        out["top_p"] = params["top_p"]
+    if params.get("stop_sequences"):
+        out["stop"] = list(params["stop_sequences"])
+    choice = params.get("tool_choice")
+    if choice and has_tools:  # OpenAI refuses tool_choice and parallel_tool_calls without tools
+        kind_ = choice["type"]
+        if kind_ == "tool":
+            out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+        else:
+            out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind_]
+        if choice.get("disable_parallel_tool_use"):
+            out["parallel_tool_calls"] = False
+    user = (params.get("metadata") or {}).get("user_id")
+    if isinstance(user, str) and user:
+        out["user"] = user
+    return {k: v for k, v in out.items() if k in passthrough}
+
+
+def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = False) -> LLMRequest:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _bad("The request body is not valid UTF-8.") from None
+    try:
+        data = _load(text)
+    except ValueError:
+        raise _bad("The request body is not valid JSON.") from None
+    except APIError as bad:  # the body-wide rules: lone surrogates, non-finite numbers, nesting
+        raise _bad(bad.message) from None
+    if not isinstance(data, dict):
+        raise _bad("The request body must be a JSON object.")
+    if count_only and "max_tokens" not in data:  # count_tokens takes a request without max_tokens
+        data["max_tokens"] = 1
+    try:
+        return parse_request(data, max_messages=max_messages, max_tools=max_tools)
+    except WireError as exc:
+        raise _bad(f"{exc.where}: {exc.what}") from None
+
+
+async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False) -> None:
+    """The ASGI handler of ``POST /v1/messages`` (and ``/messages``); with ``count_only``, of
+    ``POST /v1/messages/count_tokens``."""
+    t0 = time.perf_counter()
+    route = COUNT_TOKENS_ROUTE if count_only else MESSAGES_ROUTE
+    gw._enter()
+    stream = False
+    label = "-"
+    status = 500
+    try:
+        status, label, stream = await _messages(gw, scope, receive, send, count_only)
+    finally:
+        gw._leave()
+        gw.metrics.requests.labels(route, label, str(status)).inc()
+        gw.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
+
+
+def count_tokens(req: LLMRequest) -> int:
+    """An estimate of a request's input tokens (about four characters a token): the messages, the
+    tool calls' arguments and the tools' schemas. No upstream is asked."""
+    n = estimate_request_tokens(req.messages)
+    for m in req.messages:
+        for call in getattr(m, "tool_calls", ()):
+            n += estimate_tokens(call.name + dumps(dict(call.arguments)).decode())
+    for t in req.tools:
+        n += estimate_tokens(t.name + t.description + dumps(dict(t.parameters)).decode())
+    return n
+
+
+async def _messages(
+    gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool
+) -> tuple[int, str, bool]:
+    state = gw.state
+    bearer = api_key = rid = length = version = None
+    for k, v in scope["headers"]:
+        if k == b"x-api-key":
+            api_key = v.decode("latin-1").strip()
+        elif k == b"authorization":
+            bearer = v.decode("latin-1")
+        elif k == b"content-length":
+            length = v
+        elif k == b"x-request-id":
+            rid = v.decode("latin-1")
+        elif k == b"anthropic-version":
+            version = v.decode("latin-1")
+    if rid is None or not _REQUEST_ID.match(rid):
+        rid = new_id()
+    rid_header = (b"x-request-id", rid.encode())
+    if gw.draining:
+        err = APIError(503, "The gateway is shutting down; retry.", headers=retry_headers(None))
+        return await _error(send, err, rid_header), "-", False
+    if api_key is None and bearer is not None and bearer[:7].lower() == "bearer ":
+        api_key = bearer[7:].strip()
+    caller = state.authenticate(api_key or None)
+    if caller is None:
+        err = APIError(401, "invalid x-api-key" if api_key else
+                       "You didn't provide an API key. Send it in the 'x-api-key' header.")
+        return await _error(send, err, rid_header), "-", False
+    if version is not None and not _VERSION.match(version):
+        err = _bad("anthropic-version header: must be a date such as 2023-06-01")
+        return await _error(send, err, rid_header), "-", False
+    try:
+        async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
+            body = await _read_body(receive, length, state.max_body)
+        caps = (state.settings.max_messages, state.settings.max_tools, count_only)
+        if len(body) < PARSE_OFF_LOOP_BYTES:
+            req = _parse(body, *caps)
+        else:
+            req = await asyncio.to_thread(_parse, body, *caps)
+    except TimeoutError:
+        err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
+                       headers={"connection": "close"})
+        return await _error(send, err, rid_header), "-", False
+    except APIError as bad:
+        return await _error(send, bad, rid_header), "-", False
+    except _ClientGone:
+        gw.metrics.disconnects.inc()
+        return 499, "-", False
+    model = req.model or ""
+    route = state.route(model)
+    if route is None or not caller.may_use(model):
+        err = APIError(404, f"model: the model `{model}` does not exist or you do not have access to it.")
+        return await _error(send, err, rid_header), "-", req.stream
+    label = state.model_label(route.public)
+    if count_only:
+        payload = dumps({"input_tokens": count_tokens(req)})
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
+                   (b"request-id", rid_header[1])]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return 200, label, False
+    kwargs: dict[str, Any] = {
+        "model": route.model,
+        "provider": route.provider,
+        "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
+        "timeout": state.timeout,
+        "tools": req.tools,
+        "max_tokens": req.max_tokens,
+        "temperature": req.temperature,
+    }
+    kwargs.update(provider_params(req.params, route.kind, state.passthrough, bool(req.tools)))
+    task = asyncio.current_task()
+    assert task is not None
+    watch = _Disconnect(receive, task)
+    try:
+        with gw._trace(scope, MESSAGES_ROUTE):
+            if req.stream:
+                status = await _stream(gw, send, req, model, kwargs, caller, label, rid_header, watch)
+            else:
+                status = await _complete(gw, send, req, model, kwargs, caller, label, rid_header, watch)
+    except asyncio.CancelledError:
+        if not watch.disconnected:
+            raise
+        task.uncancel()
+        gw.metrics.disconnects.inc()
+        log.info("client went away; request %s cancelled", rid)
+        return 499, label, req.stream
+    finally:
+        watch.stop()
+    return status, label, req.stream
+
+
+async def _complete(
+    gw: Gateway, send: Send, req: LLMRequest, model: str, kwargs: dict[str, Any], caller: Caller, label: str,
+    rid_header: tuple[bytes, bytes], watch: _Disconnect,
+) -> int:
+    try:
+        resp = await gw.kit.agenerate(req.messages, **kwargs)
+    except BelugaError as exc:
+        err = gw._failed(exc, caller)
+        watch.finished = True
+        return await _error(send, err, rid_header)
+    gw._count_tokens(caller, label, resp.usage)
+    payload = dumps(encode_response(resp, id="msg_" + new_id(), model=model))
+    watch.finished = True
+    await send({
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
+                    (b"request-id", rid_header[1])],
+    })
+    await send({"type": "http.response.body", "body": payload})
+    return 200
+
+
+async def _stream(
+    gw: Gateway, send: Send, req: LLMRequest, model: str, kwargs: dict[str, Any], caller: Caller, label: str,
+    rid_header: tuple[bytes, bytes], watch: _Disconnect,
+) -> int:
+    chunks: Any = gw.kit.astream(req.messages, **kwargs)
+    try:
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except BelugaError as exc:
+            err = gw._failed(exc, caller)
+            watch.finished = True
+            return await _error(send, err, rid_header)
+        writer = StreamEncoder("msg_" + new_id(), model)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*_SSE_HEADERS, rid_header, (b"request-id", rid_header[1])]})
+        out = writer.start()
+        finish: str | None = None
+        usage = None
+        chunk = first
+        try:
+            while chunk is not None:
+                out += writer.chunk(chunk)
+                if chunk.finish_reason:
+                    finish = chunk.finish_reason
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+                    out = b""
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
+        except BelugaError as exc:
+            # Headers are gone: the error travels as an ``error`` event, which the SDKs raise.
+            err = gw._failed(exc, caller)
+            status, kind = anthropic_status(err)
+            watch.finished = True
+            await send({"type": "http.response.body", "body": out + error_event(kind, err.message),
+                        "more_body": False})
+            return status
+        if usage is not None:
+            gw._count_tokens(caller, label, usage)
+        watch.finished = True
+        await send({"type": "http.response.body", "body": out + writer.finish(finish, usage), "more_body": False})
+        return 200
+    finally:
+        await chunks.aclose()
+
+
+__all__ = [
+    "COUNT_TOKENS_ROUTE", "ERROR_TYPES", "MESSAGES_ROUTE", "anthropic_status", "count_tokens", "messages",
+    "provider_params",
+]

@@ -1,0 +1,12 @@
+"""Beluga's wire formats: vendor APIs to and from ``beluga_core``'s types, one module per API.
+
+``beluga_wire.anthropic`` is the Anthropic Messages API in both directions (requests, responses,
+SSE streams). The gateway uses it to speak the API to clients, the anthropic provider to speak it
+to upstreams, so a field is translated in one place.
+"""
+
+from __future__ import annotations
+
+from beluga_wire.anthropic import WireError
+
+__all__ = ["WireError"]
