@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -144,8 +145,8 @@ def test_response_round_trips_through_the_message_object(
     body: str, calls: list[ToolCall], usage: Usage, creation: int, finish: str
 ) -> None:
     creation = min(creation, usage.input_tokens - usage.cached_input_tokens)
-    resp = LLMResponse(AIMessage(body, tool_calls=calls), model="m", usage=usage, finish_reason=finish,
-                       metadata={"cache_creation_input_tokens": creation} if creation else {})
+    usage = attrs.evolve(usage, cache_creation_input_tokens=creation)  # cache writes travel in Usage
+    resp = LLMResponse(AIMessage(body, tool_calls=calls), model="m", usage=usage, finish_reason=finish)
     data = encode_response(resp, id="msg_1", model="m")
     back = decode_response(data)
     assert back.text == body
@@ -269,7 +270,7 @@ def test_parse_reads_system_blocks_images_and_tool_results() -> None:
 def test_usage_keeps_cache_reads_and_writes_apart() -> None:
     resp = decode_response({"content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "usage": {
         "input_tokens": 10, "output_tokens": 3, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5}})
-    assert resp.usage == Usage(115, 3, 100)
+    assert resp.usage == Usage(115, 3, 100, 5)
     assert encode_response(resp, id="msg_1", model="m")["usage"] == {
         "input_tokens": 10, "output_tokens": 3, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5}
 
