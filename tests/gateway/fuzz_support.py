@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,4 +131,86 @@ def _runner(
     return run
 
 
-__all__ = ["OPENAI_SPEC", "Counts", "fuzz", "gateway_schema", "openai_schema"]
+def any_chat_upstream(h: Any) -> None:
+    """An OpenAI-compatible stand-in that answers every JSON body with a chat completion (``n``
+    choices, streamed when asked): whatever the gateway forwards is accepted, so the gateway's own
+    refusals are what a run counts."""
+    from beluga_http.testing import data, sse_reply
+
+    body = h.server.last["body"]
+    body = body if isinstance(body, dict) else {}
+    n = body.get("n") if isinstance(body.get("n"), int) and 1 <= body["n"] <= 128 else 1
+    model = body.get("model") if isinstance(body.get("model"), str) else "model"
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    if not body.get("stream"):
+        choices = [{"index": i, "message": {"role": "assistant", "content": f"answer {i}"}, "finish_reason": "stop"}
+                   for i in range(n)]
+        h.send_json(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
+                          "choices": choices, "usage": usage})
+        return
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
+    pieces = []
+    for i in range(n):
+        pieces.append(data({**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": f"answer {i}"}}]}))
+        pieces.append(data({**base, "choices": [{"index": i, "delta": {}, "finish_reason": "stop"}]}))
+    pieces.append(data({**base, "choices": [], "usage": usage}))
+    pieces.append(b"data: [DONE]\n\n")
+    sse_reply(pieces)(h)
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def refused_field(response: Any) -> str:
+    """What a refusal names: the error's ``param`` with array indices dropped (``messages[].content``),
+    else its code, else the HTTP status."""
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+    param = error.get("param") if isinstance(error, dict) else None
+    if isinstance(param, str) and param:
+        return _INDEX.sub("[]", param)
+    code = error.get("code") if isinstance(error, dict) else None
+    return f"({code or response.status_code})"
+
+
+def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | None = "gpt-4o-mini",
+                    derandomize: bool = True, on_response: Callable[[Any, Any], None] | None = None,
+                    ) -> tuple[int, collections.Counter[str]]:
+    """Send ``examples`` schema-valid ``createChatCompletion`` bodies generated from ``schema`` (OpenAI's
+    description) and count them: ``(accepted, refused by field)``. Accepted means a 200 answer.
+
+    ``model`` replaces the generated model name (any string, often empty or with control characters,
+    which the gateway refuses on purpose): the count is of the request shapes, for a model it serves.
+    None keeps the generated names."""
+    operation = next(r.ok() for r in schema.get_all_operations() if r.ok().definition.raw.get("operationId")
+                     == "createChatCompletion")
+    accepted = 0
+    refused: collections.Counter[str] = collections.Counter()
+
+    def run(case: Any) -> None:
+        nonlocal accepted
+        if model is not None and isinstance(case.body, dict):
+            case.body["model"] = model
+        response = case.call(base_url=base_url, timeout=30)
+        if on_response is not None:
+            on_response(case, response)
+        if response.status_code == 200:
+            accepted += 1
+        else:
+            refused[refused_field(response)] += 1
+
+    settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.generate,),
+        print_blob=False,
+    )(given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))(run))()
+    return accepted, refused
+
+
+__all__ = ["OPENAI_SPEC", "Counts", "any_chat_upstream", "chat_acceptance", "fuzz", "gateway_schema", "openai_schema", "refused_field"]
