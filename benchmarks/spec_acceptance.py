@@ -50,8 +50,11 @@ def main() -> int:
     finally:
         upstream.stop()
     total = accepted + sum(refused.values())
+    kept = sum(n for field, n in refused.items() if field.endswith("]") and " [" in field)
     print(f"{accepted}/{total} accepted ({accepted / max(total, 1):.1%}) in {seconds:.0f} s; "
           f"{len(upstream.requests)} reached the upstream")
+    print(f"{accepted}/{total - kept} ({accepted / max(total - kept, 1):.1%}) of those no kept rule refuses "
+          f"({kept} refused by the name and body-wide rules, in brackets below)")
     for field, n in refused.most_common():
         print(f"  refused {n:4}  {field}")
     return 0

@@ -159,20 +159,45 @@ def any_chat_upstream(h: Any) -> None:
 
 
 _INDEX = re.compile(r"\[\d+\]")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Refusals of schema-valid requests that the gateway keeps on purpose, by a phrase of their message:
+#: the name rules (a name reaches logs, metric labels and traces: no control characters, at most 256
+#: characters; a function's name as OpenAI requires it) and the body-wide rules above.
+KEPT_RULES = {
+    "control characters": "names without control characters",
+    "characters": "names of at most 256 characters",
+    "1 to 64 letters": "function names as OpenAI requires",
+    "numbers must be finite": "finite numbers, integers of at most 100 digits",
+    "deeper than": "nesting depth",
+    "not valid Unicode": "valid Unicode",
+}
+
+
+def kept_rule(message: str) -> str | None:
+    """The kept rule (see ``KEPT_RULES``) a refusal's message names, if any."""
+    return next((rule for phrase, rule in KEPT_RULES.items() if phrase in message), None)
 
 
 def refused_field(response: Any) -> str:
-    """What a refusal names: the error's ``param`` with array indices dropped (``messages[].content``),
-    else its code, else the HTTP status."""
+    """What a refusal names: the error's ``param`` with array indices and free-form keys dropped
+    (``messages[].content``, ``tools[].function.parameters.*``), then the kept rule it applies if
+    any; without a param, the error's code or the HTTP status."""
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return f"HTTP {response.status_code}"
-    param = error.get("param") if isinstance(error, dict) else None
+    if not isinstance(error, dict):
+        return f"HTTP {response.status_code}"
+    param = error.get("param")
+    rule = kept_rule(str(error.get("message") or ""))
     if isinstance(param, str) and param:
-        return _INDEX.sub("[]", param)
-    code = error.get("code") if isinstance(error, dict) else None
-    return f"({code or response.status_code})"
+        keys = _INDEX.sub("[]", param).split(".")
+        field = ".".join(k if _KEY.match(k.removesuffix("[]").removesuffix("[]")) else "*" for k in keys)
+        while field.endswith(".*.*"):
+            field = field[:-2]
+    else:
+        field = f"({error.get('code') or response.status_code})"
+    return f"{field} [{rule}]" if rule else field
 
 
 def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | None = "gpt-4o-mini",
@@ -213,4 +238,4 @@ def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | N
     return accepted, refused
 
 
-__all__ = ["OPENAI_SPEC", "Counts", "any_chat_upstream", "chat_acceptance", "fuzz", "gateway_schema", "openai_schema", "refused_field"]
+__all__ = ["OPENAI_SPEC", "Counts", "any_chat_upstream", "KEPT_RULES", "chat_acceptance", "fuzz", "gateway_schema", "openai_schema", "refused_field"]
