@@ -23,8 +23,9 @@ OPENAI_SPEC = Path(os.environ.get("BELUGA_OPENAI_SPEC") or REPO.parent / "shared
 #: The operations of OpenAI's API that the gateway serves.
 OPENAI_OPERATIONS = ("createChatCompletion", "listModels")
 #: What the gateway's own description allows but the gateway refuses on purpose (the body-wide rules
-#: its description states in words: JSON Schema cannot say "integers within 64 bits" for free-form fields).
-BODY_WIDE_RULES = ("numbers must be finite", "deeper than", "not valid Unicode")
+#: its description states in words: JSON Schema cannot say "integers within 100 digits" for free-form fields,
+#: nor that some shapes go only to OpenAI-compatible providers).
+BODY_WIDE_RULES = ("numbers must be finite", "deeper than", "not valid Unicode", "OpenAI-compatible provider")
 
 Counts = collections.Counter[tuple[str, str, int]]
 
@@ -151,7 +152,8 @@ def any_chat_upstream(h: Any) -> None:
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
     pieces = []
     for i in range(n):
-        pieces.append(data({**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": f"answer {i}"}}]}))
+        delta = {"role": "assistant", "content": f"answer {i}"}
+        pieces.append(data({**base, "choices": [{"index": i, "delta": delta}]}))
         pieces.append(data({**base, "choices": [{"index": i, "delta": {}, "finish_reason": "stop"}]}))
     pieces.append(data({**base, "choices": [], "usage": usage}))
     pieces.append(b"data: [DONE]\n\n")
@@ -167,6 +169,7 @@ KEPT_RULES = {
     "control characters": "names without control characters",
     "characters": "names of at most 256 characters",
     "1 to 64 letters": "function names as OpenAI requires",
+    "{'name': ...}}": "function names as OpenAI requires",
     "numbers must be finite": "finite numbers, integers of at most 100 digits",
     "deeper than": "nesting depth",
     "not valid Unicode": "valid Unicode",
@@ -238,4 +241,7 @@ def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | N
     return accepted, refused
 
 
-__all__ = ["OPENAI_SPEC", "Counts", "any_chat_upstream", "KEPT_RULES", "chat_acceptance", "fuzz", "gateway_schema", "openai_schema", "refused_field"]
+__all__ = [
+    "KEPT_RULES", "OPENAI_SPEC", "Counts", "any_chat_upstream", "chat_acceptance", "fuzz", "gateway_schema",
+    "openai_schema", "refused_field",
+]

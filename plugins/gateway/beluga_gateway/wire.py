@@ -439,8 +439,10 @@ def _check_options(body: Mapping[str, Any]) -> None:
     bias = _opt(body, "logit_bias", dict, "an object mapping token ids to integers")
     for token, value in (bias or {}).items():
         integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not integral or not _INT_MIN <= value <= _INT_MAX:
-            raise bad_request("'logit_bias' values must be integers", f"logit_bias.{_shown(token)}")
+        if isinstance(value, bool) or not integral or not -100 <= value <= 100:
+            raise bad_request(
+                "'logit_bias' values must be integers between -100 and 100", f"logit_bias.{_shown(token)}"
+            )
     metadata = _opt(body, "metadata", dict, "an object of strings")
     if metadata is not None:
         if len(metadata) > 16:
@@ -580,7 +582,7 @@ def _user_parts(content: Any, where: str, found: _Found) -> tuple[tuple[Part, ..
             unread = True
         else:
             raise bad_request(f"{where}[{j}]: unsupported content part type {kind!r} (text, image_url, "
-                              "input_audio, file)", f"{where}[{j}].type")
+                              "input_audio, file)", where)
     return tuple(parts), template if unread else None
 
 
@@ -732,15 +734,16 @@ def _tool(t: Any, i: int, found: _Found) -> ToolSpec | None:
         found.unmodelled.append((where, "custom tools"))
         return None
     fn = t.get("function") if kind == "function" else None
-    if not isinstance(fn, dict):
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}} or "
                           "{'type': 'custom', 'custom': {'name': ...}}", where)
     return _function(fn, where + ".function")
 
 
-#: The ``params`` key that carries ``ChatRequest.wire_messages`` to OpenAI-compatible providers, which
-#: put each message's other fields and unread content parts back (it never reaches an upstream as such).
-WIRE_MESSAGES = "beluga_wire_messages"
+#: The ``params`` key that carries what OpenAI-compatible providers put back as it was sent: ``messages``
+#: (``ChatRequest.wire_messages``: each message's other fields and unread content parts) and ``tools``
+#: (custom tools, and what ``ToolSpec`` leaves out such as ``strict``). It never reaches an upstream as such.
+WIRE = "beluga_wire"
 #: Fields of the request the gateway reads itself: ``passthrough = ["*"]`` forwards every other one.
 _READ_FIELDS = frozenset({
     "model", "messages", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens", "temperature",
@@ -768,10 +771,9 @@ def provider_params(
             for name in ("functions", "function_call"):
                 if extra.get(name) is not None:
                     out[name] = extra[name]
-        if extra.get("tools"):  # as sent: custom tools, and what ToolSpec leaves out (strict)
-            out["tools"] = extra["tools"]
-        if req.wire_messages is not None:
-            out[WIRE_MESSAGES] = req.wire_messages
+        tools = extra.get("tools") or None
+        if tools is not None or req.wire_messages is not None:
+            out[WIRE] = {"messages": req.wire_messages, "tools": tools}
         return out
     if req.unmodelled:
         field, what = req.unmodelled[0]
@@ -1068,7 +1070,7 @@ def from_beluga(exc: BelugaError) -> APIError:
 
 
 __all__ = [
-    "WIRE_MESSAGES",
+    "WIRE",
     "APIError",
     "ChatRequest",
     "ChunkWriter",

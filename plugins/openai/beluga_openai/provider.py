@@ -81,9 +81,10 @@ def _parts(parts: tuple[Any, ...]) -> list[dict[str, Any]]:
     return out
 
 
-#: The ``params`` key under which the gateway hands over what each message carries beyond Beluga's
-#: message (see ``apply_wire_messages``).
-WIRE_MESSAGES = "beluga_wire_messages"
+#: The ``params`` key under which the gateway hands over what the request carried beyond Beluga's:
+#: ``{"messages": [...] or None, "tools": [...] or None}`` (see ``apply_wire_messages``); ``tools``, the
+#: tools as the client sent them (custom tools too), replace the encoded ``request.tools``.
+WIRE = "beluga_wire"
 
 
 def apply_wire_messages(out: list[dict[str, Any]], messages: tuple[Message, ...], wire: Any) -> None:
@@ -301,11 +302,15 @@ class OpenAIProvider(BaseProvider):
             )
         params = request.params
         messages = [encode_message(m) for m in request.messages]
-        if WIRE_MESSAGES in params:
+        wire: Mapping[str, Any] = {}
+        if WIRE in params:
             params = dict(params)
-            apply_wire_messages(messages, request.messages, params.pop(WIRE_MESSAGES))
+            wire = params.pop(WIRE) or {}
+            apply_wire_messages(messages, request.messages, wire.get("messages"))
         body: dict[str, Any] = {"model": model, "messages": messages}
-        if request.tools:
+        if wire.get("tools"):
+            body["tools"] = list(wire["tools"])
+        elif request.tools:
             body["tools"] = [encode_tool(t) for t in request.tools]
         if request.max_tokens is not None:
             body[self._max_tokens_field] = request.max_tokens
