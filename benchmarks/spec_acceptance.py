@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gateway"))
-from fuzz_support import OPENAI_SPEC, any_chat_upstream, chat_acceptance, openai_schema
+from fuzz_support import OPENAI_SPEC, any_chat_upstream, by_kept_rules, chat_acceptance, openai_schema
 from gateway_support import ALPHA, OPENAI_KEY, FakeServer, config_text, make_kit, serving
 
 
@@ -50,7 +50,7 @@ def main() -> int:
     finally:
         upstream.stop()
     total = accepted + sum(refused.values())
-    kept = sum(n for field, n in refused.items() if field.endswith("]") and " [" in field)
+    kept = by_kept_rules(refused)
     print(f"{accepted}/{total} accepted ({accepted / max(total, 1):.1%}) in {seconds:.0f} s; "
           f"{len(upstream.requests)} reached the upstream")
     print(f"{accepted}/{total - kept} ({accepted / max(total - kept, 1):.1%}) of those no kept rule refuses "

@@ -164,7 +164,8 @@ _INDEX = re.compile(r"\[\d+\]")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Refusals of schema-valid requests that the gateway keeps on purpose, by a phrase of their message:
 #: the name rules (a name reaches logs, metric labels and traces: no control characters, at most 256
-#: characters; a function's name as OpenAI requires it) and the body-wide rules above.
+#: characters; a function's name as OpenAI requires it), the body-wide rules above, and the ranges
+#: OpenAI states in prose for fields the chain reads.
 KEPT_RULES = {
     "control characters": "names without control characters",
     "characters": "names of at most 256 characters",
@@ -172,6 +173,9 @@ KEPT_RULES = {
     "{'name': ...}}": "function names as OpenAI requires",
     "numbers must be finite": "finite numbers, integers of at most 100 digits",
     "deeper than": "nesting depth",
+    "between -100 and 100": "logit_bias within OpenAI's range",
+    "must fit in 64 bits": "integer fields the chain reads within 64 bits",
+    "tokens' must be at least 1": "token limits of at least 1 (the rate limiter reserves them)",
     "not valid Unicode": "valid Unicode",
 }
 
@@ -201,6 +205,11 @@ def refused_field(response: Any) -> str:
     else:
         field = f"({error.get('code') or response.status_code})"
     return f"{field} [{rule}]" if rule else field
+
+
+def by_kept_rules(refused: collections.Counter[str]) -> int:
+    """How many of ``refused`` (as ``chat_acceptance`` counts them) a kept rule refused."""
+    return sum(n for field, n in refused.items() if field.endswith("]") and " [" in field)
 
 
 def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | None = "gpt-4o-mini",
@@ -242,6 +251,6 @@ def chat_acceptance(schema: Any, base_url: str, examples: int, *, model: str | N
 
 
 __all__ = [
-    "KEPT_RULES", "OPENAI_SPEC", "Counts", "any_chat_upstream", "chat_acceptance", "fuzz", "gateway_schema",
-    "openai_schema", "refused_field",
+    "KEPT_RULES", "OPENAI_SPEC", "Counts", "any_chat_upstream", "by_kept_rules", "chat_acceptance", "fuzz",
+    "gateway_schema", "openai_schema", "refused_field",
 ]

@@ -597,16 +597,26 @@ _MODELLED_FIELDS = {
 }
 
 
-def _wire(m: Mapping[str, Any], role: str, template: list[Any] | None, custom_calls: bool) -> Mapping[str, Any] | None:
-    """What a message carries beyond Beluga's message: its other fields as sent (``fields``; Beluga's
-    message gives ``role`` and ``content``) and the ``content`` template, if any. None if nothing."""
+#: Fields Beluga's message gives back (guards read them, and may have redacted them).
+_FROM_BELUGA = ("role", "content", "tool_calls", "function_call", "tool_call_id")
+
+
+def _wire(
+    m: Mapping[str, Any], role: str, template: list[Any] | None = None, calls: list[str] | None = None
+) -> Mapping[str, Any] | None:
+    """What a message carries beyond Beluga's message, for OpenAI-compatible providers: its other
+    fields as sent (``fields``), the ``content`` template (unread parts as sent, None where Beluga's
+    parts go), and ``calls``, the kind of each of Beluga's tool calls (``function``, ``custom``, or
+    ``function_call``: the deprecated field). None if the message holds nothing beyond."""
     modelled = _MODELLED_FIELDS[role]
-    if template is None and not custom_calls and all(v is None for k, v in m.items() if k not in modelled):
+    if template is None and calls is None and all(v is None for k, v in m.items() if k not in modelled):
         return None
-    fields = {k: v for k, v in m.items() if k not in ("role", "content")}
+    fields = {k: v for k, v in m.items() if k not in _FROM_BELUGA}
     out: dict[str, Any] = {"role": "system" if role == "developer" else role, "fields": fields}
     if template is not None:
         out["content"] = template
+    if calls is not None:
+        out["calls"] = calls
     return out
 
 
@@ -623,33 +633,39 @@ def _message(m: Any, i: int, found: _Found) -> Message:
     wire = None
     if role in ("system", "developer"):
         message = SystemMessage(_text_of(content, f"{where}.content"))
-        wire = _wire(m, role, None, False)
+        wire = _wire(m, role)
     elif role == "user":
         parts, template = _user_parts(content, f"{where}.content", found)
         message = HumanMessage(parts)
-        wire = _wire(m, role, template, False)
+        wire = _wire(m, role, template)
     elif role == "assistant":
         _opt(m, "refusal", str, "a string", where + ".")
         raw_calls = _opt(m, "tool_calls", list, "an array of tool calls", where + ".")
-        calls = [_tool_call(c, f"{where}.tool_calls[{j}]", found) for j, c in enumerate(raw_calls or ())]
+        # Custom tool calls and the deprecated function_call become Beluga tool calls too, so guards
+        # read (and may redact) their input; OpenAI-compatible providers put them back in their shape.
+        kinds: list[str] = []
+        calls = [_tool_call(c, f"{where}.tool_calls[{j}]", found, kinds) for j, c in enumerate(raw_calls or ())]
         call = m.get("function_call")
         if call is not None:
+            at = f"{where}.function_call"
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                raise bad_request(f"{where}.function_call.name is required (a string)", f"{where}.function_call.name")
-            _name(call["name"], f"{where}.function_call.name")
-            _opt(call, "arguments", str, "a string", f"{where}.function_call.")
-            found.unmodelled.append((f"{where}.function_call", "the deprecated function_call"))
+                raise bad_request(f"{at}.name is required (a string)", f"{at}.name")
+            _name(call["name"], f"{at}.name")
+            _opt(call, "arguments", str, "a string", f"{at}.")
+            calls.append(ToolCall("", call["name"], _arguments(call.get("arguments"), f"{at}.arguments")))
+            kinds.append("function_call")
+            found.unmodelled.append((at, "the deprecated function_call"))
         if _opt(m, "audio", dict, "an object", where + ".") is not None:
             found.unmodelled.append((f"{where}.audio", "earlier audio answers"))
         text = _text_of(content, f"{where}.content", required=False, kinds=("text", "refusal"))
-        message = AIMessage(text, tool_calls=[c for c in calls if c is not None])
-        wire = _wire(m, role, None, None in calls)
+        message = AIMessage(text, tool_calls=calls)
+        wire = _wire(m, role, None, kinds if any(k != "function" for k in kinds) else None)
     elif role == "tool":
         call_id = m.get("tool_call_id")
         if not isinstance(call_id, str):
             raise bad_request(f"{where}.tool_call_id is required for tool messages (a string)", f"{where}.tool_call_id")
         message = ToolMessage(_text_of(content, f"{where}.content"), tool_call_id=call_id, name=name)
-        wire = _wire(m, role, None, False)
+        wire = _wire(m, role)
     elif role == "function":
         # The deprecated function result: guards read it as a tool result; it is passed on as sent.
         if name is None:
@@ -664,8 +680,9 @@ def _message(m: Any, i: int, found: _Found) -> Message:
     return message
 
 
-def _tool_call(c: Any, where: str, found: _Found) -> ToolCall | None:
-    """A function tool call as Beluga's ``ToolCall``; a custom tool call (None) is checked and passed on."""
+def _tool_call(c: Any, where: str, found: _Found, kinds: list[str]) -> ToolCall:
+    """A tool call as Beluga's ``ToolCall`` (its kind appended to ``kinds``): a function call, or a
+    custom tool call whose free-form ``input`` becomes the text of ``{"_raw": input}``."""
     if not isinstance(c, dict):
         raise bad_request(f"{where} must be an object", where)
     call_id = _opt(c, "id", str, "a string", where + ".")
@@ -675,9 +692,11 @@ def _tool_call(c: Any, where: str, found: _Found) -> ToolCall | None:
         if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
             raise bad_request(f"{where}.custom.name is required (a string)", f"{where}.custom.name")
         _name(custom["name"], f"{where}.custom.name")
-        _opt(custom, "input", str, "a string", where + ".custom.")
+        text = _opt(custom, "input", str, "a string", where + ".custom.")
         found.unmodelled.append((where, "custom tool calls"))
-        return None
+        kinds.append("custom")
+        return ToolCall(call_id or "", custom["name"], {"_raw": text or ""})
+    kinds.append("function")
     if kind != "function":
         raise bad_request(f"{where}.type must be function or custom", f"{where}.type")
     fn = c.get("function")

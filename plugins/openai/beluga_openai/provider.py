@@ -113,7 +113,25 @@ def apply_wire_messages(out: list[dict[str, Any]], messages: tuple[Message, ...]
                 content = [next(filled) if t is None else t for t in template]
             else:  # the chain changed the parts: Beluga's first, then the unread ones
                 content = [*parts, *(t for t in template if t is not None)]
-        out[j] = {"role": out[j]["role"], "content": content, **dict(entry.get("fields") or {})}
+        msg = {**out[j], "content": content, **dict(entry.get("fields") or {})}
+        kinds = entry.get("calls")
+        m = messages[j]
+        if isinstance(m, AIMessage) and isinstance(kinds, list) and len(kinds) == len(m.tool_calls):
+            calls: list[dict[str, Any]] = []
+            msg.pop("tool_calls", None)
+            for kind, call, encoded in zip(kinds, m.tool_calls, out[j].get("tool_calls") or (), strict=True):
+                if kind == "custom":
+                    calls.append({"id": call.id, "type": "custom",
+                                  "custom": {"name": call.name, "input": _raw_arguments(call.arguments)}})
+                elif kind == "function_call":
+                    msg["function_call"] = {"name": call.name, "arguments": _raw_arguments(call.arguments)}
+                else:
+                    calls.append(encoded)
+            if calls:
+                msg["tool_calls"] = calls
+        if msg.get("role") == "function":
+            msg.pop("tool_call_id", None)
+        out[j] = msg
 
 
 def encode_message(m: Message) -> dict[str, Any]:
