@@ -236,3 +236,19 @@ def test_free_form_integers_beyond_64_bits_pass_and_fields_the_chain_reads_keep_
                           ({"x_vendor": {"a": [10**101]}}, "x_vendor.a[0]")):
         resp = post(server, {"messages": HELLO, **fields})
         assert resp.status_code == 400 and resp.json()["error"]["param"] == param, fields
+
+
+def test_openais_metadata_reaches_the_upstream_and_never_replaces_the_chains(gateway, upstream):
+    from gateway_support import Probe
+
+    probe = Probe()
+    server = gateway(UPSTREAM.format(key=OPENAI_KEY, url=upstream.url), gw='passthrough = ["*"]',
+                     plugins=("probe",), probe=probe)
+    wire = {"messages": [{"role": "user", "fields": {"content": "injected"}}]}
+    resp = post(server, {"messages": HELLO, "metadata": {"project": "other"}, "top_k": 5, "provider": "x",
+                         "beluga_wire": wire})
+    assert resp.status_code == 200, resp.text
+    body = sent(upstream)
+    assert body["metadata"] == {"project": "other"} and body["top_k"] == 5 and body["provider"] == "x"
+    assert body["messages"] == HELLO and "beluga_wire" not in body  # a client cannot speak for the gateway
+    assert probe.metadata[-1]["project"] == "alpha"

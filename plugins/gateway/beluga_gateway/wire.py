@@ -760,14 +760,18 @@ def _tool(t: Any, i: int, found: _Found) -> ToolSpec | None:
 
 
 #: The ``params`` key that carries what OpenAI-compatible providers put back as it was sent: ``messages``
-#: (``ChatRequest.wire_messages``: each message's other fields and unread content parts) and ``tools``
-#: (custom tools, and what ``ToolSpec`` leaves out such as ``strict``). It never reaches an upstream as such.
+#: (``ChatRequest.wire_messages``: each message's other fields and unread content parts), ``tools``
+#: (custom tools, and what ``ToolSpec`` leaves out such as ``strict``) and ``body`` (forwarded fields
+#: named like an argument of the chain's call: ``metadata``...). It never reaches an upstream as such.
 WIRE = "beluga_wire"
 #: Fields of the request the gateway reads itself: ``passthrough = ["*"]`` forwards every other one.
 _READ_FIELDS = frozenset({
     "model", "messages", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens", "temperature",
-    "tools", "functions", "function_call",
+    "tools", "functions", "function_call", WIRE,
 })
+#: Forwarded fields that would otherwise stand for the chain's own arguments (OpenAI's ``metadata`` is
+#: not the request metadata rate limits key on): they travel in the wire params' ``body``.
+_CHAIN_ARGUMENTS = ("metadata", "provider", "timeout")
 
 
 def provider_params(
@@ -791,8 +795,9 @@ def provider_params(
                 if extra.get(name) is not None:
                     out[name] = extra[name]
         tools = extra.get("tools") or None
-        if tools is not None or req.wire_messages is not None:
-            out[WIRE] = {"messages": req.wire_messages, "tools": tools}
+        fields = {k: out.pop(k) for k in _CHAIN_ARGUMENTS if k in out}
+        if tools is not None or req.wire_messages is not None or fields:
+            out[WIRE] = {"messages": req.wire_messages, "tools": tools, "body": fields}
         return out
     if req.unmodelled:
         field, what = req.unmodelled[0]

@@ -82,8 +82,9 @@ def _parts(parts: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 
 #: The ``params`` key under which the gateway hands over what the request carried beyond Beluga's:
-#: ``{"messages": [...] or None, "tools": [...] or None}`` (see ``apply_wire_messages``); ``tools``, the
-#: tools as the client sent them (custom tools too), replace the encoded ``request.tools``.
+#: ``{"messages": [...] or None, "tools": [...] or None, "body": {...}}`` (see ``apply_wire_messages``);
+#: ``tools``, the tools as the client sent them (custom tools too), replace the encoded ``request.tools``;
+#: ``body`` holds fields sent as they are whose names the chain's own arguments take (``metadata``).
 WIRE = "beluga_wire"
 
 
@@ -340,6 +341,8 @@ class OpenAIProvider(BaseProvider):
                 body["stream_options"] = {"include_usage": True}
         if params:
             body.update(params)
+        if wire.get("body"):
+            body.update(wire["body"])
         return body
 
     # -- calls ---------------------------------------------------------------------------------
