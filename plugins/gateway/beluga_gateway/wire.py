@@ -306,7 +306,7 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
     tools = tuple(spec for i, t in enumerate(raw_tools or ()) if (spec := _tool(t, i, found)) is not None)
     if body.get("functions") is not None or body.get("function_call") is not None:
         _functions(body, max_tools, found)
-    wire_messages = tuple(found.wire) if any(w is not None for w in found.wire) else None
+    wire_messages = tuple(found.wire) if found.any_wire else None
     return ChatRequest(
         model,
         messages,
@@ -317,9 +317,9 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
         temperature,
         body,
         n,
-        tuple(found.unmodelled),
+        tuple(found.unmodelled) if found.unmodelled else (),
         wire_messages,
-        tuple(sorted(found.unreadable)),
+        tuple(sorted(found.unreadable)) if found.unreadable else (),
         found.unreadable_at,
     )
 
@@ -328,9 +328,10 @@ class _Found:
     """What parsing a body found beyond Beluga's own request: the shapes only an OpenAI-compatible
     upstream takes, each message's extra fields, the content parts guards cannot read."""
 
-    __slots__ = ("unmodelled", "unreadable", "unreadable_at", "wire")
+    __slots__ = ("any_wire", "unmodelled", "unreadable", "unreadable_at", "wire")
 
     def __init__(self) -> None:
+        self.any_wire = False
         self.unmodelled: list[tuple[str, str]] = []
         self.wire: list[Mapping[str, Any] | None] = []
         self.unreadable: set[str] = set()
@@ -608,9 +609,10 @@ def _wire(
     fields as sent (``fields``), the ``content`` template (unread parts as sent, None where Beluga's
     parts go), and ``calls``, the kind of each of Beluga's tool calls (``function``, ``custom``, or
     ``function_call``: the deprecated field). None if the message holds nothing beyond."""
-    modelled = _MODELLED_FIELDS[role]
-    if template is None and calls is None and all(v is None for k, v in m.items() if k not in modelled):
-        return None
+    if template is None and calls is None:
+        modelled = _MODELLED_FIELDS[role]
+        if m.keys() <= modelled or all(v is None for k, v in m.items() if k not in modelled):
+            return None
     fields = {k: v for k, v in m.items() if k not in _FROM_BELUGA}
     out: dict[str, Any] = {"role": "system" if role == "developer" else role, "fields": fields}
     if template is not None:
@@ -677,6 +679,8 @@ def _message(m: Any, i: int, found: _Found) -> Message:
         raise bad_request(f"{where}.role must be system, developer, user, assistant, tool or function",
                           f"{where}.role")
     found.wire.append(wire)
+    if wire is not None:
+        found.any_wire = True
     return message
 
 
