@@ -252,3 +252,20 @@ def test_openais_metadata_reaches_the_upstream_and_never_replaces_the_chains(gat
     assert body["metadata"] == {"project": "other"} and body["top_k"] == 5 and body["provider"] == "x"
     assert body["messages"] == HELLO and "beluga_wire" not in body  # a client cannot speak for the gateway
     assert probe.metadata[-1]["project"] == "alpha"
+
+
+def test_the_openai_provider_puts_wire_fields_back_on_the_right_messages_when_the_chain_adds_one():
+    from beluga_core import LLMRequest, ProviderConfig, SystemMessage
+    from beluga_gateway.wire import WIRE, parse_chat, provider_params
+    from beluga_openai import OpenAIProvider
+
+    messages = [{"role": "user", "content": [{"type": "text", "text": "see"}, FILE], "name": "ann"},
+                {"role": "assistant", "content": "ok"}]
+    req = parse_chat(json.dumps({"model": "m", "messages": messages}).encode())
+    params = provider_params(req, "openai", frozenset())
+    assert set(params) == {WIRE}
+    # A middleware put a system prompt in front: the wire fields still land on the client's messages.
+    request = LLMRequest((SystemMessage("house rules"), *req.messages), model="m", params=params)
+    body = OpenAIProvider(ProviderConfig(api_key="k")).build_body(request, stream=False)
+    assert body["messages"] == [{"role": "system", "content": "house rules"}, *messages]
+    assert WIRE not in body
