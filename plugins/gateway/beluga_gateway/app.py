@@ -38,6 +38,8 @@ from beluga_gateway.wire import (
     parse_chat,
     retry_headers,
     root_cause,
+    unreadable_refused,
+    whole_chunks,
 )
 from beluga_gateway.wire import provider_params as _provider_params
 
@@ -49,6 +51,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 CHAT_ROUTE = "/v1/chat/completions"
+#: Span attribute naming the content part types that passed unread by the guards (``file``, ``input_audio``).
+UNREADABLE_ATTRIBUTE = "beluga.request.unread_content_types"
 #: Request bodies at least this large are decoded and checked off the event loop.
 PARSE_OFF_LOOP_BYTES = 256 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -316,17 +320,24 @@ class Gateway:
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
         }
-        params = _provider_params(req, route.kind, state.passthrough)
+        try:
+            if req.unreadable and state.settings.unreadable_content == "refuse":
+                raise unreadable_refused(req)
+            params = _provider_params(req, route.kind, state.passthrough, route.provider)
+        except APIError as bad:
+            return await _error(send, bad, rid_header), label, req.stream
         if params:
             kwargs.update(params)
         task = asyncio.current_task()
         assert task is not None
         watch = _Disconnect(receive, task)
+        # Content the guards cannot read passes (unreadable_content = "pass"): the span says which.
+        span_attrs = {UNREADABLE_ATTRIBUTE: list(req.unreadable)} if req.unreadable else None
         try:
-            with self._trace(scope):
-                if req.stream:
+            with self._trace(scope, span_attrs):
+                if req.stream and req.n == 1:
                     status = await self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
-                else:
+                else:  # n > 1 streamed: the whole choices, one after the other, as chunks
                     status = await self._complete(send, req, kwargs, caller, label, rid_header, watch)
         except asyncio.CancelledError:
             if not watch.disconnected:
@@ -347,6 +358,7 @@ class Gateway:
         t0 = time.perf_counter()
         try:
             resp = await self.kit.agenerate(req.messages, **kwargs)
+            more = await self._other_choices(resp, kwargs["metadata"]) if req.n > 1 else ()
         except BelugaError as exc:
             self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
             err = self._failed(exc, caller)
@@ -354,8 +366,14 @@ class Gateway:
             return await _error(send, err, rid_header)
         self.metrics.genai_done(resp.provider or provider, model, resp.model, time.perf_counter() - t0, resp.usage)
         self._count_tokens(caller, label, resp.usage)
-        payload = dumps(completion("chatcmpl-" + new_id(), int(time.time()), req.model, resp))
+        rid_, created = "chatcmpl-" + new_id(), int(time.time())
         watch.finished = True
+        if req.stream:
+            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
+            body = whole_chunks(rid_, created, req.model, resp, more, req.include_usage)
+            await send({"type": "http.response.body", "body": body})
+            return 200
+        payload = dumps(completion(rid_, created, req.model, resp, more))
         await send({
             "type": "http.response.start",
             "status": 200,
@@ -363,6 +381,21 @@ class Gateway:
         })
         await send({"type": "http.response.body", "body": payload})
         return 200
+
+    async def _other_choices(self, resp: Any, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """The choices after the first of an answer to ``n`` > 1, each through the output guards as the
+        first went through the chain's (a block fails the request; a redaction is applied)."""
+        out = []
+        for choice in resp.metadata.get("choices") or ():
+            text = choice.get("content") or ""
+            if text:
+                verdict = await self.kit.aguard(text, "output", metadata)
+                if not verdict.allowed:
+                    raise GuardBlocked(verdict.guard or "?", verdict.reason or "blocked", stage="output")
+                if verdict.modified is not None:
+                    choice = {**choice, "content": verdict.modified}
+            out.append(choice)
+        return out
 
     async def _stream(
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str, rid: str,
@@ -457,9 +490,12 @@ class Gateway:
         if usage.output_tokens:
             self.metrics.tokens.labels(caller.project, label, "output").inc(usage.output_tokens)
 
-    def _trace(self, scope: Scope, route: str = CHAT_ROUTE) -> contextlib.AbstractContextManager[Any]:
-        """A SERVER span continuing the caller's ``traceparent`` when tracing is on; else the
-        caller's context alone (so provider calls still propagate it), else nothing."""
+    def _trace(
+        self, scope: Scope, extra: dict[str, Any] | None = None, route: str = CHAT_ROUTE
+    ) -> contextlib.AbstractContextManager[Any]:
+        """A SERVER span continuing the caller's ``traceparent`` when tracing is on (named for
+        ``route``, with the ``extra`` attributes); else the caller's context alone (so provider calls
+        still propagate it), else nothing."""
         if "tracing" in self.kit.order:
             try:
                 from beluga_tracing import server_span  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -467,6 +503,8 @@ class Gateway:
                 pass
             else:
                 attrs = {"http.request.method": "POST", "url.path": scope.get("path", "")}
+                if extra:
+                    attrs.update(extra)
                 span: contextlib.AbstractContextManager[Any] = server_span(
                     scope["headers"], f"POST {route}", attrs
                 )

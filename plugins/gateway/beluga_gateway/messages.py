@@ -240,7 +240,7 @@ async def _messages(
     assert task is not None
     watch = _Disconnect(receive, task)
     try:
-        with gw._trace(scope, MESSAGES_ROUTE):
+        with gw._trace(scope, route=MESSAGES_ROUTE):
             if req.stream:
                 status = await _stream(gw, send, req, model, kwargs, caller, label, rid_header, watch)
             else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from beluga_gateway.wire import MAX_DEPTH, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
+from beluga_gateway.wire import MAX_DEPTH, MAX_INT_DIGITS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
 
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 
@@ -56,6 +56,23 @@ _IMAGE_PART = {
 }
 
 
+_OPAQUE_NOTE = ("Passed on unread by the guards to OpenAI-compatible providers ([plugins.gateway] unreadable_content "
+                "decides); refused for other providers.")
+_AUDIO_PART = {
+    "type": "object",
+    "required": ["type", "input_audio"],
+    "description": _OPAQUE_NOTE,
+    "properties": {"type": {"const": "input_audio"}, "input_audio": {"type": "object"}},
+}
+_FILE_PART = {
+    "type": "object",
+    "required": ["type", "file"],
+    "description": _OPAQUE_NOTE,
+    "properties": {"type": {"const": "file"}, "file": {"type": "object"}},
+}
+_OPENAI_ONLY = "Sent on to OpenAI-compatible providers as it is; refused for other providers."
+
+
 def _content(*parts: dict[str, Any], required: bool = True) -> dict[str, Any]:
     array: dict[str, Any] = {"type": "array", "items": parts[0] if len(parts) == 1 else {"oneOf": list(parts)}}
     if required:
@@ -67,6 +84,8 @@ def _content(*parts: dict[str, Any], required: bool = True) -> dict[str, Any]:
 #: A name (model, tool call, tool choice, message ``name``): no control characters, line or paragraph separators.
 _NAME_TEXT = {"type": "string", "maxLength": MAX_NAME_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
 _NAMED = {**_NAME_TEXT, "minLength": 1}
+#: OpenAI's description allows an empty name wherever a name is not a model's.
+_NAME_ANY = _NAME_TEXT
 #: OpenAI's rule for a function's name in ``tools``.
 _FUNCTION_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
 
@@ -81,7 +100,8 @@ MESSAGES = {
     "UserMessage": {
         "type": "object",
         "required": ["role", "content"],
-        "properties": {"role": {"const": "user"}, "content": _content(_TEXT_PART, _IMAGE_PART), "name": _NAME},
+        "properties": {"role": {"const": "user"}, "content": _content(_TEXT_PART, _IMAGE_PART, _AUDIO_PART, _FILE_PART),
+                       "name": _NAME},
     },
     "AssistantMessage": {
         "type": "object",
@@ -92,6 +112,11 @@ MESSAGES = {
             "refusal": _null({"type": "string"}),
             "name": _NAME,
             "tool_calls": _null({"type": "array", "items": _ref("ToolCall")}),
+            "function_call": _null({
+                "type": "object", "required": ["name"], "description": _OPENAI_ONLY,
+                "properties": {"name": _NAME_ANY, "arguments": {"type": "string"}},
+            }),
+            "audio": _null({"type": "object", "description": _OPENAI_ONLY}),
         },
     },
     "ToolMessage": {
@@ -100,8 +125,18 @@ MESSAGES = {
         "properties": {
             "role": {"const": "tool"},
             "content": _content(_TEXT_PART),
-            "tool_call_id": {"type": "string", "minLength": 1},
+            "tool_call_id": {"type": "string"},
             "name": _NAME,
+        },
+    },
+    "FunctionMessage": {
+        "type": "object",
+        "required": ["role", "content", "name"],
+        "description": "The deprecated function result. " + _OPENAI_ONLY,
+        "properties": {
+            "role": {"const": "function"},
+            "content": {"type": ["string", "null"]},
+            "name": _NAME_TEXT,
         },
     },
 }
@@ -109,7 +144,19 @@ MESSAGES = {
 REQUEST_SCHEMAS: dict[str, Any] = {
     **MESSAGES,
     "Message": {"oneOf": [_ref(name) for name in MESSAGES]},
-    "ToolCall": {
+    "ToolCall": {"anyOf": [_ref("FunctionToolCall"), _ref("CustomToolCall")]},
+    "CustomToolCall": {
+        "type": "object",
+        "required": ["type", "custom"],
+        "description": _OPENAI_ONLY,
+        "properties": {
+            "id": _null({"type": "string"}),
+            "type": {"const": "custom"},
+            "custom": {"type": "object", "required": ["name"],
+                       "properties": {"name": _NAME_ANY, "input": {"type": "string"}}},
+        },
+    },
+    "FunctionToolCall": {
         "type": "object",
         "required": ["function"],
         "properties": {
@@ -119,7 +166,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["name"],
                 "properties": {
-                    "name": _NAMED,
+                    "name": _NAME_ANY,
                     "arguments": {
                         "description": "A JSON object as text (as OpenAI sends it) or as an object.",
                         "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
@@ -128,22 +175,35 @@ REQUEST_SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "Tool": {
+    "Function": {
         "type": "object",
-        "required": ["function"],
+        "required": ["name"],
         "properties": {
-            "type": {"const": "function"},
-            "function": {
+            "name": _FUNCTION_NAME,
+            "description": _null({"type": "string"}),
+            "parameters": _null({"type": "object", "description": "A JSON schema of the arguments."}),
+            "strict": _null({"type": "boolean"}),
+        },
+    },
+    "Tool": {
+        "anyOf": [
+            {"type": "object", "required": ["function"],
+             "properties": {"type": {"const": "function"}, "function": _ref("Function")}},
+            {
                 "type": "object",
-                "required": ["name"],
+                "required": ["type", "custom"],
+                "description": _OPENAI_ONLY,
                 "properties": {
-                    "name": _FUNCTION_NAME,
-                    "description": _null({"type": "string"}),
-                    "parameters": _null({"type": "object", "description": "A JSON schema of the arguments."}),
-                    "strict": _null({"type": "boolean"}),
+                    "type": {"const": "custom"},
+                    "custom": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": _NAME_ANY, "description": _null({"type": "string"}),
+                                       "format": _null({"type": "object"})},
+                    },
                 },
             },
-        },
+        ]
     },
     "ToolChoice": {
         "anyOf": [
@@ -153,7 +213,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "required": ["type", "function"],
                 "properties": {
                     "type": {"const": "function"},
-                    "function": {"type": "object", "required": ["name"], "properties": {"name": _NAMED}},
+                    "function": {"type": "object", "required": ["name"], "properties": {"name": _NAME_ANY}},
                 },
             },
             {
@@ -161,7 +221,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "required": ["type", "custom"],
                 "properties": {
                     "type": {"const": "custom"},
-                    "custom": {"type": "object", "required": ["name"], "properties": {"name": _NAMED}},
+                    "custom": {"type": "object", "required": ["name"], "properties": {"name": _NAME_ANY}},
                 },
             },
             {
@@ -210,7 +270,9 @@ REQUEST_SCHEMAS: dict[str, Any] = {
         "description": (
             "OpenAI's Chat Completions request. Fields not listed here are accepted and held only to the "
             f"body-wide rules: strings are valid Unicode (no lone surrogates), numbers are finite and "
-            f"integers fit in 64 bits, arrays and objects nest at most {MAX_DEPTH} levels deep."
+            f"integers have at most {MAX_INT_DIGITS} digits, arrays and objects nest at most {MAX_DEPTH} levels deep. "
+            "What only OpenAI-compatible providers take (n above 1, custom tools, input_audio and file parts, the "
+            "deprecated function role, functions and function_call) is refused with a 400 for other providers."
         ),
         "required": ["model", "messages"],
         "properties": {
@@ -223,8 +285,8 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                 "properties": {"include_usage": _null({"type": "boolean"}),
                                "include_obfuscation": _null({"type": "boolean"})},
             }),
-            "n": _null({"type": "integer", "minimum": 1, "maximum": 1,
-                        "description": "OpenAI allows up to 128; this gateway answers one choice per request."}),
+            "n": _null({"type": "integer", "minimum": 1, "maximum": 128,
+                        "description": "Above 1: " + _OPENAI_ONLY}),
             "max_tokens": _null({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
             "max_completion_tokens": _null({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
             "temperature": _null({"type": "number", "minimum": 0, "maximum": 2}),
@@ -262,6 +324,13 @@ REQUEST_SCHEMAS: dict[str, Any] = {
                             "description": "At most [plugins.gateway] max_tools (128 by default)."}),
             "tool_choice": _ref("ToolChoice"),
             "response_format": _ref("ResponseFormat"),
+            "functions": _null({"type": "array", "minItems": 1, "maxItems": MAX_TOOLS, "items": _ref("Function"),
+                                "description": "Deprecated. " + _OPENAI_ONLY}),
+            "function_call": _null({
+                "description": "Deprecated. " + _OPENAI_ONLY,
+                "anyOf": [{"enum": ["none", "auto"]},
+                          {"type": "object", "required": ["name"], "properties": {"name": _NAME_ANY}}],
+            }),
         },
         "additionalProperties": True,
     },

@@ -81,8 +81,14 @@ class GatewaySettings:
         factory=lambda: (
             "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "tool_choice",
             "parallel_tool_calls", "response_format", "user", "service_tier", "reasoning_effort",
+            "logprobs", "top_logprobs", "modalities", "audio", "prediction", "web_search_options", "verbosity",
+            "store", "metadata", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
         ),
-        help="OpenAI request fields forwarded as-is to OpenAI-compatible providers",
+        help='OpenAI request fields forwarded as-is to OpenAI-compatible providers ("*": every field)',
+    )
+    unreadable_content: str = setting(
+        "pass", choices=("pass", "refuse"),
+        help="content parts the guards cannot read (file, input_audio): pass (named on the span) or refuse (400)",
     )
 
     def __attrs_post_init__(self) -> None:

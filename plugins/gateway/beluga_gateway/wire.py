@@ -9,7 +9,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -110,6 +110,15 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Choices asked for (``n``).
+    n: int = 1
+    #: What only an OpenAI-compatible upstream can take, as ``(field, what)``: refused for other providers.
+    unmodelled: tuple[tuple[str, str], ...] = ()
+    #: Per message, what it holds beyond Beluga's message (None: nothing), for OpenAI-compatible providers.
+    wire_messages: tuple[Mapping[str, Any] | None, ...] | None = None
+    #: Content part types the guards cannot read (``file``, ``input_audio``), and the first such part's field.
+    unreadable: tuple[str, ...] = ()
+    unreadable_at: str | None = None
 
 
 #: Deepest nesting of arrays and objects accepted in a request body (and in tool-call arguments).
@@ -126,8 +135,11 @@ MAX_NAME_CHARS = 256
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: What OpenAI requires of a function's name in ``tools``: ``^[a-zA-Z0-9_-]{1,64}$``.
 _FUNCTION_NAME = re.compile("[a-zA-Z0-9_-]{1,64}")
-#: Integers must fit in 64 bits (OpenAI's own range for ``seed``); longer digit strings are not even converted.
+#: Integer fields the gateway reads keep to 64 bits (OpenAI's own range for ``seed``).
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+#: Longest integer accepted anywhere (in free-form objects such as a tool's JSON schema); longer
+#: digit strings are not even converted.
+MAX_INT_DIGITS = 100
 # Escaped backslashes, and surrogate escapes with the low half that pairs them if it follows: read
 # left to right, a lone surrogate escape is a match of six characters. Pairs, as writers with
 # ``ensure_ascii`` send every emoji, are twelve.
@@ -157,10 +169,7 @@ def _parse_float(text: str) -> float | _BadNumber:
 
 
 def _parse_int(text: str) -> int | _BadNumber:
-    if len(text) > 20:  # "-9223372036854775808" is the longest in range (JSON has no leading zeros)
-        return _BadNumber()
-    value = int(text)
-    return value if _INT_MIN <= value <= _INT_MAX else _BadNumber()
+    return int(text) if len(text) <= MAX_INT_DIGITS else _BadNumber()
 
 
 _DECODER = json.JSONDecoder(
@@ -207,7 +216,7 @@ def _check(node: Any, path: str, depth: int) -> None:
                               path or None)
     elif isinstance(node, _BadNumber):
         raise bad_request(
-            f"{path or 'body'}: numbers must be finite and integers must fit in 64 bits "
+            f"{path or 'body'}: numbers must be finite and integers at most {MAX_INT_DIGITS} digits long "
             "(NaN, Infinity and out-of-range values are not JSON numbers this API accepts)",
             path or None,
         )
@@ -274,7 +283,8 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
     if len(raw_messages) > max_messages:
         raise bad_request(f"'messages' holds {len(raw_messages)} messages; this gateway accepts at most "
                           f"{max_messages} in one request", "messages")
-    messages = tuple(_message(m, i) for i, m in enumerate(raw_messages))
+    found = _Found()
+    messages = tuple(_message(m, i, found) for i, m in enumerate(raw_messages))
     stream = _opt(body, "stream", bool, "a boolean") or False
     opts = _opt(body, "stream_options", dict, "an object")
     include_usage = False
@@ -282,9 +292,9 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
         for flag in ("include_usage", "include_obfuscation"):
             _opt(opts, flag, bool, "a boolean", "stream_options.")
         include_usage = bool(opts.get("include_usage"))
-    n = _integer(body, "n", 1, 128)
-    if n not in (None, 1):
-        raise bad_request("this gateway returns one choice per request; 'n' must be 1", "n")
+    n = _integer(body, "n", 1, 128) or 1
+    if n > 1:
+        found.unmodelled.append(("n", "more than one choice"))
     max_completion = _integer(body, "max_completion_tokens", 1, None)
     max_tokens = _integer(body, "max_tokens", 1, None)
     temperature = _number(body, "temperature", 0, 2)
@@ -293,7 +303,10 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
     if raw_tools is not None and len(raw_tools) > max_tools:
         raise bad_request(f"'tools' holds {len(raw_tools)} tools; this gateway accepts at most {max_tools} "
                           "in one request", "tools")
-    tools = tuple(_tool(t, i) for i, t in enumerate(raw_tools or ()))
+    tools = tuple(spec for i, t in enumerate(raw_tools or ()) if (spec := _tool(t, i, found)) is not None)
+    if body.get("functions") is not None or body.get("function_call") is not None:
+        _functions(body, max_tools, found)
+    wire_messages = tuple(found.wire) if found.any_wire else None
     return ChatRequest(
         model,
         messages,
@@ -303,7 +316,46 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
         max_completion if max_completion is not None else max_tokens,
         temperature,
         body,
+        n,
+        tuple(found.unmodelled) if found.unmodelled else (),
+        wire_messages,
+        tuple(sorted(found.unreadable)) if found.unreadable else (),
+        found.unreadable_at,
     )
+
+
+class _Found:
+    """What parsing a body found beyond Beluga's own request: the shapes only an OpenAI-compatible
+    upstream takes, each message's extra fields, the content parts guards cannot read."""
+
+    __slots__ = ("any_wire", "unmodelled", "unreadable", "unreadable_at", "wire")
+
+    def __init__(self) -> None:
+        self.any_wire = False
+        self.unmodelled: list[tuple[str, str]] = []
+        self.wire: list[Mapping[str, Any] | None] = []
+        self.unreadable: set[str] = set()
+        self.unreadable_at: str | None = None
+
+
+def _functions(body: Mapping[str, Any], max_tools: int, found: _Found) -> None:
+    """The deprecated ``functions`` and ``function_call``: checked, then passed on as they are."""
+    functions = _opt(body, "functions", list, "an array of functions")
+    if functions is not None:
+        if not 1 <= len(functions) <= max_tools:
+            raise bad_request(f"'functions' must hold 1 to {max_tools} functions", "functions")
+        for i, fn in enumerate(functions):
+            _function(fn, f"functions[{i}]")
+        found.unmodelled.append(("functions", "the deprecated functions"))
+    call = body.get("function_call")
+    if call is not None:
+        if isinstance(call, dict):
+            if not isinstance(call.get("name"), str):
+                raise bad_request("'function_call.name' must be a string", "function_call.name")
+            _name(call["name"], "function_call.name")
+        elif call not in ("none", "auto"):
+            raise bad_request("'function_call' must be none, auto or an object naming a function", "function_call")
+        found.unmodelled.append(("function_call", "the deprecated function_call"))
 
 
 def _opt(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str, prefix: str = "") -> Any:
@@ -334,6 +386,8 @@ def _integer(obj: Mapping[str, Any], name: str, lo: int | None, hi: int | None, 
         if not value.is_integer():
             raise bad_request(f"'{prefix}{name}' must be an integer", prefix + name)
         value = int(value)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise bad_request(f"'{prefix}{name}' must fit in 64 bits", prefix + name)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"between {lo} and {hi}" if lo is not None and hi is not None else f"at least {lo}"
         raise bad_request(f"'{prefix}{name}' must be {span}", prefix + name)
@@ -366,7 +420,7 @@ def _check_options(body: Mapping[str, Any]) -> None:
     _number(body, "frequency_penalty", -2, 2)
     _number(body, "presence_penalty", -2, 2)
     _integer(body, "top_logprobs", 0, 20)
-    _integer(body, "seed", None, None)
+    _integer(body, "seed", _INT_MIN, _INT_MAX)
     for flag in ("logprobs", "store", "parallel_tool_calls"):
         _opt(body, flag, bool, "a boolean")
     for name in ("user", "prompt_cache_key", "service_tier", "reasoning_effort", "verbosity",
@@ -413,8 +467,8 @@ def _name(value: str, param: str) -> None:
 def _named(obj: Any, field: str, where: str) -> None:
     """``obj[field]`` must be ``{"name": "..."}``."""
     inner = obj.get(field)
-    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str) or not inner["name"]:
-        raise bad_request(f"'{where}.{field}.name' must be a non-empty string", f"{where}.{field}")
+    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
+        raise bad_request(f"'{where}.{field}.name' must be a string", f"{where}.{field}")
     _name(inner["name"], f"{where}.{field}.name")
 
 
@@ -485,9 +539,15 @@ def _text_of(content: Any, where: str, *, required: bool = True, kinds: tuple[st
     raise bad_request(f"{where}: content must be a string or an array of content parts", where)
 
 
-def _user_parts(content: Any, where: str) -> tuple[Part, ...] | str:
+#: Content parts the gateway passes on without reading them (guards read text), and the object each carries.
+UNREADABLE_PARTS = {"input_audio": "input_audio", "file": "file"}
+
+
+def _user_parts(content: Any, where: str, found: _Found) -> tuple[tuple[Part, ...] | str, list[Any] | None]:
+    """A user message's parts, and (when it holds parts Beluga does not model) the content as a
+    template: the parts as sent, with None where each of Beluga's parts goes back."""
     if isinstance(content, str):
-        return content
+        return content, None
     if content is None:
         raise bad_request(f"{where} is required for this message role", where)
     if not isinstance(content, list):
@@ -495,10 +555,13 @@ def _user_parts(content: Any, where: str) -> tuple[Part, ...] | str:
     if not content:
         raise bad_request(f"{where} must not be an empty array", where)
     parts: list[Part] = []
+    template: list[Any] = []
+    unread = False
     for j, p in enumerate(content):
         kind = p.get("type") if isinstance(p, dict) else None
         if kind == "text":
             parts.append(TextPart(_part_text(p, j, where, ("text",))))
+            template.append(None)
         elif kind == "image_url":
             image = p.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
@@ -508,12 +571,58 @@ def _user_parts(content: Any, where: str) -> tuple[Part, ...] | str:
             if detail not in ("auto", "low", "high"):
                 raise bad_request(f"{where}[{j}].image_url.detail must be auto, low or high", f"{where}[{j}]")
             parts.append(ImagePart(url=url, detail=detail))  # type: ignore[arg-type]  # checked above
+            template.append(None)
+        elif kind in UNREADABLE_PARTS:
+            if not isinstance(p.get(UNREADABLE_PARTS[kind]), dict):
+                raise bad_request(f"{where}[{j}].{kind} must be an object", f"{where}[{j}].{kind}")
+            found.unreadable.add(kind)
+            if found.unreadable_at is None:
+                found.unreadable_at = f"{where}[{j}]"
+            found.unmodelled.append((f"{where}[{j}]", f"{kind!r} content parts"))
+            template.append(p)
+            unread = True
         else:
-            raise bad_request(f"{where}[{j}]: unsupported content part type {kind!r} (text, image_url)", where)
-    return tuple(parts)
+            raise bad_request(f"{where}[{j}]: unsupported content part type {kind!r} (text, image_url, "
+                              "input_audio, file)", where)
+    return tuple(parts), template if unread else None
 
 
-def _message(m: Any, i: int) -> Message:
+#: The fields of each role's message that Beluga's own message carries; others are passed on to
+#: OpenAI-compatible providers as they are (a participant's ``name``, an assistant's ``refusal``...).
+_MODELLED_FIELDS = {
+    "system": frozenset({"role", "content"}),
+    "developer": frozenset({"role", "content"}),
+    "user": frozenset({"role", "content"}),
+    "assistant": frozenset({"role", "content", "tool_calls"}),
+    "tool": frozenset({"role", "content", "tool_call_id", "name"}),
+}
+
+
+#: Fields Beluga's message gives back (guards read them, and may have redacted them).
+_FROM_BELUGA = ("role", "content", "tool_calls", "function_call", "tool_call_id")
+
+
+def _wire(
+    m: Mapping[str, Any], role: str, template: list[Any] | None = None, calls: list[str] | None = None
+) -> Mapping[str, Any] | None:
+    """What a message carries beyond Beluga's message, for OpenAI-compatible providers: its other
+    fields as sent (``fields``), the ``content`` template (unread parts as sent, None where Beluga's
+    parts go), and ``calls``, the kind of each of Beluga's tool calls (``function``, ``custom``, or
+    ``function_call``: the deprecated field). None if the message holds nothing beyond."""
+    if template is None and calls is None:
+        modelled = _MODELLED_FIELDS[role]
+        if m.keys() <= modelled or all(v is None for k, v in m.items() if k not in modelled):
+            return None
+    fields = {k: v for k, v in m.items() if k not in _FROM_BELUGA}
+    out: dict[str, Any] = {"role": "system" if role == "developer" else role, "fields": fields}
+    if template is not None:
+        out["content"] = template
+    if calls is not None:
+        out["calls"] = calls
+    return out
+
+
+def _message(m: Any, i: int, found: _Found) -> Message:
     where = f"messages[{i}]"
     if not isinstance(m, dict):
         raise bad_request(f"{where} must be an object", where)
@@ -522,33 +631,81 @@ def _message(m: Any, i: int) -> Message:
     name = _opt(m, "name", str, "a string", where + ".")
     if name is not None:
         _name(name, f"{where}.name")
+    message: Message
+    wire = None
     if role in ("system", "developer"):
-        return SystemMessage(_text_of(content, f"{where}.content"))
-    if role == "user":
-        return HumanMessage(_user_parts(content, f"{where}.content"))
-    if role == "assistant":
+        message = SystemMessage(_text_of(content, f"{where}.content"))
+        wire = _wire(m, role)
+    elif role == "user":
+        parts, template = _user_parts(content, f"{where}.content", found)
+        message = HumanMessage(parts)
+        wire = _wire(m, role, template)
+    elif role == "assistant":
         _opt(m, "refusal", str, "a string", where + ".")
         raw_calls = _opt(m, "tool_calls", list, "an array of tool calls", where + ".")
-        calls = [_tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(raw_calls or ())]
+        # Custom tool calls and the deprecated function_call become Beluga tool calls too, so guards
+        # read (and may redact) their input; OpenAI-compatible providers put them back in their shape.
+        kinds: list[str] = []
+        calls = [_tool_call(c, f"{where}.tool_calls[{j}]", found, kinds) for j, c in enumerate(raw_calls or ())]
+        call = m.get("function_call")
+        if call is not None:
+            at = f"{where}.function_call"
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                raise bad_request(f"{at}.name is required (a string)", f"{at}.name")
+            _name(call["name"], f"{at}.name")
+            _opt(call, "arguments", str, "a string", f"{at}.")
+            calls.append(ToolCall("", call["name"], _arguments(call.get("arguments"), f"{at}.arguments")))
+            kinds.append("function_call")
+            found.unmodelled.append((at, "the deprecated function_call"))
+        if _opt(m, "audio", dict, "an object", where + ".") is not None:
+            found.unmodelled.append((f"{where}.audio", "earlier audio answers"))
         text = _text_of(content, f"{where}.content", required=False, kinds=("text", "refusal"))
-        return AIMessage(text, tool_calls=calls)
-    if role == "tool":
+        message = AIMessage(text, tool_calls=calls)
+        wire = _wire(m, role, None, kinds if any(k != "function" for k in kinds) else None)
+    elif role == "tool":
         call_id = m.get("tool_call_id")
-        if not isinstance(call_id, str) or not call_id:
-            raise bad_request(f"{where}.tool_call_id is required for tool messages", f"{where}.tool_call_id")
-        return ToolMessage(_text_of(content, f"{where}.content"), tool_call_id=call_id, name=name)
-    raise bad_request(f"{where}.role must be system, developer, user, assistant or tool", f"{where}.role")
+        if not isinstance(call_id, str):
+            raise bad_request(f"{where}.tool_call_id is required for tool messages (a string)", f"{where}.tool_call_id")
+        message = ToolMessage(_text_of(content, f"{where}.content"), tool_call_id=call_id, name=name)
+        wire = _wire(m, role)
+    elif role == "function":
+        # The deprecated function result: guards read it as a tool result; it is passed on as sent.
+        if name is None:
+            raise bad_request(f"{where}.name is required for function messages", f"{where}.name")
+        message = ToolMessage(_text_of(content, f"{where}.content", required=False), name=name)
+        wire = {"role": "tool", "fields": {"role": "function", "name": name}}
+        found.unmodelled.append((f"{where}.role", "the deprecated function role"))
+    else:
+        raise bad_request(f"{where}.role must be system, developer, user, assistant, tool or function",
+                          f"{where}.role")
+    found.wire.append(wire)
+    if wire is not None:
+        found.any_wire = True
+    return message
 
 
-def _tool_call(c: Any, where: str) -> ToolCall:
+def _tool_call(c: Any, where: str, found: _Found, kinds: list[str]) -> ToolCall:
+    """A tool call as Beluga's ``ToolCall`` (its kind appended to ``kinds``): a function call, or a
+    custom tool call whose free-form ``input`` becomes the text of ``{"_raw": input}``."""
     if not isinstance(c, dict):
         raise bad_request(f"{where} must be an object", where)
     call_id = _opt(c, "id", str, "a string", where + ".")
-    if c.get("type", "function") != "function":
-        raise bad_request(f"{where}.type: only function tool calls are accepted", f"{where}.type")
+    kind = c.get("type", "function")
+    if kind == "custom":
+        custom = c.get("custom")
+        if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
+            raise bad_request(f"{where}.custom.name is required (a string)", f"{where}.custom.name")
+        _name(custom["name"], f"{where}.custom.name")
+        text = _opt(custom, "input", str, "a string", where + ".custom.")
+        found.unmodelled.append((where, "custom tool calls"))
+        kinds.append("custom")
+        return ToolCall(call_id or "", custom["name"], {"_raw": text or ""})
+    kinds.append("function")
+    if kind != "function":
+        raise bad_request(f"{where}.type must be function or custom", f"{where}.type")
     fn = c.get("function")
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-        raise bad_request(f"{where}.function.name is required", f"{where}.function.name")
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise bad_request(f"{where}.function.name is required (a string)", f"{where}.function.name")
     _name(fn["name"], f"{where}.function.name")
     return ToolCall(call_id or "", fn["name"], _arguments(fn.get("arguments"), f"{where}.function.arguments"))
 
@@ -572,28 +729,86 @@ def _arguments(raw: Any, where: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"_raw": raw}
 
 
-def _tool(t: Any, i: int) -> ToolSpec:
-    where = f"tools[{i}]"
-    fn = t.get("function") if isinstance(t, dict) and t.get("type", "function") == "function" else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-        raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}}", where)
+def _function(fn: Any, where: str) -> ToolSpec:
+    """A function definition (of ``tools[i].function`` or the deprecated ``functions[i]``)."""
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        raise bad_request(f"'{where}.name' is required (a string)", f"{where}.name")
     if not _FUNCTION_NAME.fullmatch(fn["name"]):
-        raise bad_request(f"'{where}.function.name' must be 1 to 64 letters (a-z, A-Z), digits, underscores or "
-                          "dashes", f"{where}.function.name")
-    prefix = where + ".function."
+        raise bad_request(f"'{where}.name' must be 1 to 64 letters (a-z, A-Z), digits, underscores or "
+                          "dashes", f"{where}.name")
+    prefix = where + "."
     params = _opt(fn, "parameters", dict, "a JSON schema object", prefix) or {"type": "object", "properties": {}}
     description = _opt(fn, "description", str, "a string", prefix)
     _opt(fn, "strict", bool, "a boolean", prefix)
     return ToolSpec(fn["name"], description or "", params)
 
 
-def provider_params(req: ChatRequest, kind: str, passthrough: frozenset[str]) -> dict[str, Any]:
-    """Fields beyond Beluga's own that the provider should see, in its own dialect."""
+def _tool(t: Any, i: int, found: _Found) -> ToolSpec | None:
+    """A function tool as Beluga's ``ToolSpec``; a custom tool (None) is checked and passed on as it is."""
+    where = f"tools[{i}]"
+    kind = t.get("type", "function") if isinstance(t, dict) else None
+    if kind == "custom":
+        custom = t.get("custom")
+        if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
+            raise bad_request(f"'{where}.custom.name' is required (a string)", f"{where}.custom.name")
+        _name(custom["name"], f"{where}.custom.name")
+        _opt(custom, "description", str, "a string", where + ".custom.")
+        _opt(custom, "format", dict, "an object", where + ".custom.")
+        found.unmodelled.append((where, "custom tools"))
+        return None
+    fn = t.get("function") if kind == "function" else None
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+        raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}} or "
+                          "{'type': 'custom', 'custom': {'name': ...}}", where)
+    return _function(fn, where + ".function")
+
+
+#: The ``params`` key that carries what OpenAI-compatible providers put back as it was sent: ``messages``
+#: (``ChatRequest.wire_messages``: each message's other fields and unread content parts), ``tools``
+#: (custom tools, and what ``ToolSpec`` leaves out such as ``strict``) and ``body`` (forwarded fields
+#: named like an argument of the chain's call: ``metadata``...). It never reaches an upstream as such.
+WIRE = "beluga_wire"
+#: Fields of the request the gateway reads itself: ``passthrough = ["*"]`` forwards every other one.
+_READ_FIELDS = frozenset({
+    "model", "messages", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens", "temperature",
+    "tools", "functions", "function_call", WIRE,
+})
+#: Forwarded fields that would otherwise stand for the chain's own arguments (OpenAI's ``metadata`` is
+#: not the request metadata rate limits key on): they travel in the wire params' ``body``.
+_CHAIN_ARGUMENTS = ("metadata", "provider", "timeout")
+
+
+def provider_params(
+    req: ChatRequest, kind: str, passthrough: frozenset[str], provider: str | None = None
+) -> dict[str, Any]:
+    """Fields beyond Beluga's own that the provider should see, in its own dialect.
+
+    OpenAI-compatible providers also get what only they can take (``n``, custom tools, the deprecated
+    ``functions``, content parts guards do not read...) as it was sent; for any other provider such
+    a request is refused (400 naming the field and the provider)."""
     extra = req.extra
     if kind == "openai":
-        return {k: extra[k] for k in passthrough if k in extra}
+        if "*" in passthrough:
+            out = {k: v for k, v in extra.items() if k not in _READ_FIELDS}
+        else:
+            out = {k: extra[k] for k in passthrough if k in extra and k not in _READ_FIELDS}
+        if req.unmodelled:
+            if req.n > 1:
+                out["n"] = req.n
+            for name in ("functions", "function_call"):
+                if extra.get(name) is not None:
+                    out[name] = extra[name]
+        tools = extra.get("tools") or None
+        fields = {k: out.pop(k) for k in _CHAIN_ARGUMENTS if k in out}
+        if tools is not None or req.wire_messages is not None or fields:
+            out[WIRE] = {"messages": req.wire_messages, "tools": tools, "body": fields}
+        return out
+    if req.unmodelled:
+        field, what = req.unmodelled[0]
+        raise bad_request(f"'{field}': {what} can only be sent to an OpenAI-compatible provider; the provider "
+                          f"{provider or kind!r} ({kind}) cannot take them", field, "unsupported_by_provider")
     if kind == "anthropic":
-        out: dict[str, Any] = {}
+        out = {}
         if "top_p" in extra:
             out["top_p"] = extra["top_p"]
         stop = extra.get("stop")
@@ -629,28 +844,66 @@ def _call_json(c: ToolCall) -> dict[str, Any]:
     return {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": raw}}
 
 
-def completion(rid: str, created: int, model: str, resp: LLMResponse) -> dict[str, Any]:
-    """A ``chat.completion`` object for a whole answer."""
+def _choices(resp: LLMResponse, more: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, list[Any], str]]:
+    """``(index, text, tool calls as on the wire, finish reason)`` of the first choice and the ``more``
+    that follow it (an answer to ``n`` above 1, as the OpenAI provider hands them over)."""
     calls = resp.message.tool_calls
-    message: dict[str, Any] = {"role": "assistant", "content": resp.text or (None if calls else ""), "refusal": None}
-    if calls:
-        message["tool_calls"] = [_call_json(c) for c in calls]
+    out = [(0, resp.text, [_call_json(c) for c in calls], finish_reason(resp.finish_reason, bool(calls)))]
+    for i, c in enumerate(more, start=1):
+        index = c.get("index")
+        other = list(c.get("tool_calls") or ())
+        out.append((index if isinstance(index, int) else i, str(c.get("content") or ""), other,
+                    finish_reason(c.get("finish_reason"), bool(other))))
+    return out
+
+
+def completion(
+    rid: str, created: int, model: str, resp: LLMResponse, more: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """A ``chat.completion`` object for a whole answer (``more``: the choices after the first)."""
+    choices = []
+    for index, text, calls, finish in _choices(resp, more):
+        message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else ""), "refusal": None}
+        if calls:
+            message["tool_calls"] = calls
+        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": finish})
     return {
         "id": rid,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason(resp.finish_reason, bool(calls)),
-            }
-        ],
+        "choices": choices,
         "usage": usage_dict(resp.usage),
         "system_fingerprint": None,
     }
+
+
+def whole_chunks(
+    rid: str, created: int, model: str, resp: LLMResponse, more: Sequence[Mapping[str, Any]], include_usage: bool
+) -> bytes:
+    """A whole answer as a ``chat.completion.chunk`` stream: each choice in one chunk (text and tool
+    calls), then its finish, then usage if asked, then ``[DONE]``. How ``n`` above 1 is streamed."""
+    head = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": None}
+    tail = {"usage": None} if include_usage else {}
+    out = b""
+    for index, text, calls, finish in _choices(resp, more):
+        delta: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if calls:
+            delta["tool_calls"] = [{"index": k, **c} for k, c in enumerate(calls)]
+        for d, f in ((delta, None), ({}, finish)):
+            chunk = {**head, "choices": [{"index": index, "delta": d, "logprobs": None, "finish_reason": f}], **tail}
+            out += b"data: " + dumps(chunk) + b"\n\n"
+    if include_usage:
+        out += b"data: " + dumps({**head, "choices": [], "usage": usage_dict(resp.usage)}) + b"\n\n"
+    return out + b"data: [DONE]\n\n"
+
+
+def unreadable_refused(req: ChatRequest) -> APIError:
+    """The 400 for content the guards cannot read when ``unreadable_content = "refuse"``."""
+    kinds = ", ".join(repr(k) for k in req.unreadable)
+    return bad_request(f"{req.unreadable_at}: this gateway refuses content its guards cannot read ({kinds} parts; "
+                       'its setting unreadable_content = "refuse")', req.unreadable_at, "unreadable_content")
 
 
 class ChunkWriter:
@@ -845,6 +1098,7 @@ def from_beluga(exc: BelugaError) -> APIError:
 
 
 __all__ = [
+    "WIRE",
     "APIError",
     "ChatRequest",
     "ChunkWriter",
@@ -856,4 +1110,6 @@ __all__ = [
     "provider_params",
     "retry_headers",
     "root_cause",
+    "unreadable_refused",
+    "whole_chunks",
 ]

@@ -65,6 +65,10 @@ def _content(parts: tuple[Any, ...]) -> str | list[dict[str, Any]]:
     """A plain string for text-only content (what every compatible server accepts), else parts."""
     if all(isinstance(p, TextPart) for p in parts):
         return _text(parts)
+    return _parts(parts)
+
+
+def _parts(parts: tuple[Any, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for p in parts:
         if isinstance(p, TextPart):
@@ -75,6 +79,60 @@ def _content(parts: tuple[Any, ...]) -> str | list[dict[str, Any]]:
                 image["detail"] = p.detail
             out.append({"type": "image_url", "image_url": image})
     return out
+
+
+#: The ``params`` key under which the gateway hands over what the request carried beyond Beluga's:
+#: ``{"messages": [...] or None, "tools": [...] or None, "body": {...}}`` (see ``apply_wire_messages``);
+#: ``tools``, the tools as the client sent them (custom tools too), replace the encoded ``request.tools``;
+#: ``body`` holds fields sent as they are whose names the chain's own arguments take (``metadata``).
+WIRE = "beluga_wire"
+
+
+def apply_wire_messages(out: list[dict[str, Any]], messages: tuple[Message, ...], wire: Any) -> None:
+    """Put back, in the encoded ``out``, what each message carried beyond Beluga's message: its
+    other fields as sent (a participant's ``name``, ``audio``, custom tool calls, the deprecated
+    ``function`` role...) and content parts the chain does not read (``file``, ``input_audio``).
+
+    ``wire`` holds one entry per message as the client sent them (None: nothing beyond), matched
+    from the end, so a message the chain put in front does not shift them; an entry whose role no
+    longer matches is skipped. Content comes from Beluga's message (what guards read, or redacted);
+    a template's None slots take its parts in order."""
+    if not isinstance(wire, (list, tuple)):
+        return
+    offset = len(out) - len(wire)
+    for i, entry in enumerate(wire):
+        j = i + offset
+        if not isinstance(entry, Mapping) or not 0 <= j < len(out) or messages[j].role != entry.get("role"):
+            continue
+        content = out[j].get("content")
+        template = entry.get("content")
+        if isinstance(template, list):
+            parts = _parts(messages[j].parts)
+            slots = sum(1 for t in template if t is None)
+            if slots == len(parts):
+                filled = iter(parts)
+                content = [next(filled) if t is None else t for t in template]
+            else:  # the chain changed the parts: Beluga's first, then the unread ones
+                content = [*parts, *(t for t in template if t is not None)]
+        msg = {**out[j], "content": content, **dict(entry.get("fields") or {})}
+        kinds = entry.get("calls")
+        m = messages[j]
+        if isinstance(m, AIMessage) and isinstance(kinds, list) and len(kinds) == len(m.tool_calls):
+            calls: list[dict[str, Any]] = []
+            msg.pop("tool_calls", None)
+            for kind, call, encoded in zip(kinds, m.tool_calls, out[j].get("tool_calls") or (), strict=True):
+                if kind == "custom":
+                    calls.append({"id": call.id, "type": "custom",
+                                  "custom": {"name": call.name, "input": _raw_arguments(call.arguments)}})
+                elif kind == "function_call":
+                    msg["function_call"] = {"name": call.name, "arguments": _raw_arguments(call.arguments)}
+                else:
+                    calls.append(encoded)
+            if calls:
+                msg["tool_calls"] = calls
+        if msg.get("role") == "function":
+            msg.pop("tool_call_id", None)
+        out[j] = msg
 
 
 def encode_message(m: Message) -> dict[str, Any]:
@@ -132,8 +190,13 @@ def _tool_calls(message: Mapping[str, Any], where: str) -> list[ToolCall]:
     return calls
 
 
-def parse_completion(body: bytes) -> tuple[AIMessage, str | None, Usage, str | None]:
-    """``(message, model, usage, finish_reason)`` of a Chat Completions body; ``BadShape`` names what is wrong."""
+def parse_completion(
+    body: bytes, more: list[dict[str, Any]] | None = None
+) -> tuple[AIMessage, str | None, Usage, str | None]:
+    """``(message, model, usage, finish_reason)`` of a Chat Completions body; ``BadShape`` names what is wrong.
+
+    The first choice is the message; the others (an answer to ``n`` above 1) are appended to ``more``
+    as ``{"index", "content", "tool_calls", "finish_reason"}`` (tool calls in the wire's shape)."""
     data = obj(load_json(body), "the body")
     choices = opt_list(data, "choices", "choices")
     if not choices:
@@ -146,6 +209,9 @@ def parse_completion(body: bytes) -> tuple[AIMessage, str | None, Usage, str | N
     elif content is not None and not isinstance(content, str):
         raise BadShape("choices[0].message.content", "is not a string")
     calls = _tool_calls(message, "choices[0].message")
+    if more is not None:
+        for i, other in enumerate(choices[1:], start=1):
+            more.append(_other_choice(other, f"choices[{i}]", i))
     usage = _usage(data["usage"]) if data.get("usage") is not None else Usage()
     return (
         AIMessage(content or "", tool_calls=calls),  # mypy misreads attrs converter=tuple
@@ -153,6 +219,32 @@ def parse_completion(body: bytes) -> tuple[AIMessage, str | None, Usage, str | N
         usage,
         opt_str(choice, "finish_reason", "choices[0].finish_reason"),
     )
+
+
+def _other_choice(choice: Any, at: str, i: int) -> dict[str, Any]:
+    choice = obj(choice, at)
+    message = obj(choice.get("message"), f"{at}.message")
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(str(obj(p, f"{at}.message.content[]").get("text") or "") for p in content)
+    elif content is not None and not isinstance(content, str):
+        raise BadShape(f"{at}.message.content", "is not a string")
+    index_ = choice.get("index")
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _raw_arguments(c.arguments)}}
+        for c in _tool_calls(message, f"{at}.message")
+    ]
+    return {
+        "index": index_ if isinstance(index_, int) and not isinstance(index_, bool) else i,
+        "content": content or "",
+        "tool_calls": calls,
+        "finish_reason": opt_str(choice, "finish_reason", f"{at}.finish_reason"),
+    }
+
+
+def _raw_arguments(args: Mapping[str, Any]) -> str:
+    raw = args.get("_raw")
+    return raw if set(args) == {"_raw"} and isinstance(raw, str) else json.dumps(dict(args))
 
 
 def parse_chunk(payload: Mapping[str, Any]) -> tuple[str, tuple[ToolCallDelta, ...], str | None]:
@@ -251,8 +343,17 @@ class OpenAIProvider(BaseProvider):
                 "openai: no model given; set providers.openai.model or pass model=...",
                 provider=self.name,
             )
-        body: dict[str, Any] = {"model": model, "messages": [encode_message(m) for m in request.messages]}
-        if request.tools:
+        params = request.params
+        messages = [encode_message(m) for m in request.messages]
+        wire: Mapping[str, Any] = {}
+        if WIRE in params:
+            params = dict(params)
+            wire = params.pop(WIRE) or {}
+            apply_wire_messages(messages, request.messages, wire.get("messages"))
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        if wire.get("tools"):
+            body["tools"] = list(wire["tools"])
+        elif request.tools:
             body["tools"] = [encode_tool(t) for t in request.tools]
         if request.max_tokens is not None:
             body[self._max_tokens_field] = request.max_tokens
@@ -262,16 +363,19 @@ class OpenAIProvider(BaseProvider):
             body["stream"] = True
             if self._stream_usage:
                 body["stream_options"] = {"include_usage": True}
-        if request.params:
-            body.update(request.params)
+        if params:
+            body.update(params)
+        if wire.get("body"):
+            body.update(wire["body"])
         return body
 
     # -- calls ---------------------------------------------------------------------------------
     async def complete(self, request: LLMRequest) -> LLMResponse:
         content = dumps(self.build_body(request, stream=False))
         resp = await self._pool.post(self.name, self.url, content, request.deadline, self._scrub)
+        more: list[dict[str, Any]] = []
         try:
-            message, model, usage, finish = parse_completion(resp.content)
+            message, model, usage, finish = parse_completion(resp.content, more)
         except SHAPE_ERRORS as exc:
             raise shape_error(self.name, self.url, exc) from None
         return LLMResponse(
@@ -280,6 +384,8 @@ class OpenAIProvider(BaseProvider):
             provider=self.name,
             usage=usage,
             finish_reason=finish,
+            # The other choices of an answer to n > 1, for the gateway to render.
+            metadata={"choices": more} if more else {},
         )
 
     async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
