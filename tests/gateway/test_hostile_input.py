@@ -312,8 +312,6 @@ BAD_NAMES: list[tuple[str, dict[str, Any], str]] = [
     ("tool-empty", {"tools": [fn("")]}, "tools[0]"),
     ("call-newline", {"messages": called("f\nx")}, "messages[1].tool_calls[0].function.name"),
     ("call-257-chars", {"messages": called("f" * 257)}, "messages[1].tool_calls[0].function.name"),
-    ("message-name-crlf", {"messages": [{"role": "user", "content": "hi", "name": "bob\r\nx"}]},
-     "messages[0].name"),
     ("message-name-257", {"messages": [{"role": "user", "content": "hi", "name": "b" * 257}]}, "messages[0].name"),
     ("tool-choice-nul", {"tools": [fn("f")], "tool_choice": {"type": "function", "function": {"name": "f\x00"}}},
      "tool_choice.function.name"),
@@ -337,6 +335,8 @@ def test_names_within_the_rules_are_accepted(gateway: Any) -> None:
         {"tools": [fn("get_weather-2"), fn("f" * 64), fn("_")]},
         {"messages": called("server.tool:v2 with spaces")},  # a call's name has no pattern in OpenAI's spec
         {"messages": [{"role": "user", "content": "hi", "name": "Bob Smith"}]},
+        # a participant's name is data for the upstream only: any character the spec allows
+        {"messages": [{"role": "user", "content": "hi", "name": "bob\r\nx\x00"}]},
     ]
     for fields in good:
         assert post(server, {"model": "echo", "messages": HELLO, **fields}).status_code == 200, fields

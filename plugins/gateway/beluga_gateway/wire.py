@@ -456,6 +456,14 @@ def _check_options(body: Mapping[str, Any]) -> None:
     _response_format(body.get("response_format"))
 
 
+def _data_name(value: str, param: str) -> None:
+    """A participant's name: data for the upstream only (it reaches no log line, label, span or
+    guard), so any character the spec allows passes; its length is capped. Names the chain itself
+    carries (tools, calls, models) keep ``_name``'s rules."""
+    if len(value) > MAX_NAME_CHARS:
+        raise bad_request(f"'{param}' must be at most {MAX_NAME_CHARS} characters", param)
+
+
 def _name(value: str, param: str) -> None:
     """A name (model, tool call, participant): at most ``MAX_NAME_CHARS`` characters, no control characters."""
     if len(value) > MAX_NAME_CHARS:
@@ -630,7 +638,7 @@ def _message(m: Any, i: int, found: _Found) -> Message:
     content = m.get("content")
     name = _opt(m, "name", str, "a string", where + ".")
     if name is not None:
-        _name(name, f"{where}.name")
+        _data_name(name, f"{where}.name")
     message: Message
     wire = None
     if role in ("system", "developer"):
