@@ -49,6 +49,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 CHAT_ROUTE = "/v1/chat/completions"
+RESPONSES_ROUTE = "/v1/responses"
 #: Request bodies at least this large are decoded and checked off the event loop.
 PARSE_OFF_LOOP_BYTES = 256 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -62,6 +63,21 @@ _SSE_HEADERS = [
 
 class _ClientGone(Exception):
     """The client hung up before its request body arrived."""
+
+
+class Refused(Exception):
+    """An endpoint's request refused before its work began: ``err`` to answer (None: the client
+    went away), with the request's id."""
+
+    def __init__(self, err: APIError | None, rid: str) -> None:
+        self.err = err
+        self.rid = rid
+
+    async def answer(self, send: Send, error: Callable[[Send, APIError, tuple[bytes, bytes]], Awaitable[int]]) -> int:
+        """Send the refusal with ``error`` (the endpoint's error shape); the status sent (499: none)."""
+        if self.err is None:
+            return 499
+        return await error(send, self.err, (b"x-request-id", self.rid.encode()))
 
 
 class _Endpoint:
@@ -131,6 +147,10 @@ class Gateway:
             Route("/v1/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/v1/messages/count_tokens", _Endpoint(self.count_tokens), methods=["POST"]),
+            Route(RESPONSES_ROUTE, _Endpoint(self.responses), methods=["POST"]),
+            Route("/responses", _Endpoint(self.responses), methods=["POST"]),
+            Route("/v1/embeddings", _Endpoint(self.embeddings), methods=["POST"]),
+            Route("/embeddings", _Endpoint(self.embeddings), methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
@@ -153,6 +173,9 @@ class Gateway:
                 return
             if scope["path"] == "/v1/messages":
                 await self.messages(scope, receive, send)
+                return
+            if scope["path"] == RESPONSES_ROUTE:
+                await self.responses(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -237,6 +260,18 @@ class Gateway:
 
         await messages(self, scope, receive, send)
 
+    async def responses(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/responses``: OpenAI's Responses API over the same chain (beluga_gateway.responses)."""
+        from beluga_gateway.responses import responses
+
+        await responses(self, scope, receive, send)
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/embeddings``: ``kit.aembed`` through the input guards (beluga_gateway.embeddings)."""
+        from beluga_gateway.embeddings import embeddings
+
+        await embeddings(self, scope, receive, send)
+
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/messages/count_tokens``: an estimate of a Messages request's input tokens."""
         from beluga_gateway.messages import messages
@@ -245,19 +280,31 @@ class Gateway:
 
     # -- chat completions ----------------------------------------------------------------------
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.serve(CHAT_ROUTE, self._chat, scope, receive, send)
+
+    async def serve(
+        self, route: str, handler: Callable[[Scope, Receive, Send], Awaitable[tuple[int, str, bool]]],
+        scope: Scope, receive: Receive, send: Send,
+    ) -> None:
+        """Run an endpoint's ``handler`` (which answers ``(status, model label, streamed)``) as one
+        in-flight request, counted and timed under ``route``."""
         t0 = time.perf_counter()
         self._enter()
         stream = False
         label = "-"
         status = 500
         try:
-            status, label, stream = await self._chat(scope, receive, send)
+            status, label, stream = await handler(scope, receive, send)
         finally:
             self._leave()
-            self.metrics.requests.labels(CHAT_ROUTE, label, str(status)).inc()
-            self.metrics.latency.labels(CHAT_ROUTE, "true" if stream else "false").observe(time.perf_counter() - t0)
+            self.metrics.requests.labels(route, label, str(status)).inc()
+            self.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+    async def admit(self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any]) -> tuple[Caller, Any, str]:
+        """What every OpenAI-style endpoint does before its work: the request id, the drain check,
+        the caller's key (``Authorization: Bearer`` or ``x-api-key``), the body read under the size
+        and time limits, and ``parse(body)`` (on a worker thread for a large body). Returns
+        ``(caller, parsed, request id)``; raises :class:`Refused` with the error to answer."""
         state = self.state
         auth = rid = length = None
         for k, v in scope["headers"]:
@@ -271,73 +318,94 @@ class Gateway:
                 rid = v.decode("latin-1")
         if rid is None or not _REQUEST_ID.match(rid):
             rid = new_id()
-        rid_header = (b"x-request-id", rid.encode())
         if self.draining:
-            return await _error(send, APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
-                                               code="shutting_down", headers=retry_headers(None)),
-                                rid_header), "-", False
+            raise Refused(APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
+                                   code="shutting_down", headers=retry_headers(None)), rid)
         key = auth[7:].strip() if auth is not None and auth[:7].lower() == "bearer " else None
         caller = state.authenticate(key)
         if caller is None:
             err = APIError(401, "Incorrect API key provided." if key else "You didn't provide an API key. Send it as "
                            "'Authorization: Bearer YOUR_KEY'.", code="invalid_api_key")
-            return await _error(send, err, rid_header), "-", False
+            raise Refused(err, rid)
         try:
             async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
                 body = await _read_body(receive, length, state.max_body)
             # A large body is decoded and checked on a worker thread: on the loop, megabytes of JSON
             # would hold every other request (and the health endpoints) for as long as that takes.
-            caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
             if len(body) < PARSE_OFF_LOOP_BYTES:
-                req = parse_chat(body, **caps)
+                parsed = parse(body)
             else:
-                req = await asyncio.to_thread(parse_chat, body, **caps)
+                parsed = await asyncio.to_thread(parse, body)
         except TimeoutError:
             err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
                            code="request_timeout", headers={"connection": "close"})
-            return await _error(send, err, rid_header), "-", False
+            raise Refused(err, rid) from None
         except APIError as bad:
-            return await _error(send, bad, rid_header), "-", False
+            raise Refused(bad, rid) from None
         except _ClientGone:
             self.metrics.disconnects.inc()
-            return 499, "-", False
-        route = state.route(req.model)
-        if route is None or not caller.may_use(req.model):
-            err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
-                           param="model", code="model_not_found")
-            return await _error(send, err, rid_header), "-", req.stream
-        label = state.model_label(route.public)
-        kwargs: dict[str, Any] = {
-            "model": route.model,
-            "provider": route.provider,
-            "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
-            "timeout": state.timeout,
-            "tools": req.tools,
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-        }
-        params = _provider_params(req, route.kind, state.passthrough)
-        if params:
-            kwargs.update(params)
+            raise Refused(None, rid) from None
+        return caller, parsed, rid
+
+    async def run(
+        self, scope: Scope, receive: Receive, route: str, rid: str, work: Callable[[_Disconnect], Awaitable[int]]
+    ) -> int:
+        """Run ``work(watch)`` in the request's trace span while watching for the client to go away
+        (then it is cancelled and the answer is 499)."""
         task = asyncio.current_task()
         assert task is not None
         watch = _Disconnect(receive, task)
         try:
-            with self._trace(scope):
-                if req.stream:
-                    status = await self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
-                else:
-                    status = await self._complete(send, req, kwargs, caller, label, rid_header, watch)
+            with self._trace(scope, route):
+                return await work(watch)
         except asyncio.CancelledError:
             if not watch.disconnected:
                 raise
             task.uncancel()
             self.metrics.disconnects.inc()
             log.info("client went away; request %s cancelled", rid)
-            return 499, label, req.stream
+            return 499
         finally:
             watch.stop()
-        return status, label, req.stream
+
+    def call_kwargs(self, route: Any, caller: Caller, rid: str) -> dict[str, Any]:
+        """The Kit call's arguments every endpoint passes: the route's model and provider, the
+        caller's context and the gateway's timeout."""
+        return {
+            "model": route.model,
+            "provider": route.provider,
+            "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
+            "timeout": self.state.timeout,
+        }
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+        state = self.state
+        caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
+        try:
+            caller, req, rid = await self.admit(scope, receive, lambda body: parse_chat(body, **caps))
+        except Refused as refused:
+            return await refused.answer(send, _error), "-", False
+        rid_header = (b"x-request-id", rid.encode())
+        route = state.route(req.model)
+        if route is None or not caller.may_use(req.model):
+            err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+            return await _error(send, err, rid_header), "-", req.stream
+        label = state.model_label(route.public)
+        kwargs = self.call_kwargs(route, caller, rid)
+        kwargs["tools"] = req.tools
+        kwargs["max_tokens"] = req.max_tokens
+        kwargs["temperature"] = req.temperature
+        params = _provider_params(req, route.kind, state.passthrough)
+        if params:
+            kwargs.update(params)
+
+        def work(watch: _Disconnect) -> Awaitable[int]:
+            if req.stream:
+                return self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
+            return self._complete(send, req, kwargs, caller, label, rid_header, watch)
+
+        return await self.run(scope, receive, CHAT_ROUTE, rid, work), label, req.stream
 
     async def _complete(
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
@@ -660,8 +728,8 @@ async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> 
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages "
-                   "and /v1/models.", code="not_found")
+    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages, "
+                   "/v1/responses, /v1/embeddings and /v1/models.", code="not_found")
     return JSONResponse(err.body(), 404)
 
 

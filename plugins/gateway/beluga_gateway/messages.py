@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from beluga_core import BelugaError, LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
@@ -138,18 +137,12 @@ def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = Fa
 async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False) -> None:
     """The ASGI handler of ``POST /v1/messages`` (and ``/messages``); with ``count_only``, of
     ``POST /v1/messages/count_tokens``."""
-    t0 = time.perf_counter()
     route = COUNT_TOKENS_ROUTE if count_only else MESSAGES_ROUTE
-    gw._enter()
-    stream = False
-    label = "-"
-    status = 500
-    try:
-        status, label, stream = await _messages(gw, scope, receive, send, count_only)
-    finally:
-        gw._leave()
-        gw.metrics.requests.labels(route, label, str(status)).inc()
-        gw.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
+
+    def handler(scope: Scope, receive: Receive, send: Send) -> Awaitable[tuple[int, str, bool]]:
+        return _messages(gw, scope, receive, send, count_only)
+
+    await gw.serve(route, handler, scope, receive, send)
 
 
 def count_tokens(req: LLMRequest) -> int:
@@ -226,35 +219,16 @@ async def _messages(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         return 200, label, False
-    kwargs: dict[str, Any] = {
-        "model": route.model,
-        "provider": route.provider,
-        "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
-        "timeout": state.timeout,
-        "tools": req.tools,
-        "max_tokens": req.max_tokens,
-        "temperature": req.temperature,
-    }
+    kwargs = gw.call_kwargs(route, caller, rid)
+    kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
     kwargs.update(provider_params(req.params, route.kind, state.passthrough, bool(req.tools)))
-    task = asyncio.current_task()
-    assert task is not None
-    watch = _Disconnect(receive, task)
-    try:
-        with gw._trace(scope, MESSAGES_ROUTE):
-            if req.stream:
-                status = await _stream(gw, send, req, model, kwargs, caller, label, rid_header, watch)
-            else:
-                status = await _complete(gw, send, req, model, kwargs, caller, label, rid_header, watch)
-    except asyncio.CancelledError:
-        if not watch.disconnected:
-            raise
-        task.uncancel()
-        gw.metrics.disconnects.inc()
-        log.info("client went away; request %s cancelled", rid)
-        return 499, label, req.stream
-    finally:
-        watch.stop()
-    return status, label, req.stream
+
+    def work(watch: _Disconnect) -> Awaitable[int]:
+        if req.stream:
+            return _stream(gw, send, req, model, kwargs, caller, label, rid_header, watch)
+        return _complete(gw, send, req, model, kwargs, caller, label, rid_header, watch)
+
+    return await gw.run(scope, receive, MESSAGES_ROUTE, rid, work), label, req.stream
 
 
 async def _complete(
