@@ -86,7 +86,7 @@ def _image(p: Mapping[str, Any], where: str) -> ImagePart:
     detail = p.get("detail") or "auto"
     if detail not in _DETAILS:
         raise WireError(f"{where}.detail", "must be auto, low or high")
-    return ImagePart(url=url, detail=detail)
+    return ImagePart(url=url, detail=detail)  # type: ignore[arg-type]  # checked above
 
 
 def _parts(content: Any, where: str, role: str) -> list[Part]:
@@ -368,10 +368,12 @@ def encode_request(req: LLMRequest) -> dict[str, Any]:
 
 
 def usage_json(usage: Usage) -> dict[str, Any]:
-    """The ``usage`` object: input counts cached tokens, output counts reasoning tokens."""
+    """The ``usage`` object: input counts the tokens read from and written to the prompt cache,
+    output the reasoning tokens."""
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+        "input_tokens_details": {"cached_tokens": usage.cached_input_tokens,
+                                 "cache_write_tokens": usage.cache_creation_input_tokens},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.input_tokens + usage.output_tokens,
@@ -388,6 +390,8 @@ def usage_from(data: Any, where: str = "usage") -> Usage:
         count(data, "input_tokens", f"{where}.input_tokens"),
         count(data, "output_tokens", f"{where}.output_tokens"),
         cached_input_tokens=count(inp, "cached_tokens", f"{where}.input_tokens_details.cached_tokens"),
+        cache_creation_input_tokens=count(inp, "cache_write_tokens",
+                                          f"{where}.input_tokens_details.cache_write_tokens"),
         reasoning_tokens=count(out, "reasoning_tokens", f"{where}.output_tokens_details.reasoning_tokens"),
     )
 
