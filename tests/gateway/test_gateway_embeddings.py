@@ -128,3 +128,11 @@ def test_bad_requests_are_refused_naming_the_field(served, body, param, says):
 def test_an_unknown_model_is_404(served):
     r = post(served(), {"model": "nope", "input": "x"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+
+
+def test_the_call_is_measured_as_an_embeddings_operation(served):
+    server = served()
+    sdk(server.url).embeddings.create(model="echo", input="a")
+    text = httpx.get(server.url + "/metrics", timeout=15).text
+    assert 'gen_ai_operation_name="embeddings"' in text
+    assert 'route="/v1/embeddings"' in text and 'gen_ai_token_type="output"' not in text

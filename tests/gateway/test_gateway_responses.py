@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 from gateway_support import ALPHA, BETA, OPENAI_KEY, sdk
+from provider_fakes import sse_reply
 
 UPSTREAM = """
     [providers.openai]
@@ -114,6 +115,22 @@ async def test_the_async_client_streams_too(served):
     await client.close()
 
 
+def test_a_failure_after_the_stream_started_is_an_error_event_the_sdk_raises(served, openai_upstream):
+    server = served()
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "gpt-4o-mini"}
+    chunk = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "partial"}}]}
+    openai_upstream.push(sse_reply([b"data: " + json.dumps(chunk).encode() + b"\n\n",
+                                    b'data: {"error": {"message": "upstream secret detail"}}\n\n']))
+    seen = ""
+    with pytest.raises(openai.APIError) as info:
+        with sdk(server.url).responses.stream(model="gpt", input="hello") as stream:
+            for e in stream:
+                if e.type == "response.output_text.delta":
+                    seen += e.delta
+    assert seen == "partial"
+    assert info.value.body["type"] == "upstream_error" and "secret" not in json.dumps(info.value.body)
+
+
 # -- refusals, in OpenAI's error shape -----------------------------------------------------------
 
 
@@ -188,3 +205,13 @@ def test_langchain_chat_openai_invokes_streams_and_calls_tools(served, model, re
                                                  "parameters": TOOLS[0]["parameters"]}}
         called = llm.bind_tools([tool]).invoke("weather")
         assert called.tool_calls[0]["name"] == "lookup" and called.tool_calls[0]["args"] == {"q": "weather"}
+
+
+def test_requests_are_counted_under_their_route_with_gen_ai_metrics(served):
+    server = served()
+    sdk(server.url).responses.create(model="gpt", input="hello")
+    with sdk(server.url).responses.stream(model="gpt", input="hello") as stream:
+        stream.get_final_response()
+    text = httpx.get(server.url + "/metrics", timeout=15).text
+    assert 'route="/v1/responses"' in text and 'stream="true"' in text
+    assert 'gen_ai_client_operation_time_to_first_chunk_seconds_count{gen_ai_operation_name="chat"' in text

@@ -17,15 +17,28 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from beluga_core import BelugaError, ConfigError, GuardBlocked, Kit, RateLimited, ReloadResult, get_logger, parse_target
+from beluga_core import (
+    BelugaError,
+    ConfigError,
+    GuardBlocked,
+    Kit,
+    LLMResponse,
+    RateLimited,
+    ReloadResult,
+    StreamChunk,
+    Usage,
+    get_logger,
+    parse_target,
+)
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
+from beluga_gateway.keys import Route as ModelRoute
 from beluga_gateway.metrics import Metrics, printable
 from beluga_gateway.wire import (
     APIError,
@@ -61,19 +74,52 @@ _SSE_HEADERS = [
 ]
 
 
+class StreamWriter(Protocol):
+    """An endpoint's SSE dialect: the opening events, each chunk's events, the closing events, and
+    the error event (with the status to record) for a failure once the answer has started."""
+
+    def start(self) -> bytes: ...
+
+    def chunk(self, c: StreamChunk) -> bytes: ...
+
+    def finish(self, finish: str | None, usage: Usage | None) -> bytes: ...
+
+    def failure(self, err: APIError) -> tuple[bytes, int]: ...
+
+
+#: Sends a refusal in an endpoint's error shape; answers the status sent.
+ErrorSender = Callable[[Send, APIError, tuple[bytes, bytes]], Awaitable[int]]
+
+
+class _ChatWriter(ChunkWriter):
+    """Chat completion chunks; a failure is a ``data: {"error": ...}`` event."""
+
+    __slots__ = ()
+
+    def start(self) -> bytes:
+        return self.opening()
+
+    def finish(self, finish: str | None, usage: Usage | None) -> bytes:
+        return self.closing(finish, usage)
+
+    def failure(self, err: APIError) -> tuple[bytes, int]:
+        return error_event(err), err.status
+
+
 class _ClientGone(Exception):
     """The client hung up before its request body arrived."""
 
 
 class Refused(Exception):
     """An endpoint's request refused before its work began: ``err`` to answer (None: the client
-    went away), with the request's id."""
+    went away), with the request's id and whether it asked for a stream."""
 
-    def __init__(self, err: APIError | None, rid: str) -> None:
+    def __init__(self, err: APIError | None, rid: str, stream: bool = False) -> None:
         self.err = err
         self.rid = rid
+        self.stream = stream
 
-    async def answer(self, send: Send, error: Callable[[Send, APIError, tuple[bytes, bytes]], Awaitable[int]]) -> int:
+    async def answer(self, send: Send, error: ErrorSender) -> int:
         """Send the refusal with ``error`` (the endpoint's error shape); the status sent (499: none)."""
         if self.err is None:
             return 499
@@ -300,11 +346,14 @@ class Gateway:
             self.metrics.requests.labels(route, label, str(status)).inc()
             self.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
 
-    async def admit(self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any]) -> tuple[Caller, Any, str]:
+    async def admit(
+        self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any]
+    ) -> tuple[Caller, Any, str, ModelRoute]:
         """What every OpenAI-style endpoint does before its work: the request id, the drain check,
         the caller's key (``Authorization: Bearer`` or ``x-api-key``), the body read under the size
-        and time limits, and ``parse(body)`` (on a worker thread for a large body). Returns
-        ``(caller, parsed, request id)``; raises :class:`Refused` with the error to answer."""
+        and time limits, ``parse(body)`` (on a worker thread for a large body), and the route of its
+        ``model`` (404 if not served or not the caller's). Returns ``(caller, parsed, request id,
+        route)``; raises :class:`Refused` with the error to answer."""
         state = self.state
         auth = rid = length = None
         for k, v in scope["headers"]:
@@ -345,7 +394,12 @@ class Gateway:
         except _ClientGone:
             self.metrics.disconnects.inc()
             raise Refused(None, rid) from None
-        return caller, parsed, rid
+        route = state.route(parsed.model)
+        if route is None or not caller.may_use(parsed.model):
+            err = APIError(404, f"The model `{parsed.model}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+            raise Refused(err, rid, bool(getattr(parsed, "stream", False)))
+        return caller, parsed, rid, route
 
     async def run(
         self, scope: Scope, receive: Receive, route: str, rid: str, work: Callable[[_Disconnect], Awaitable[int]]
@@ -382,15 +436,10 @@ class Gateway:
         state = self.state
         caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
         try:
-            caller, req, rid = await self.admit(scope, receive, lambda body: parse_chat(body, **caps))
+            caller, req, rid, route = await self.admit(scope, receive, lambda body: parse_chat(body, **caps))
         except Refused as refused:
-            return await refused.answer(send, _error), "-", False
+            return await refused.answer(send, _error), "-", refused.stream
         rid_header = (b"x-request-id", rid.encode())
-        route = state.route(req.model)
-        if route is None or not caller.may_use(req.model):
-            err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
-                           param="model", code="model_not_found")
-            return await _error(send, err, rid_header), "-", req.stream
         label = state.model_label(route.public)
         kwargs = self.call_kwargs(route, caller, rid)
         kwargs["tools"] = req.tools
@@ -402,15 +451,22 @@ class Gateway:
 
         def work(watch: _Disconnect) -> Awaitable[int]:
             if req.stream:
-                return self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
-            return self._complete(send, req, kwargs, caller, label, rid_header, watch)
+                return self.stream(send, req, kwargs, caller, label, rid_header, watch,
+                                   lambda: _ChatWriter("chatcmpl-" + new_id(), int(time.time()), req.model,
+                                                       req.include_usage))
+            return self.complete(send, req, kwargs, caller, label, rid_header, watch,
+                                 lambda resp: dumps(completion("chatcmpl-" + new_id(), int(time.time()), req.model,
+                                                               resp)))
 
         return await self.run(scope, receive, CHAT_ROUTE, rid, work), label, req.stream
 
-    async def _complete(
+    async def complete(
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
-        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect, body: Callable[[LLMResponse], bytes],
+        error: ErrorSender | None = None, headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> int:
+        """Ask the chain for a whole answer and send ``body(response)`` as JSON (``error`` sends a
+        failure in the endpoint's shape; ``headers`` go on the answer too)."""
         provider, model = self._genai(req, label)
         t0 = time.perf_counter()
         try:
@@ -419,23 +475,27 @@ class Gateway:
             self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
             err = self._failed(exc, caller)
             watch.finished = True
-            return await _error(send, err, rid_header)
+            return await (error or _error)(send, err, rid_header)
         self.metrics.genai_done(resp.provider or provider, model, resp.model, time.perf_counter() - t0, resp.usage)
         self._count_tokens(caller, label, resp.usage)
-        payload = dumps(completion("chatcmpl-" + new_id(), int(time.time()), req.model, resp))
+        payload = body(resp)
         watch.finished = True
         await send({
             "type": "http.response.start",
             "status": 200,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header],
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header, *headers],
         })
         await send({"type": "http.response.body", "body": payload})
         return 200
 
-    async def _stream(
-        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str, rid: str,
-        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+    async def stream(
+        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect, writer: Callable[[], StreamWriter],
+        error: ErrorSender | None = None, headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> int:
+        """Stream the chain's answer as SSE through ``writer()`` (made once the first chunk is in).
+        A failure before then is sent by ``error`` (the endpoint's shape, a status of its own);
+        one after the headers went out is the writer's error event."""
         provider, model = self._genai(req, label)
         t0 = time.perf_counter()
         chunks: Any = self.kit.astream(req.messages, **kwargs)
@@ -448,19 +508,20 @@ class Gateway:
                 self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
                 err = self._failed(exc, caller)
                 watch.finished = True
-                return await _error(send, err, rid_header)
+                return await (error or _error)(send, err, rid_header)
             answered = first.model if first is not None and first.model else ""
             if first is not None:
                 self.metrics.genai_first(provider, model, answered, time.perf_counter() - t0)
-            writer = ChunkWriter("chatcmpl-" + new_id(), int(time.time()), req.model, req.include_usage)
-            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
-            out = writer.opening()
+            out_writer = writer()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*_SSE_HEADERS, rid_header, *headers]})
+            out = out_writer.start()
             finish: str | None = None
             usage = None
             chunk = first
             try:
                 while chunk is not None:
-                    out += writer.chunk(chunk)
+                    out += out_writer.chunk(chunk)
                     if chunk.finish_reason:
                         finish = chunk.finish_reason
                     if chunk.usage is not None:
@@ -477,15 +538,16 @@ class Gateway:
             except BelugaError as exc:
                 # Headers are gone: the error travels as an SSE event, which the SDKs raise.
                 self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
-                err = self._failed(exc, caller)
+                event, status = out_writer.failure(self._failed(exc, caller))
                 watch.finished = True
-                await send({"type": "http.response.body", "body": out + error_event(err), "more_body": False})
-                return err.status
+                await send({"type": "http.response.body", "body": out + event, "more_body": False})
+                return status
             self.metrics.genai_done(provider, model, answered, time.perf_counter() - t0, usage)
             if usage is not None:
                 self._count_tokens(caller, label, usage)
             watch.finished = True
-            await send({"type": "http.response.body", "body": out + writer.closing(finish, usage), "more_body": False})
+            await send({"type": "http.response.body", "body": out + out_writer.finish(finish, usage),
+                        "more_body": False})
             return 200
         finally:
             await chunks.aclose()

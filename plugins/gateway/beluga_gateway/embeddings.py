@@ -9,10 +9,10 @@ routes to. Answers are OpenAI's ``list`` of ``embedding`` objects, as floats or,
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import struct
 import time
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from beluga_core import BelugaError, LLMResponse
@@ -102,25 +102,16 @@ def encode(resp: LLMResponse, model: str, encoding: str) -> dict[str, Any]:
 
 async def embeddings(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI handler of ``POST /v1/embeddings`` (and ``/embeddings``)."""
-
-    def handler(scope: Scope, receive: Receive, send: Send) -> Awaitable[tuple[int, str, bool]]:
-        return _embeddings(gw, scope, receive, send)
-
-    await gw.serve(EMBEDDINGS_ROUTE, handler, scope, receive, send)
+    await gw.serve(EMBEDDINGS_ROUTE, functools.partial(_embeddings, gw), scope, receive, send)
 
 
 async def _embeddings(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
     state = gw.state
     try:
-        caller, req, rid = await gw.admit(scope, receive, parse_embeddings)
+        caller, req, rid, route = await gw.admit(scope, receive, parse_embeddings)
     except Refused as refused:
         return await refused.answer(send, _error), "-", False
     rid_header = (b"x-request-id", rid.encode())
-    route = state.route(req.model)
-    if route is None or not caller.may_use(req.model):
-        err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
-                       param="model", code="model_not_found")
-        return await _error(send, err, rid_header), "-", False
     label = state.model_label(route.public)
     kwargs = gw.call_kwargs(route, caller, rid)
     if req.dimensions is not None:

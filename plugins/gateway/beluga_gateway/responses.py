@@ -9,13 +9,13 @@ SSE events; errors are OpenAI's error bodies. The gateway keeps no state: ``prev
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from beluga_core import BelugaError, LLMRequest
-from beluga_gateway.app import _JSON_HEADERS, _SSE_HEADERS, Receive, Refused, Scope, Send, _Disconnect, _error
-from beluga_gateway.keys import Caller
+from beluga_core import LLMRequest
+from beluga_gateway.app import Receive, Refused, Scope, Send, _Disconnect, _error
 from beluga_gateway.wire import APIError, _load, dumps, new_id
 from beluga_wire.openai_responses import StreamEncoder, WireError, encode_response, parse_request
 
@@ -84,27 +84,18 @@ def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset
 
 async def responses(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI handler of ``POST /v1/responses`` (and ``/responses``)."""
-
-    def handler(scope: Scope, receive: Receive, send: Send) -> Awaitable[tuple[int, str, bool]]:
-        return _responses(gw, scope, receive, send)
-
-    await gw.serve(RESPONSES_ROUTE, handler, scope, receive, send)
+    await gw.serve(RESPONSES_ROUTE, functools.partial(_responses, gw), scope, receive, send)
 
 
 async def _responses(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
     state = gw.state
     caps = (state.settings.max_messages, state.settings.max_tools)
     try:
-        caller, req, rid = await gw.admit(scope, receive, lambda body: _parse(body, *caps))
+        caller, req, rid, route = await gw.admit(scope, receive, lambda body: _parse(body, *caps))
     except Refused as refused:
-        return await refused.answer(send, _error), "-", False
+        return await refused.answer(send, _error), "-", refused.stream
     rid_header = (b"x-request-id", rid.encode())
     model = req.model or ""
-    route = state.route(model)
-    if route is None or not caller.may_use(model):
-        err = APIError(404, f"The model `{model}` does not exist or you do not have access to it.",
-                       param="model", code="model_not_found")
-        return await _error(send, err, rid_header), "-", req.stream
     label = state.model_label(route.public)
     kwargs = gw.call_kwargs(route, caller, rid)
     kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
@@ -112,97 +103,22 @@ async def _responses(gw: Gateway, scope: Scope, receive: Receive, send: Send) ->
 
     def work(watch: _Disconnect) -> Awaitable[int]:
         if req.stream:
-            return _stream(gw, send, req, kwargs, caller, label, rid_header, watch)
-        return _complete(gw, send, req, kwargs, caller, label, rid_header, watch)
+            return gw.stream(send, req, kwargs, caller, label, rid_header, watch,
+                             lambda: _Writer("resp_" + new_id(), model, int(time.time()), req))
+        return gw.complete(send, req, kwargs, caller, label, rid_header, watch,
+                           lambda resp: dumps(encode_response(resp, id="resp_" + new_id(), model=model,
+                                                              created_at=int(time.time()), request=req)))
 
     return await gw.run(scope, receive, RESPONSES_ROUTE, rid, work), label, req.stream
 
 
-async def _complete(
-    gw: Gateway, send: Send, req: LLMRequest, kwargs: dict[str, Any], caller: Caller, label: str,
-    rid_header: tuple[bytes, bytes], watch: _Disconnect,
-) -> int:
-    provider, model = gw._genai(req, label)
-    t0 = time.perf_counter()
-    try:
-        resp = await gw.kit.agenerate(req.messages, **kwargs)
-    except BelugaError as exc:
-        gw.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
-        err = gw._failed(exc, caller)
-        watch.finished = True
-        return await _error(send, err, rid_header)
-    gw.metrics.genai_done(resp.provider or provider, model, resp.model, time.perf_counter() - t0, resp.usage)
-    gw._count_tokens(caller, label, resp.usage)
-    payload = dumps(encode_response(resp, id="resp_" + new_id(), model=req.model or "", created_at=int(time.time()),
-                                    request=req))
-    watch.finished = True
-    await send({
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header],
-    })
-    await send({"type": "http.response.body", "body": payload})
-    return 200
+class _Writer(StreamEncoder):
+    """Responses API events; a failure is an ``error`` event (OpenAI's error inside), which the SDK raises."""
 
+    __slots__ = ()
 
-async def _stream(
-    gw: Gateway, send: Send, req: LLMRequest, kwargs: dict[str, Any], caller: Caller, label: str,
-    rid_header: tuple[bytes, bytes], watch: _Disconnect,
-) -> int:
-    provider, model = gw._genai(req, label)
-    t0 = time.perf_counter()
-    chunks: Any = gw.kit.astream(req.messages, **kwargs)
-    try:
-        try:
-            first = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = None
-        except BelugaError as exc:
-            gw.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
-            err = gw._failed(exc, caller)
-            watch.finished = True
-            return await _error(send, err, rid_header)
-        answered = first.model if first is not None and first.model else ""
-        if first is not None:
-            gw.metrics.genai_first(provider, model, answered, time.perf_counter() - t0)
-        writer = StreamEncoder("resp_" + new_id(), req.model or "", int(time.time()), req)
-        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
-        out = writer.start()
-        finish: str | None = None
-        usage = None
-        chunk = first
-        try:
-            while chunk is not None:
-                out += writer.chunk(chunk)
-                if chunk.finish_reason:
-                    finish = chunk.finish_reason
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if chunk.model:
-                    answered = chunk.model
-                if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-                    out = b""
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    chunk = None
-        except BelugaError as exc:
-            # Headers are gone: the error travels as an ``error`` event, which the SDK raises.
-            gw.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
-            err = gw._failed(exc, caller)
-            watch.finished = True
-            await send({"type": "http.response.body", "body": out + writer.error(err.message, err.type, err.code),
-                        "more_body": False})
-            return err.status
-        gw.metrics.genai_done(provider, model, answered, time.perf_counter() - t0, usage)
-        if usage is not None:
-            gw._count_tokens(caller, label, usage)
-        watch.finished = True
-        await send({"type": "http.response.body", "body": out + writer.finish(finish, usage), "more_body": False})
-        return 200
-    finally:
-        await chunks.aclose()
+    def failure(self, err: APIError) -> tuple[bytes, int]:
+        return self.error(err.message, err.type, err.code), err.status
 
 
 __all__ = ["RESPONSES_ROUTE", "provider_params", "responses"]
