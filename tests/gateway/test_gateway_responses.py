@@ -67,9 +67,10 @@ def test_function_tools_round_trip_through_a_function_call_output(served, openai
     assert call.name == "lookup" and json.loads(call.arguments) == {"q": "weather"} and call.call_id
     sent = openai_upstream.last["body"]
     assert sent["tools"][0]["function"]["name"] == "lookup" and sent["tool_choice"] == "required"
+    # The SDK's usual loop: the first response's output items go back as input, then the result.
     second = client.responses.create(model="gpt", tools=TOOLS, input=[
         {"role": "user", "content": "weather"},
-        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        *first.output,
         {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"},
     ])
     assert second.output_text == "the tool said: sunny"
