@@ -172,6 +172,20 @@ def test_stream_events_are_the_sdks_and_add_up_to_the_final_response(chunks: lis
     assert all(i["status"] == "completed" for i in final["output"])
 
 
+@pytest.mark.parametrize(("finish", "last", "reason"), [
+    ("stop", "response.completed", None),
+    ("length", "response.incomplete", "max_output_tokens"),
+    ("content_filter", "response.incomplete", "content_filter"),
+])
+def test_a_cut_stream_ends_with_response_incomplete(finish: str, last: str, reason: str | None) -> None:
+    enc = StreamEncoder("resp_1", "m", 1)
+    events = list(decode_events(enc.start() + enc.chunk(StreamChunk(text="par")) + enc.finish(finish, Usage(3, 1))))
+    name, payload = events[-1]
+    assert name == last and EVENT.validate_python(payload).type == last
+    assert (payload["response"]["incomplete_details"] or {}).get("reason") == reason
+    assert decode_response(payload["response"]).finish_reason == finish
+
+
 def test_instructions_and_items_become_messages_in_order() -> None:
     req = parse_request({
         "model": "m", "instructions": "Be brief.", "max_output_tokens": 20, "temperature": 0.5,

@@ -1,9 +1,11 @@
 """The gateway's ASGI application: OpenAI's HTTP API in front of a ``beluga_core.Kit``.
 
 ``POST /v1/chat/completions`` is a plain ASGI handler (it reads the body under a size limit,
-watches for the client going away and streams SSE itself); the small endpoints are Starlette
-routes. Every model call goes through ``kit.agenerate``/``kit.astream``, so the configured chain
-(guards, limits, breaker, retry, fallback, tracing) applies to each request.
+watches for the client going away and streams SSE itself); ``/v1/messages``, ``/v1/responses``
+and ``/v1/embeddings`` (their own modules) share its steps (``admit``, ``run``, ``complete``,
+``stream``, ``serve``); the small endpoints are Starlette routes. Every model call goes through
+``kit.agenerate``/``kit.astream`` (``kit.aembed`` for embeddings), so the configured chain (guards,
+limits, breaker, retry, fallback, tracing) applies to each request.
 """
 
 from __future__ import annotations

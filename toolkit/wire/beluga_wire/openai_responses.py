@@ -8,7 +8,8 @@
   ``response.created``, ``response.in_progress``, ``response.output_item.added``,
   ``response.content_part.added``, ``response.output_text.delta``/``.done``,
   ``response.content_part.done``, ``response.function_call_arguments.delta``/``.done``,
-  ``response.output_item.done``, ``response.completed``, each with a ``sequence_number``).
+  ``response.output_item.done``, ``response.completed`` (``response.incomplete`` for a cut answer),
+  each with a ``sequence_number``).
 
 The API is stateful at OpenAI (``previous_response_id``, ``store``, ``conversation``); Beluga keeps
 no state, so those are refused, as are hosted tools (web search, file search, ...). What Beluga's
@@ -588,12 +589,14 @@ class StreamEncoder:
         return out
 
     def finish(self, finish: str | None, usage: Usage | None) -> bytes:
-        """The open item's ``.done`` events and ``response.completed`` with the whole response."""
+        """The open item's ``.done`` events and ``response.completed`` with the whole response
+        (``response.incomplete`` when the answer was cut: a finish reason of ``length`` or
+        ``content_filter``)."""
         out = self._close()
         if not self._items:  # an empty answer is still one (empty) message
             self._items.append(message_item(f"msg_{self._id}_0", ""))
-        return out + self._event("response.completed", {"response": self._response("completed", usage or Usage(),
-                                                                                     finish)})
+        response = self._response("completed", usage or Usage(), finish)
+        return out + self._event(f"response.{response['status']}", {"response": response})
 
     def error(self, message: str, type: str, code: str | None = None) -> bytes:
         """An ``error`` event: how a stream that already started reports a failure (the SDKs raise it)."""
