@@ -49,6 +49,8 @@ BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hel
 #: The same question as Anthropic's Messages API asks it (the /v1/messages rows).
 MESSAGES_BODY = json.dumps({"model": MODEL, "max_tokens": 16,
                             "messages": [{"role": "user", "content": "Hello, how are you today?"}]}).encode()
+#: The same question as OpenAI's Responses API asks it (the /v1/responses rows).
+RESPONSES_BODY = json.dumps({"model": MODEL, "max_output_tokens": 16, "input": "Hello, how are you today?"}).encode()
 RATE = 200
 LATENCY_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BASELINE_SECONDS = 4.0
@@ -101,7 +103,9 @@ def run_upstream(port: int) -> None:
 
 
 def body_for(path: str) -> bytes:
-    return MESSAGES_BODY if path.endswith("/messages") else BODY
+    if path.endswith("/messages"):
+        return MESSAGES_BODY
+    return RESPONSES_BODY if path.endswith("/responses") else BODY
 
 
 def _request(port: int, path: str, auth: str | None) -> bytes:
@@ -428,9 +432,10 @@ def main() -> None:
             try:
                 _ready(port, "/v1/chat/completions", GATEWAY_KEY, 15)
                 results[name] = measure(port, "/v1/chat/completions", GATEWAY_KEY, base_port=up)
-                if template is BELUGA_FULL:  # the Messages API on the same server, chain and upstream
-                    _ready(port, "/v1/messages", GATEWAY_KEY, 15)
-                    results[name + ", /v1/messages"] = measure(port, "/v1/messages", GATEWAY_KEY, base_port=up)
+                if template is BELUGA_FULL:  # the Messages and Responses APIs on the same server, chain, upstream
+                    for path in ("/v1/messages", "/v1/responses"):
+                        _ready(port, path, GATEWAY_KEY, 15)
+                        results[f"{name}, {path}"] = measure(port, path, GATEWAY_KEY, base_port=up)
             finally:
                 stop(proc)
         litellm = None if only else litellm_bin()
@@ -467,7 +472,8 @@ def main() -> None:
           f"added = minus the upstream's own percentile measured ({BASELINE_SECONDS:g}s) just before; "
           f"max req/s: {'wrk -t1 -c16' if shutil.which('wrk') else 'Python closed loop, 16 connections'} "
           f"for {WRK_SECONDS}s (CPU 0); each server: 1 process pinned to CPU 1; upstream on CPU 0.")
-    print("', /v1/messages' = the same server answering Anthropic's Messages API (same question, same upstream).")
+    print("', /v1/messages' and ', /v1/responses' = the same server answering Anthropic's Messages API and "
+          "OpenAI's Responses API (same question, same upstream).")
     print("full chain = tracing, ratelimit (memory), guard-injection, guard-pii, retry, breaker, key auth, openai "
           "provider;\n'echo (no hop)' = the same chain on the in-process echo provider: the gateway's own share;\n"
           "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks.")

@@ -1,9 +1,11 @@
 """The gateway's ASGI application: OpenAI's HTTP API in front of a ``beluga_core.Kit``.
 
 ``POST /v1/chat/completions`` is a plain ASGI handler (it reads the body under a size limit,
-watches for the client going away and streams SSE itself); the small endpoints are Starlette
-routes. Every model call goes through ``kit.agenerate``/``kit.astream``, so the configured chain
-(guards, limits, breaker, retry, fallback, tracing) applies to each request.
+watches for the client going away and streams SSE itself); ``/v1/messages``, ``/v1/responses``
+and ``/v1/embeddings`` (their own modules) share its steps (``admit``, ``run``, ``complete``,
+``stream``, ``serve``); the small endpoints are Starlette routes. Every model call goes through
+``kit.agenerate``/``kit.astream`` (``kit.aembed`` for embeddings), so the configured chain (guards,
+limits, breaker, retry, fallback, tracing) applies to each request.
 """
 
 from __future__ import annotations
@@ -17,15 +19,28 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from beluga_core import BelugaError, ConfigError, GuardBlocked, Kit, RateLimited, ReloadResult, get_logger, parse_target
+from beluga_core import (
+    BelugaError,
+    ConfigError,
+    GuardBlocked,
+    Kit,
+    LLMResponse,
+    RateLimited,
+    ReloadResult,
+    StreamChunk,
+    Usage,
+    get_logger,
+    parse_target,
+)
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
+from beluga_gateway.keys import Route as ModelRoute
 from beluga_gateway.metrics import Metrics, printable
 from beluga_gateway.wire import (
     APIError,
@@ -53,6 +68,7 @@ Send = Callable[[Message], Awaitable[None]]
 CHAT_ROUTE = "/v1/chat/completions"
 #: Span attribute naming the content part types that passed unread by the guards (``file``, ``input_audio``).
 UNREADABLE_ATTRIBUTE = "beluga.request.unread_content_types"
+RESPONSES_ROUTE = "/v1/responses"
 #: Request bodies at least this large are decoded and checked off the event loop.
 PARSE_OFF_LOOP_BYTES = 256 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -64,8 +80,56 @@ _SSE_HEADERS = [
 ]
 
 
+class StreamWriter(Protocol):
+    """An endpoint's SSE dialect: the opening events, each chunk's events, the closing events, and
+    the error event (with the status to record) for a failure once the answer has started."""
+
+    def start(self) -> bytes: ...
+
+    def chunk(self, c: StreamChunk) -> bytes: ...
+
+    def finish(self, finish: str | None, usage: Usage | None) -> bytes: ...
+
+    def failure(self, err: APIError) -> tuple[bytes, int]: ...
+
+
+#: Sends a refusal in an endpoint's error shape; answers the status sent.
+ErrorSender = Callable[[Send, APIError, tuple[bytes, bytes]], Awaitable[int]]
+
+
+class _ChatWriter(ChunkWriter):
+    """Chat completion chunks; a failure is a ``data: {"error": ...}`` event."""
+
+    __slots__ = ()
+
+    def start(self) -> bytes:
+        return self.opening()
+
+    def finish(self, finish: str | None, usage: Usage | None) -> bytes:
+        return self.closing(finish, usage)
+
+    def failure(self, err: APIError) -> tuple[bytes, int]:
+        return error_event(err), err.status
+
+
 class _ClientGone(Exception):
     """The client hung up before its request body arrived."""
+
+
+class Refused(Exception):
+    """An endpoint's request refused before its work began: ``err`` to answer (None: the client
+    went away), with the request's id and whether it asked for a stream."""
+
+    def __init__(self, err: APIError | None, rid: str, stream: bool = False) -> None:
+        self.err = err
+        self.rid = rid
+        self.stream = stream
+
+    async def answer(self, send: Send, error: ErrorSender) -> int:
+        """Send the refusal with ``error`` (the endpoint's error shape); the status sent (499: none)."""
+        if self.err is None:
+            return 499
+        return await error(send, self.err, (b"x-request-id", self.rid.encode()))
 
 
 class _Endpoint:
@@ -135,6 +199,10 @@ class Gateway:
             Route("/v1/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/messages", _Endpoint(self.messages), methods=["POST"]),
             Route("/v1/messages/count_tokens", _Endpoint(self.count_tokens), methods=["POST"]),
+            Route(RESPONSES_ROUTE, _Endpoint(self.responses), methods=["POST"]),
+            Route("/responses", _Endpoint(self.responses), methods=["POST"]),
+            Route("/v1/embeddings", _Endpoint(self.embeddings), methods=["POST"]),
+            Route("/embeddings", _Endpoint(self.embeddings), methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
@@ -157,6 +225,9 @@ class Gateway:
                 return
             if scope["path"] == "/v1/messages":
                 await self.messages(scope, receive, send)
+                return
+            if scope["path"] == RESPONSES_ROUTE:
+                await self.responses(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -241,6 +312,18 @@ class Gateway:
 
         await messages(self, scope, receive, send)
 
+    async def responses(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/responses``: OpenAI's Responses API over the same chain (beluga_gateway.responses)."""
+        from beluga_gateway.responses import responses
+
+        await responses(self, scope, receive, send)
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/embeddings``: ``kit.aembed`` through the input guards (beluga_gateway.embeddings)."""
+        from beluga_gateway.embeddings import embeddings
+
+        await embeddings(self, scope, receive, send)
+
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/messages/count_tokens``: an estimate of a Messages request's input tokens."""
         from beluga_gateway.messages import messages
@@ -249,19 +332,34 @@ class Gateway:
 
     # -- chat completions ----------------------------------------------------------------------
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.serve(CHAT_ROUTE, self._chat, scope, receive, send)
+
+    async def serve(
+        self, route: str, handler: Callable[[Scope, Receive, Send], Awaitable[tuple[int, str, bool]]],
+        scope: Scope, receive: Receive, send: Send,
+    ) -> None:
+        """Run an endpoint's ``handler`` (which answers ``(status, model label, streamed)``) as one
+        in-flight request, counted and timed under ``route``."""
         t0 = time.perf_counter()
         self._enter()
         stream = False
         label = "-"
         status = 500
         try:
-            status, label, stream = await self._chat(scope, receive, send)
+            status, label, stream = await handler(scope, receive, send)
         finally:
             self._leave()
-            self.metrics.requests.labels(CHAT_ROUTE, label, str(status)).inc()
-            self.metrics.latency.labels(CHAT_ROUTE, "true" if stream else "false").observe(time.perf_counter() - t0)
+            self.metrics.requests.labels(route, label, str(status)).inc()
+            self.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+    async def admit(
+        self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any]
+    ) -> tuple[Caller, Any, str, ModelRoute]:
+        """What every OpenAI-style endpoint does before its work: the request id, the drain check,
+        the caller's key (``Authorization: Bearer`` or ``x-api-key``), the body read under the size
+        and time limits, ``parse(body)`` (on a worker thread for a large body), and the route of its
+        ``model`` (404 if not served or not the caller's). Returns ``(caller, parsed, request id,
+        route)``; raises :class:`Refused` with the error to answer."""
         state = self.state
         auth = rid = length = None
         for k, v in scope["headers"]:
@@ -275,51 +373,85 @@ class Gateway:
                 rid = v.decode("latin-1")
         if rid is None or not _REQUEST_ID.match(rid):
             rid = new_id()
-        rid_header = (b"x-request-id", rid.encode())
         if self.draining:
-            return await _error(send, APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
-                                               code="shutting_down", headers=retry_headers(None)),
-                                rid_header), "-", False
+            raise Refused(APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
+                                   code="shutting_down", headers=retry_headers(None)), rid)
         key = auth[7:].strip() if auth is not None and auth[:7].lower() == "bearer " else None
         caller = state.authenticate(key)
         if caller is None:
             err = APIError(401, "Incorrect API key provided." if key else "You didn't provide an API key. Send it as "
                            "'Authorization: Bearer YOUR_KEY'.", code="invalid_api_key")
-            return await _error(send, err, rid_header), "-", False
+            raise Refused(err, rid)
         try:
             async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
                 body = await _read_body(receive, length, state.max_body)
             # A large body is decoded and checked on a worker thread: on the loop, megabytes of JSON
             # would hold every other request (and the health endpoints) for as long as that takes.
-            caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
             if len(body) < PARSE_OFF_LOOP_BYTES:
-                req = parse_chat(body, **caps)
+                parsed = parse(body)
             else:
-                req = await asyncio.to_thread(parse_chat, body, **caps)
+                parsed = await asyncio.to_thread(parse, body)
         except TimeoutError:
             err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
                            code="request_timeout", headers={"connection": "close"})
-            return await _error(send, err, rid_header), "-", False
+            raise Refused(err, rid) from None
         except APIError as bad:
-            return await _error(send, bad, rid_header), "-", False
+            raise Refused(bad, rid) from None
         except _ClientGone:
             self.metrics.disconnects.inc()
-            return 499, "-", False
-        route = state.route(req.model)
-        if route is None or not caller.may_use(req.model):
-            err = APIError(404, f"The model `{req.model}` does not exist or you do not have access to it.",
+            raise Refused(None, rid) from None
+        route = state.route(parsed.model)
+        if route is None or not caller.may_use(parsed.model):
+            err = APIError(404, f"The model `{parsed.model}` does not exist or you do not have access to it.",
                            param="model", code="model_not_found")
-            return await _error(send, err, rid_header), "-", req.stream
-        label = state.model_label(route.public)
-        kwargs: dict[str, Any] = {
+            raise Refused(err, rid, bool(getattr(parsed, "stream", False)))
+        return caller, parsed, rid, route
+
+    async def run(
+        self, scope: Scope, receive: Receive, route: str, rid: str, work: Callable[[_Disconnect], Awaitable[int]],
+        span_attrs: dict[str, Any] | None = None,
+    ) -> int:
+        """Run ``work(watch)`` in the request's trace span (with ``span_attrs``) while watching for the
+        client to go away (then it is cancelled and the answer is 499)."""
+        task = asyncio.current_task()
+        assert task is not None
+        watch = _Disconnect(receive, task)
+        try:
+            with self._trace(scope, span_attrs, route=route):
+                return await work(watch)
+        except asyncio.CancelledError:
+            if not watch.disconnected:
+                raise
+            task.uncancel()
+            self.metrics.disconnects.inc()
+            log.info("client went away; request %s cancelled", rid)
+            return 499
+        finally:
+            watch.stop()
+
+    def call_kwargs(self, route: Any, caller: Caller, rid: str) -> dict[str, Any]:
+        """The Kit call's arguments every endpoint passes: the route's model and provider, the
+        caller's context and the gateway's timeout."""
+        return {
             "model": route.model,
             "provider": route.provider,
             "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
-            "timeout": state.timeout,
-            "tools": req.tools,
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
+            "timeout": self.state.timeout,
         }
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, bool]:
+        state = self.state
+        caps = {"max_messages": state.settings.max_messages, "max_tools": state.settings.max_tools}
+        try:
+            caller, req, rid, route = await self.admit(scope, receive, lambda body: parse_chat(body, **caps))
+        except Refused as refused:
+            return await refused.answer(send, _error), "-", refused.stream
+        rid_header = (b"x-request-id", rid.encode())
+        label = state.model_label(route.public)
+        kwargs = self.call_kwargs(route, caller, rid)
+        kwargs["tools"] = req.tools
+        kwargs["max_tokens"] = req.max_tokens
+        kwargs["temperature"] = req.temperature
         try:
             if req.unreadable and state.settings.unreadable_content == "refuse":
                 raise unreadable_refused(req)
@@ -328,56 +460,55 @@ class Gateway:
             return await _error(send, bad, rid_header), label, req.stream
         if params:
             kwargs.update(params)
-        task = asyncio.current_task()
-        assert task is not None
-        watch = _Disconnect(receive, task)
+
+        def whole(resp: LLMResponse, more: Any) -> bytes:
+            rid_, created = "chatcmpl-" + new_id(), int(time.time())
+            if req.stream:  # n above 1, streamed: the whole choices, one after the other, as chunks
+                return whole_chunks(rid_, created, req.model, resp, more, req.include_usage)
+            return dumps(completion(rid_, created, req.model, resp, more))
+
+        def work(watch: _Disconnect) -> Awaitable[int]:
+            if req.stream and req.n == 1:
+                return self.stream(send, req, kwargs, caller, label, rid_header, watch,
+                                   lambda: _ChatWriter("chatcmpl-" + new_id(), int(time.time()), req.model,
+                                                       req.include_usage))
+            return self.complete(send, req, kwargs, caller, label, rid_header, watch, whole)
+
         # Content the guards cannot read passes (unreadable_content = "pass"): the span says which.
         span_attrs = {UNREADABLE_ATTRIBUTE: list(req.unreadable)} if req.unreadable else None
-        try:
-            with self._trace(scope, span_attrs):
-                if req.stream and req.n == 1:
-                    status = await self._stream(send, req, kwargs, caller, label, rid, rid_header, watch)
-                else:  # n > 1 streamed: the whole choices, one after the other, as chunks
-                    status = await self._complete(send, req, kwargs, caller, label, rid_header, watch)
-        except asyncio.CancelledError:
-            if not watch.disconnected:
-                raise
-            task.uncancel()
-            self.metrics.disconnects.inc()
-            log.info("client went away; request %s cancelled", rid)
-            return 499, label, req.stream
-        finally:
-            watch.stop()
-        return status, label, req.stream
+        return await self.run(scope, receive, CHAT_ROUTE, rid, work, span_attrs), label, req.stream
 
-    async def _complete(
+    async def complete(
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
-        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect, body: Callable[[LLMResponse, Any], bytes],
+        error: ErrorSender | None = None, headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> int:
+        """Ask the chain for a whole answer and send ``body(response, other_choices)`` as JSON (SSE for
+        a streamed chat request with ``n`` above 1; ``error`` sends a failure in the endpoint's shape;
+        ``headers`` go on the answer too)."""
         provider, model = self._genai(req, label)
         t0 = time.perf_counter()
         try:
             resp = await self.kit.agenerate(req.messages, **kwargs)
-            more = await self._other_choices(resp, kwargs["metadata"]) if req.n > 1 else ()
+            more = await self._other_choices(resp, kwargs["metadata"]) if getattr(req, "n", 1) > 1 else ()
         except BelugaError as exc:
             self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
             err = self._failed(exc, caller)
             watch.finished = True
-            return await _error(send, err, rid_header)
+            return await (error or _error)(send, err, rid_header)
         self.metrics.genai_done(resp.provider or provider, model, resp.model, time.perf_counter() - t0, resp.usage)
         self._count_tokens(caller, label, resp.usage)
-        rid_, created = "chatcmpl-" + new_id(), int(time.time())
+        payload = body(resp, more)
         watch.finished = True
-        if req.stream:
-            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
-            body = whole_chunks(rid_, created, req.model, resp, more, req.include_usage)
-            await send({"type": "http.response.body", "body": body})
+        if getattr(req, "stream", False):  # a streamed request answered whole (chat with n above 1)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*_SSE_HEADERS, rid_header, *headers]})
+            await send({"type": "http.response.body", "body": payload})
             return 200
-        payload = dumps(completion(rid_, created, req.model, resp, more))
         await send({
             "type": "http.response.start",
             "status": 200,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header],
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header, *headers],
         })
         await send({"type": "http.response.body", "body": payload})
         return 200
@@ -397,10 +528,14 @@ class Gateway:
             out.append(choice)
         return out
 
-    async def _stream(
-        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str, rid: str,
-        rid_header: tuple[bytes, bytes], watch: _Disconnect,
+    async def stream(
+        self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,
+        rid_header: tuple[bytes, bytes], watch: _Disconnect, writer: Callable[[], StreamWriter],
+        error: ErrorSender | None = None, headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> int:
+        """Stream the chain's answer as SSE through ``writer()`` (made once the first chunk is in).
+        A failure before then is sent by ``error`` (the endpoint's shape, a status of its own);
+        one after the headers went out is the writer's error event."""
         provider, model = self._genai(req, label)
         t0 = time.perf_counter()
         chunks: Any = self.kit.astream(req.messages, **kwargs)
@@ -413,19 +548,20 @@ class Gateway:
                 self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
                 err = self._failed(exc, caller)
                 watch.finished = True
-                return await _error(send, err, rid_header)
+                return await (error or _error)(send, err, rid_header)
             answered = first.model if first is not None and first.model else ""
             if first is not None:
                 self.metrics.genai_first(provider, model, answered, time.perf_counter() - t0)
-            writer = ChunkWriter("chatcmpl-" + new_id(), int(time.time()), req.model, req.include_usage)
-            await send({"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, rid_header]})
-            out = writer.opening()
+            out_writer = writer()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*_SSE_HEADERS, rid_header, *headers]})
+            out = out_writer.start()
             finish: str | None = None
             usage = None
             chunk = first
             try:
                 while chunk is not None:
-                    out += writer.chunk(chunk)
+                    out += out_writer.chunk(chunk)
                     if chunk.finish_reason:
                         finish = chunk.finish_reason
                     if chunk.usage is not None:
@@ -442,15 +578,16 @@ class Gateway:
             except BelugaError as exc:
                 # Headers are gone: the error travels as an SSE event, which the SDKs raise.
                 self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
-                err = self._failed(exc, caller)
+                event, status = out_writer.failure(self._failed(exc, caller))
                 watch.finished = True
-                await send({"type": "http.response.body", "body": out + error_event(err), "more_body": False})
-                return err.status
+                await send({"type": "http.response.body", "body": out + event, "more_body": False})
+                return status
             self.metrics.genai_done(provider, model, answered, time.perf_counter() - t0, usage)
             if usage is not None:
                 self._count_tokens(caller, label, usage)
             watch.finished = True
-            await send({"type": "http.response.body", "body": out + writer.closing(finish, usage), "more_body": False})
+            await send({"type": "http.response.body", "body": out + out_writer.finish(finish, usage),
+                        "more_body": False})
             return 200
         finally:
             await chunks.aclose()
@@ -698,8 +835,8 @@ async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> 
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages "
-                   "and /v1/models.", code="not_found")
+    err = APIError(404, f"Unknown path {request.url.path}; this gateway serves /v1/chat/completions, /v1/messages, "
+                   "/v1/responses, /v1/embeddings and /v1/models.", code="not_found")
     return JSONResponse(err.body(), 404)
 
 

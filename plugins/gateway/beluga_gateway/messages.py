@@ -10,16 +10,15 @@ Answers are Messages API objects or its SSE events; errors are Anthropic's error
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from beluga_core import BelugaError, LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
+from beluga_core import LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
 from beluga_gateway.app import (
     _JSON_HEADERS,
     _REQUEST_ID,
-    _SSE_HEADERS,
     PARSE_OFF_LOOP_BYTES,
     Receive,
     Scope,
@@ -28,7 +27,6 @@ from beluga_gateway.app import (
     _Disconnect,
     _read_body,
 )
-from beluga_gateway.keys import Caller
 from beluga_gateway.wire import APIError, _load, dumps, new_id, retry_headers
 from beluga_wire.anthropic import (
     StreamEncoder,
@@ -138,18 +136,8 @@ def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = Fa
 async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False) -> None:
     """The ASGI handler of ``POST /v1/messages`` (and ``/messages``); with ``count_only``, of
     ``POST /v1/messages/count_tokens``."""
-    t0 = time.perf_counter()
     route = COUNT_TOKENS_ROUTE if count_only else MESSAGES_ROUTE
-    gw._enter()
-    stream = False
-    label = "-"
-    status = 500
-    try:
-        status, label, stream = await _messages(gw, scope, receive, send, count_only)
-    finally:
-        gw._leave()
-        gw.metrics.requests.labels(route, label, str(status)).inc()
-        gw.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
+    await gw.serve(route, functools.partial(_messages, gw, count_only=count_only), scope, receive, send)
 
 
 def count_tokens(req: LLMRequest) -> int:
@@ -165,7 +153,7 @@ def count_tokens(req: LLMRequest) -> int:
 
 
 async def _messages(
-    gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool
+    gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False
 ) -> tuple[int, str, bool]:
     state = gw.state
     bearer = api_key = rid = length = version = None
@@ -226,110 +214,31 @@ async def _messages(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         return 200, label, False
-    kwargs: dict[str, Any] = {
-        "model": route.model,
-        "provider": route.provider,
-        "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
-        "timeout": state.timeout,
-        "tools": req.tools,
-        "max_tokens": req.max_tokens,
-        "temperature": req.temperature,
-    }
+    kwargs = gw.call_kwargs(route, caller, rid)
+    kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
     kwargs.update(provider_params(req.params, route.kind, state.passthrough, bool(req.tools)))
-    task = asyncio.current_task()
-    assert task is not None
-    watch = _Disconnect(receive, task)
-    try:
-        with gw._trace(scope, route=MESSAGES_ROUTE):
-            if req.stream:
-                status = await _stream(gw, send, req, model, kwargs, caller, label, rid_header, watch)
-            else:
-                status = await _complete(gw, send, req, model, kwargs, caller, label, rid_header, watch)
-    except asyncio.CancelledError:
-        if not watch.disconnected:
-            raise
-        task.uncancel()
-        gw.metrics.disconnects.inc()
-        log.info("client went away; request %s cancelled", rid)
-        return 499, label, req.stream
-    finally:
-        watch.stop()
-    return status, label, req.stream
+    also = ((b"request-id", rid_header[1]),)
+
+    def work(watch: _Disconnect) -> Awaitable[int]:
+        if req.stream:
+            return gw.stream(send, req, kwargs, caller, label, rid_header, watch,
+                             lambda: _Writer("msg_" + new_id(), model), _error, also)
+        return gw.complete(send, req, kwargs, caller, label, rid_header, watch,
+                           lambda resp, _more: dumps(encode_response(resp, id="msg_" + new_id(), model=model)),
+                           _error, also)
+
+    return await gw.run(scope, receive, MESSAGES_ROUTE, rid, work), label, req.stream
 
 
-async def _complete(
-    gw: Gateway, send: Send, req: LLMRequest, model: str, kwargs: dict[str, Any], caller: Caller, label: str,
-    rid_header: tuple[bytes, bytes], watch: _Disconnect,
-) -> int:
-    try:
-        resp = await gw.kit.agenerate(req.messages, **kwargs)
-    except BelugaError as exc:
-        err = gw._failed(exc, caller)
-        watch.finished = True
-        return await _error(send, err, rid_header)
-    gw._count_tokens(caller, label, resp.usage)
-    payload = dumps(encode_response(resp, id="msg_" + new_id(), model=model))
-    watch.finished = True
-    await send({
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
-                    (b"request-id", rid_header[1])],
-    })
-    await send({"type": "http.response.body", "body": payload})
-    return 200
+class _Writer(StreamEncoder):
+    """Messages API events (``start``, ``chunk``, ``finish``); a failure is an ``error`` event in
+    Anthropic's shape."""
 
+    __slots__ = ()
 
-async def _stream(
-    gw: Gateway, send: Send, req: LLMRequest, model: str, kwargs: dict[str, Any], caller: Caller, label: str,
-    rid_header: tuple[bytes, bytes], watch: _Disconnect,
-) -> int:
-    chunks: Any = gw.kit.astream(req.messages, **kwargs)
-    try:
-        try:
-            first = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = None
-        except BelugaError as exc:
-            err = gw._failed(exc, caller)
-            watch.finished = True
-            return await _error(send, err, rid_header)
-        writer = StreamEncoder("msg_" + new_id(), model)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*_SSE_HEADERS, rid_header, (b"request-id", rid_header[1])]})
-        out = writer.start()
-        finish: str | None = None
-        usage = None
-        chunk = first
-        try:
-            while chunk is not None:
-                out += writer.chunk(chunk)
-                if chunk.finish_reason:
-                    finish = chunk.finish_reason
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-                    out = b""
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    chunk = None
-        except BelugaError as exc:
-            # Headers are gone: the error travels as an ``error`` event, which the SDKs raise.
-            err = gw._failed(exc, caller)
-            status, kind = anthropic_status(err)
-            watch.finished = True
-            await send({"type": "http.response.body", "body": out + error_event(kind, err.message),
-                        "more_body": False})
-            return status
-        if usage is not None:
-            gw._count_tokens(caller, label, usage)
-        watch.finished = True
-        await send({"type": "http.response.body", "body": out + writer.finish(finish, usage), "more_body": False})
-        return 200
-    finally:
-        await chunks.aclose()
+    def failure(self, err: APIError) -> tuple[bytes, int]:
+        status, kind = anthropic_status(err)
+        return error_event(kind, err.message), status
 
 
 __all__ = [

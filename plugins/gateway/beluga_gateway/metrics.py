@@ -111,17 +111,22 @@ class Metrics:
         return "other"
 
     def genai_done(
-        self, provider: str, request_model: str, response_model: str, seconds: float, usage: Any
+        self, provider: str, request_model: str, response_model: str, seconds: float, usage: Any,
+        operation: str = "chat",
     ) -> None:
-        """A call that answered: its duration, and its token counts when the provider reported usage."""
-        labels = ("chat", provider, request_model, self.response_model(response_model, request_model))
+        """A call that answered: its duration, and its token counts when the provider reported usage
+        (an embeddings call has input tokens only)."""
+        labels = (operation, provider, request_model, self.response_model(response_model, request_model))
         self.genai_duration.labels(*labels, "").observe(seconds)
         if usage is not None:
             self.genai_tokens.labels(*labels, "input").observe(usage.input_tokens)
-            self.genai_tokens.labels(*labels, "output").observe(usage.output_tokens)
+            if operation != "embeddings":
+                self.genai_tokens.labels(*labels, "output").observe(usage.output_tokens)
 
-    def genai_failed(self, provider: str, request_model: str, error_type: str, seconds: float) -> None:
-        self.genai_duration.labels("chat", provider, request_model, "", error_type).observe(seconds)
+    def genai_failed(
+        self, provider: str, request_model: str, error_type: str, seconds: float, operation: str = "chat"
+    ) -> None:
+        self.genai_duration.labels(operation, provider, request_model, "", error_type).observe(seconds)
 
     def genai_first(self, provider: str, request_model: str, response_model: str, seconds: float) -> None:
         labels = ("chat", provider, request_model, self.response_model(response_model, request_model))

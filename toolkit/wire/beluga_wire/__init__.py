@@ -2,7 +2,8 @@
 
 ``beluga_wire.anthropic`` is the Anthropic Messages API in both directions (requests, responses,
 SSE streams). The gateway uses it to speak the API to clients, the anthropic provider to speak it
-to upstreams, so a field is translated in one place.
+to upstreams, so a field is translated in one place. ``beluga_wire.openai_responses`` is OpenAI's
+Responses API (the gateway's ``/v1/responses``).
 """
 
 from __future__ import annotations
