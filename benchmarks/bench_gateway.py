@@ -1,4 +1,4 @@
-"""The gateway's added latency and throughput, side by side with LiteLLM's proxy.
+"""The gateway's added latency and throughput, side by side with LiteLLM's proxy and Portkey's gateway.
 
 Every server is a separate process in front of the same zero-latency OpenAI-compatible upstream on
 loopback (a fixed answer, no work). Servers run pinned to CPU 1; the upstream and the load
@@ -12,9 +12,12 @@ generators share CPU 0, so the load never eats the server's core:
 - throughput: ``wrk`` (C, from Debian's package) on keep-alive connections, closed loop, for the
   most requests/s the server answers (Python's loop is used when wrk is not installed).
 
-Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add the peer;
-BENCH_ONLY="full chain" runs only the matching Beluga rows; BENCH_SECONDS=N changes the window;
-BENCH_BACKENDS="h1,httpx" instead compares the full chain's max req/s per provider HTTP client, in turns)
+Run: .venv/bin/python benchmarks/bench_gateway.py   (LITELLM_BIN=path/to/litellm to add that peer;
+Portkey's gateway (npm ``@portkey-ai/gateway``, pinned in benchmarks/peers/package-lock.json) is
+installed with ``npm ci`` into benchmarks/peers/node_modules on first use, its rows skipped with the
+reason when node or npm is missing; BENCH_ONLY="full chain" runs only the matching rows (a peer's
+name, e.g. "portkey", runs that peer's); BENCH_SECONDS=N changes the window; BENCH_BACKENDS="h1,httpx"
+instead compares the full chain's max req/s per provider HTTP client, in turns)
 
 The machine's load average is printed before and after: other work on the same two cores shows up
 in every row (most in p99), so compare rows of one run, not figures across runs.
@@ -108,12 +111,13 @@ def body_for(path: str) -> bytes:
     return RESPONSES_BODY if path.endswith("/responses") else BODY
 
 
-def _request(port: int, path: str, auth: str | None) -> bytes:
+def _request(port: int, path: str, auth: str | None, extra: dict[str, str] | None = None) -> bytes:
     body = body_for(path)
     lines = [f"POST {path} HTTP/1.1", f"host: 127.0.0.1:{port}", "content-type: application/json",
              f"content-length: {len(body)}"]
     if auth:
         lines.append(f"authorization: Bearer {auth}")
+    lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
@@ -128,8 +132,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status
 
 
-async def _open_loop(port: int, path: str, auth: str | None, rate: int, seconds: float) -> dict[str, Any]:
-    raw = _request(port, path, auth)
+async def _open_loop(port: int, path: str, auth: str | None, rate: int, seconds: float,
+                     extra: dict[str, str] | None = None) -> dict[str, Any]:
+    raw = _request(port, path, auth, extra)
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     for _ in range(16):
         idle.append(await asyncio.open_connection("127.0.0.1", port))
@@ -174,18 +179,19 @@ async def _open_loop(port: int, path: str, auth: str | None, rate: int, seconds:
     }
 
 
-def run_loadgen(port: int, path: str, auth: str, rate: int, seconds: float) -> None:
+def run_loadgen(port: int, path: str, auth: str, rate: int, seconds: float, extra: dict[str, str]) -> None:
     try:
         import uvloop  # the generator's own overhead (and jitter) is then smaller than the server's
 
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
-    print(json.dumps(runner(_open_loop(port, path, auth or None, rate, seconds))))
+    print(json.dumps(runner(_open_loop(port, path, auth or None, rate, seconds, extra))))
 
 
-async def _closed_loop(port: int, path: str, auth: str | None, conns: int, seconds: float) -> float:
-    raw = _request(port, path, auth)
+async def _closed_loop(port: int, path: str, auth: str | None, conns: int, seconds: float,
+                       extra: dict[str, str] | None = None) -> float:
+    raw = _request(port, path, auth, extra)
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -228,12 +234,12 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None
     raise RuntimeError(f"nothing listening on {port} after {timeout:.0f}s")
 
 
-def _ready(port: int, path: str, auth: str | None, timeout: float) -> None:
+def _ready(port: int, path: str, auth: str | None, timeout: float, extra: dict[str, str] | None = None) -> None:
     """Wait until a real request succeeds (LiteLLM listens before it can answer)."""
     import httpx
 
     deadline = time.monotonic() + timeout
-    headers = {"authorization": f"Bearer {auth}"} if auth else {}
+    headers = {**({"authorization": f"Bearer {auth}"} if auth else {}), **(extra or {})}
     while time.monotonic() < deadline:
         try:
             r = httpx.post(f"http://127.0.0.1:{port}{path}", content=body_for(path), headers={**headers,
@@ -246,32 +252,39 @@ def _ready(port: int, path: str, auth: str | None, timeout: float) -> None:
     raise RuntimeError(f"no successful request to port {port} within {timeout:.0f}s")
 
 
-def _latency(port: int, path: str, auth: str | None, seconds: float) -> dict[str, Any]:
-    cmd = [*_pin(0), sys.executable, __file__, "--loadgen", str(port), path, auth or "", str(RATE), str(seconds)]
+def _latency(port: int, path: str, auth: str | None, seconds: float,
+             extra: dict[str, str] | None = None) -> dict[str, Any]:
+    cmd = [*_pin(0), sys.executable, __file__, "--loadgen", str(port), path, auth or "", str(RATE), str(seconds),
+           json.dumps(extra or {})]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
-def measure(port: int, path: str, auth: str | None, base_port: int | None = None) -> dict[str, Any]:
+def measure(port: int, path: str, auth: str | None, base_port: int | None = None,
+            extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Latency at RATE, then max req/s; with ``base_port``, first the upstream's own latency right
-    before, so "added" subtracts a baseline taken under the same background load."""
+    before, so "added" subtracts a baseline taken under the same background load. ``extra``: headers
+    sent with every request besides the key (Portkey's routing headers)."""
     base = _latency(base_port, "/v1/chat/completions", None, BASELINE_SECONDS) if base_port else None
-    lat = _latency(port, path, auth, LATENCY_SECONDS)
+    lat = _latency(port, path, auth, LATENCY_SECONDS, extra)
     if base is not None:
         lat["base_p50"], lat["base_p99"] = base["p50"], base["p99"]
-    lat["rps"] = throughput(port, path, auth)
+    lat["rps"] = throughput(port, path, auth, extra=extra)
     return lat
 
 
-def throughput(port: int, path: str, auth: str | None, seconds: int = WRK_SECONDS) -> float:
+def throughput(port: int, path: str, auth: str | None, seconds: int = WRK_SECONDS,
+               extra: dict[str, str] | None = None) -> float:
     wrk = shutil.which("wrk")
     if wrk is None:
-        return asyncio.run(_closed_loop(port, path, auth, 16, seconds))
+        return asyncio.run(_closed_loop(port, path, auth, 16, seconds, extra))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         headers = 'wrk.headers["content-type"] = "application/json"\n'
         if auth:
             headers += f'wrk.headers["authorization"] = "Bearer {auth}"\n'
+        for k, v in (extra or {}).items():
+            headers += f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n"
         f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body_for(path).decode())}\n{headers}')
         script = f.name
     try:
@@ -324,6 +337,9 @@ model_list:
 litellm_settings:
   telemetry: false
   drop_params: true
+  # /v1/messages: translated to chat completions, as Beluga does (LiteLLM's default for openai/ models
+  # is its Responses API, which this upstream does not speak)
+  use_chat_completions_url_for_anthropic_messages: true
 general_settings:
   master_key: {master}
 """
@@ -334,6 +350,30 @@ def litellm_bin() -> str | None:
         if candidate and Path(candidate).exists():
             return candidate
     return None
+
+
+#: Peers that ship on npm: package.json pins them, package-lock.json makes ``npm ci`` reproducible.
+PEERS = Path(__file__).resolve().parent / "peers"
+PORTKEY_ENTRY = PEERS / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+
+
+def portkey_server() -> tuple[list[str] | None, str]:
+    """The command that starts Portkey's gateway, installing the pinned package on first use
+    (``npm ci`` in benchmarks/peers); or None and the reason it cannot run here."""
+    node = shutil.which("node")
+    if node is None:
+        return None, "node is not installed"
+    if not PORTKEY_ENTRY.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            return None, "npm is not installed (needed once, to install it from benchmarks/peers/package-lock.json)"
+        print("installing Portkey's gateway: npm ci in benchmarks/peers", flush=True)
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=PEERS,
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not PORTKEY_ENTRY.exists():
+            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return None, f"npm ci in benchmarks/peers failed ({why})"
+    return [node, str(PORTKEY_ENTRY), "--headless"], ""
 
 
 def start(cmd: list[str], port: int, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.Popen[bytes]:
@@ -438,8 +478,8 @@ def main() -> None:
                         results[f"{name}, {path}"] = measure(port, path, GATEWAY_KEY, base_port=up)
             finally:
                 stop(proc)
-        litellm = None if only else litellm_bin()
-        if only:
+        litellm = litellm_bin() if not only or only in "litellm proxy" else None
+        if only and only not in "litellm proxy":
             pass
         elif litellm is None:
             print("LiteLLM's proxy is not installed (pip install 'litellm[proxy]' in a venv; LITELLM_BIN=...): skipped")
@@ -454,20 +494,57 @@ def main() -> None:
             try:
                 _ready(port, "/v1/chat/completions", master, 60)
                 results["litellm proxy"] = measure(port, "/v1/chat/completions", master, base_port=up)
+                try:  # LiteLLM's unified Messages endpoint, translated to chat completions for an openai/ model
+                    _ready(port, "/v1/messages", master, 30)
+                    results["litellm proxy, /v1/messages"] = measure(port, "/v1/messages", master, base_port=up)
+                except RuntimeError as exc:
+                    print(f"LiteLLM's proxy on /v1/messages: skipped, {exc}")
             finally:
                 stop(proc)
+        if not only or only in "portkey gateway":
+            portkey, why = portkey_server()
+            if portkey is None:
+                print(f"Portkey's gateway: skipped, {why}")
+            else:
+                port = free_port()
+                # Each request names the provider and the upstream (Portkey's headers); the key goes on to it.
+                # /v1/messages is left out: Portkey serves it only for providers that speak it natively
+                # ("messages is not supported by openai").
+                routing = {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{up}/v1"}
+                penv = {**env, "NODE_ENV": "production"}  # as deployed: no log UI
+                proc = start([*portkey, f"--port={port}"], port, penv)
+                try:
+                    _ready(port, "/v1/chat/completions", UPSTREAM_KEY, 30, routing)
+                    results["portkey gateway"] = measure(port, "/v1/chat/completions", UPSTREAM_KEY, base_port=up,
+                                                         extra=routing)
+                finally:
+                    stop(proc)
     finally:
         stop(upstream)
         shutil.rmtree(tmp, ignore_errors=True)
     base = results["upstream direct"]
-    peer = results.get("litellm proxy")
     for name, r in results.items():
-        added50 = r["p50"] - r.get("base_p50", base["p50"]) if name != "upstream direct" else 0.0
-        added99 = r["p99"] - r.get("base_p99", base["p99"]) if name != "upstream direct" else 0.0
-        vs = f"{r['rps'] / peer['rps']:.2f}x" if peer and name != "upstream direct" else "-"
-        rows.append([name, r["n"], r["errors"], r["p50"], r["p99"], added50, added99, r["rps"], vs])
+        r["added50"] = r["p50"] - r.get("base_p50", base["p50"]) if name != "upstream direct" else 0.0
+        r["added99"] = r["p99"] - r.get("base_p99", base["p99"]) if name != "upstream direct" else 0.0
+        rows.append([name, r["n"], r["errors"], r["p50"], r["p99"], r["added50"], r["added99"], r["rps"]])
     print(table(["server", "requests", "errors", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms",
-                 "max req/s", "req/s vs litellm"], rows))
+                 "max req/s"], rows))
+    pairs = [(ours, peer) for ours, peer in (
+        ("beluga gateway, full chain", "portkey gateway"),
+        ("beluga gateway, full chain", "litellm proxy"),
+        ("beluga gateway, full chain, /v1/messages", "litellm proxy, /v1/messages"),
+    ) if ours in results and peer in results]
+    if pairs:
+        print("\nBeluga's full chain against each peer on the same route (max req/s: Beluga / peer; "
+              "added p50: peer / Beluga):")
+        for ours, peer in pairs:
+            a, b = results[ours], results[peer]
+            if b["rps"] < RATE:  # the peer cannot keep up with the open loop: its latency is the queue's
+                lower = f"the peer answers fewer than {RATE} req/s, so its latency is queueing"
+            else:
+                lower = f"{b['added50'] / a['added50']:.1f}x lower" if a["added50"] > 0 else "n/a"
+            print(f"  {ours} vs {peer}: {a['rps'] / b['rps']:.2f}x req/s ({a['rps']:,.0f} vs {b['rps']:,.0f}); "
+                  f"added p50 {a['added50']:,.2f} vs {b['added50']:,.2f} ms ({lower})")
     print(f"\nlatency: open loop at {RATE} req/s for {LATENCY_SECONDS:g}s per server (separate process, CPU 0), "
           f"added = minus the upstream's own percentile measured ({BASELINE_SECONDS:g}s) just before; "
           f"max req/s: {'wrk -t1 -c16' if shutil.which('wrk') else 'Python closed loop, 16 connections'} "
@@ -476,13 +553,16 @@ def main() -> None:
           "OpenAI's Responses API (same question, same upstream).")
     print("full chain = tracing, ratelimit (memory), guard-injection, guard-pii, retry, breaker, key auth, openai "
           "provider;\n'echo (no hop)' = the same chain on the in-process echo provider: the gateway's own share;\n"
-          "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks.")
+          "LiteLLM: model_list with the same upstream, master key auth, no database, no callbacks;\n"
+          "Portkey: @portkey-ai/gateway (benchmarks/peers/package-lock.json) on node, --headless, "
+          "NODE_ENV=production, x-portkey-provider: openai and x-portkey-custom-host naming the upstream.")
     print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
         run_upstream(int(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
-        run_loadgen(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
+        run_loadgen(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]),
+                    json.loads(sys.argv[7]) if len(sys.argv) > 7 else {})
     else:
         main()
