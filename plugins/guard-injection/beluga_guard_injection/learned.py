@@ -92,7 +92,9 @@ def engine_features(engine_score: float) -> tuple[float, float]:
 
 @attrs.frozen
 class Weights:
-    """One logistic regression: word (and pair) weights, a bias and the two engine weights."""
+    """One logistic regression: word (and pair) weights, a bias and the two engine weights. The full
+    model reads a window's distinct words and pairs (``window_sum``); the screen reads word counts
+    (``LearnedModel.screen_windows``)."""
 
     unigrams: Mapping[str, float]
     bigrams: Mapping[tuple[str, str], float]
