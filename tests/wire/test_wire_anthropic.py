@@ -6,8 +6,9 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from wire_strategies import FAST, json_values, names, streams, text
 
 from beluga_core import (
     AIMessage,
@@ -20,7 +21,6 @@ from beluga_core import (
     SystemMessage,
     TextPart,
     ToolCall,
-    ToolCallDelta,
     ToolMessage,
     ToolSpec,
     Usage,
@@ -37,15 +37,6 @@ from beluga_wire.anthropic import (
     stop_reason,
 )
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-text = st.text(min_size=1, max_size=20)
-names = st.from_regex(r"[a-zA-Z0-9_-]{1,20}", fullmatch=True)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6,
-)
 arguments = st.dictionaries(st.text(min_size=1, max_size=6), json_values, max_size=3)
 images = st.one_of(
     st.builds(lambda d, m: ImagePart(url=f"data:{m};base64,{d}", mime_type=m),
@@ -155,20 +146,6 @@ def test_response_round_trips_through_the_message_object(
     assert back.finish_reason == finish
     assert back.metadata.get("cache_creation_input_tokens", 0) == creation
     assert data["stop_reason"] == stop_reason(finish)
-
-
-@st.composite
-def streams(draw: Any) -> list[StreamChunk]:
-    out: list[StreamChunk] = []
-    for i in range(draw(st.integers(0, 3))):
-        if draw(st.booleans()):
-            out += [StreamChunk(text=t) for t in draw(st.lists(text, min_size=1, max_size=3))]
-        out.append(StreamChunk(tool_calls=(ToolCallDelta(i, id=f"call_{i}", name=draw(names)),)))
-        out += [StreamChunk(tool_calls=(ToolCallDelta(i, arguments=a),))
-                for a in draw(st.lists(text, max_size=3))]
-    if not out or draw(st.booleans()):
-        out += [StreamChunk(text=t) for t in draw(st.lists(text, min_size=1, max_size=3))]
-    return out
 
 
 @FAST

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from wire_strategies import FAST, json_values, names, streams, text
 
 from beluga_core import (
     AIMessage,
@@ -20,7 +21,6 @@ from beluga_core import (
     SystemMessage,
     TextPart,
     ToolCall,
-    ToolCallDelta,
     ToolMessage,
     ToolSpec,
     Usage,
@@ -35,15 +35,6 @@ from beluga_wire.openai_responses import (
     parse_request,
 )
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-text = st.text(min_size=1, max_size=20)
-names = st.from_regex(r"[a-zA-Z0-9_-]{1,20}", fullmatch=True)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6,
-)
 arguments = st.dictionaries(st.text(min_size=1, max_size=6).filter(lambda k: k != "_raw"), json_values, max_size=3)
 images = st.builds(lambda p, d: ImagePart(url=f"https://example.com/{p}.png", detail=d), names,
                    st.sampled_from(["auto", "low", "high"]))
@@ -130,19 +121,6 @@ def test_response_round_trips_through_the_response_object(
         body, tuple(made), usage, finish, "m")
     assert data["status"] == ("incomplete" if cut else "completed")
     assert data["usage"]["total_tokens"] == usage.input_tokens + usage.output_tokens
-
-
-@st.composite
-def streams(draw: Any) -> list[StreamChunk]:
-    out: list[StreamChunk] = []
-    for i in range(draw(st.integers(0, 3))):
-        if draw(st.booleans()):
-            out += [StreamChunk(text=t) for t in draw(st.lists(text, min_size=1, max_size=3))]
-        out.append(StreamChunk(tool_calls=(ToolCallDelta(i, id=f"call_{i}", name=draw(names)),)))
-        out += [StreamChunk(tool_calls=(ToolCallDelta(i, arguments=a),)) for a in draw(st.lists(text, max_size=3))]
-    if not out or draw(st.booleans()):
-        out += [StreamChunk(text=t) for t in draw(st.lists(text, min_size=1, max_size=3))]
-    return out
 
 
 @FAST
