@@ -25,12 +25,11 @@ from beluga_core.errors import (
     ConfigError,
     ErrorCode,
     GuardBlocked,
-    ProviderError,
     ToolFailed,
 )
 from beluga_core.guard import GuardDecision, GuardInput, GuardResult, Offload, Stage, StageGuard, arun_stage, run_stage
 from beluga_core.masking import get_logger
-from beluga_core.providers import BaseProvider, Provider, ProviderRegistry
+from beluga_core.providers import BaseProvider, Provider, ProviderRegistry, no_embeddings
 from beluga_core.routing import ROUTING_RANK, Router, routers_for, routing_layer
 from beluga_core.stream import LLMStream
 from beluga_core.types import AIMessage, LLMRequest, LLMResponse, StreamChunk, TextPart, ToolInvocation
@@ -486,7 +485,7 @@ def _entry(provider: Provider) -> ProviderEntry:
 
 def _no_embeddings(name: str) -> Callable[[LLMRequest], Awaitable[LLMResponse]]:
     async def refuse(request: LLMRequest) -> LLMResponse:
-        raise ProviderError(ErrorCode.INVALID_INPUT, f"provider {name!r} does not offer embeddings", provider=name)
+        raise no_embeddings(name)
 
     return refuse
 

@@ -63,8 +63,7 @@ class BaseProvider:
     async def embed(self, request: LLMRequest) -> LLMResponse:
         """Embed ``request`` (``operation == "embeddings"``): one vector per message's text, in
         ``LLMResponse.embeddings``. A provider without embeddings keeps this default, which refuses."""
-        raise ProviderError(ErrorCode.INVALID_INPUT, f"provider {self.name!r} does not offer embeddings",
-                            provider=self.name)
+        raise no_embeddings(self.name)
 
     async def aclose(self) -> None:
         """Release connections (called once by ``Kit.aclose``)."""
@@ -105,6 +104,11 @@ class BaseProvider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} model={self.config.model!r}>"
+
+
+def no_embeddings(name: str) -> ProviderError:
+    """The refusal of a provider that offers no embeddings (not retryable: another try cannot help)."""
+    return ProviderError(ErrorCode.INVALID_INPUT, f"provider {name!r} does not offer embeddings", provider=name)
 
 
 class LazyProvider:

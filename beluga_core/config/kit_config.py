@@ -128,11 +128,11 @@ def _model_sections(
 ) -> dict[str, ModelGroup]:
     """Each ``[models.<name>]``; every deployment must name a provider section or a provider kind."""
     out: dict[str, ModelGroup] = {}
+    known = sorted({*providers, *(kinds or ())})
     for name, section in _table(data, "models", "model", ctx).items():
         group = cfg.build(ModelGroup, section, f"models.{name}", ctx)
         if group is cfg._MISSING:
             continue
-        known = sorted({*providers, *(kinds or ())})
         for i, target in enumerate(group.deployments):
             provider = target.partition(":")[0]
             if provider not in providers and kinds is not None and provider not in kinds:

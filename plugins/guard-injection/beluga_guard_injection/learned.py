@@ -122,14 +122,12 @@ class Weights:
 
     def window_sum(self, toks: Sequence[str]) -> float:
         """The words' (and pairs') part of the logit for one window."""
-        uni = set(toks)
-        total = sum(map(self.unigrams.get, uni, repeat(0.0)))
-        n = len(uni)
-        if self.bigrams:
-            bi = set(pairwise(toks))
-            total += sum(map(self.bigrams.get, bi, repeat(0.0)))
-            n += len(bi)
-        return total / math.sqrt(max(n, MIN_FEATURES))
+        if not self.bigrams:  # the words-only model: no pairs to build
+            uni = set(toks)
+            return sum(map(self.unigrams.get, uni, repeat(0.0))) / math.sqrt(max(len(uni), MIN_FEATURES))
+        uni, bi = features(toks)
+        total = sum(map(self.unigrams.get, uni, repeat(0.0))) + sum(map(self.bigrams.get, bi, repeat(0.0)))
+        return total / math.sqrt(max(len(uni) + len(bi), MIN_FEATURES))
 
     def logit(self, toks: Sequence[str], engine_score: float) -> float:
         e, hit = engine_features(engine_score)

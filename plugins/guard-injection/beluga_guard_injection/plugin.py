@@ -19,7 +19,6 @@ from beluga_guard_injection.signals import CATEGORIES
 log = get_logger("beluga.guard_injection")
 
 _KEY = "plugins.guard-injection"
-LEARNED_DEFAULT = True
 
 
 def _check_patterns(_: Any, a: attrs.Attribute[Any], value: Mapping[str, str]) -> None:
@@ -67,7 +66,7 @@ class InjectionSettings:
     )
     scan_system: bool = setting(False, help="also scan system messages (your own prompt; off by default)")
     learned: bool = setting(
-        LEARNED_DEFAULT,
+        True,
         help="add the learned stage: text the signals let through is blocked at a high model probability",
     )
     learned_threshold: float | None = setting(
