@@ -87,24 +87,16 @@ def accuracy(detector: InjectionDetector) -> dict[str, tuple[float, float, int, 
     """Detection and false positives per set (the external set: per category of benign text)."""
     rows = [json.loads(line) for path in (EVAL, FRESH, FRESH2, FRESH3, EXTERNAL)
             for line in path.open(encoding="utf-8")]  # not splitlines(): texts may hold U+2028
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, list[int]] = {}  # group -> [attacks blocked, attacks, benign blocked, benign]
     for r in rows:
         blocked = detector.scan(r["text"], {"role": r["role"]} if r.get("role") else None).blocked
-        group = r["split"] if r["label"] == "attack" or "category" not in r else f"{r['split']} {r['category']}"
-        c = counts.setdefault(r["split"] if r["label"] == "attack" else group, [0, 0, 0, 0])
-        if r["label"] == "attack":
-            c[0], c[1] = c[0] + blocked, c[1] + 1
-        else:
-            c[2], c[3] = c[2] + blocked, c[3] + 1
-    merged: dict[str, list[int]] = {}
-    for group, c in counts.items():
-        split = group.split()[0]
-        if c[1]:
-            merged.setdefault(split, [0, 0, 0, 0])[:2] = c[:2]
-        if c[3]:
-            merged.setdefault(group, [0, 0, 0, 0])[2:] = c[2:]
+        attack = r["label"] == "attack"
+        group = r["split"] if attack or "category" not in r else f"{r['split']} {r['category']}"
+        c = counts.setdefault(group, [0, 0, 0, 0])
+        at = 0 if attack else 2
+        c[at], c[at + 1] = c[at] + blocked, c[at + 1] + 1
     return {g: (c[0] / c[1] if c[1] else float("nan"), c[2] / c[3] if c[3] else float("nan"), c[1], c[3])
-            for g, c in merged.items()}
+            for g, c in counts.items()}
 
 
 def per_message(detector: InjectionDetector, messages: list[str]) -> tuple[float, float]:
