@@ -275,13 +275,16 @@ def load_rows(wheels: dict[str, Path], max_docs: int) -> tuple[list[Row], Counte
 
 
 def featurize(rows: list[Row]) -> None:
-    """Add each row's features (the learned module's, on the engine's normalised text) and engine score."""
+    """Add each row's features (the learned module's, on the engine's normalised text), the engine's
+    score and whether the engine alone blocks it."""
     detector = InjectionDetector()
     for r in rows:
         r["norm"] = Normalized(r["text"]).stage1
         r["toks"] = toks = words(r["norm"])
         r["uni"], r["bi"] = features(toks)
-        r["engine"] = min(detector.scan(r["text"]).score, 1e9)
+        scan = detector.scan(r["text"])
+        r["engine"] = min(scan.score, 1e9)
+        r["blocked"] = scan.blocked
 
 
 def matrix(rows: list[Row], vocab: dict[Any, int], pairs: bool) -> sp.csr_matrix:
@@ -383,11 +386,10 @@ def main() -> None:
                     for screen_z, full_part in window_scores(probe, r) if full_part >= z_block)
     screen_logit = round(caught[math.floor(args.screen_loss * len(caught))], 5)
     model = LearnedModel(full, screen, round(threshold, 6), screen_logit)
-    detector = InjectionDetector()
     figures: dict[str, Any] = {}
     for s in ("valid", "test"):
         p = np.array([model.probability(r["norm"], r["engine"]) for r in split[s]])
-        blocks = [detector.scan(r["text"]).blocked for r in split[s]]
+        blocks = [r["blocked"] for r in split[s]]
         figures[s] = rates(p, split[s], threshold, blocks)
         figures[s]["screened_out_benign"] = round(float(np.mean(
             [not model.screen_windows(r["toks"], r["engine"])[1] for r in split[s] if r["label"] == 0])), 4)
