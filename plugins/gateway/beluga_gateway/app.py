@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -353,35 +353,33 @@ class Gateway:
             self.metrics.latency.labels(route, "true" if stream else "false").observe(time.perf_counter() - t0)
 
     async def admit(
-        self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any]
+        self, scope: Scope, receive: Receive, parse: Callable[[bytes], Any], *, anthropic: bool = False,
+        check: Callable[[Mapping[bytes, bytes]], APIError | None] | None = None,
     ) -> tuple[Caller, Any, str, ModelRoute]:
-        """What every OpenAI-style endpoint does before its work: the request id, the drain check,
-        the caller's key (``Authorization: Bearer`` or ``x-api-key``), the body read under the size
-        and time limits, ``parse(body)`` (on a worker thread for a large body), and the route of its
-        ``model`` (404 if not served or not the caller's). Returns ``(caller, parsed, request id,
-        route)``; raises :class:`Refused` with the error to answer."""
+        """What every endpoint does before its work: the request id, the drain check, the caller's
+        key (``Authorization: Bearer`` or ``x-api-key``; with ``anthropic``, ``x-api-key`` first and
+        named in the hint), ``check(headers)`` (an endpoint's own header rules), the body read under
+        the size and time limits, ``parse(body)`` (on a worker thread for a large body), and the
+        route of its ``model`` (404 if not served or not the caller's). Returns ``(caller, parsed,
+        request id, route)``; raises :class:`Refused` with the error to answer."""
         state = self.state
-        auth = rid = length = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                auth = v.decode("latin-1")
-            elif k == b"x-api-key" and auth is None:
-                auth = "Bearer " + v.decode("latin-1")
-            elif k == b"content-length":
-                length = v
-            elif k == b"x-request-id":
-                rid = v.decode("latin-1")
+        headers = dict(scope["headers"])  # the last of a repeated header wins, as it did
+        rid_raw = headers.get(b"x-request-id")
+        rid = rid_raw.decode("latin-1") if rid_raw is not None else None
         if rid is None or not _REQUEST_ID.match(rid):
             rid = new_id()
         if self.draining:
             raise Refused(APIError(503, "The gateway is shutting down; retry.", type="service_unavailable",
                                    code="shutting_down", headers=retry_headers(None)), rid)
-        key = auth[7:].strip() if auth is not None and auth[:7].lower() == "bearer " else None
-        caller = state.authenticate(key)
+        caller, key = state.authenticate_headers(headers, prefer_api_key=anthropic)
         if caller is None:
-            err = APIError(401, "Incorrect API key provided." if key else "You didn't provide an API key. Send it as "
-                           "'Authorization: Bearer YOUR_KEY'.", code="invalid_api_key")
+            where = "in the 'x-api-key' header" if anthropic else "as 'Authorization: Bearer YOUR_KEY'"
+            err = APIError(401, "Incorrect API key provided." if key else f"You didn't provide an API key. Send it "
+                           f"{where}.", code="invalid_api_key")
             raise Refused(err, rid)
+        if check is not None and (bad := check(headers)) is not None:
+            raise Refused(bad, rid)
+        length = headers.get(b"content-length")
         try:
             async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
                 body = await _read_body(receive, length, state.max_body)

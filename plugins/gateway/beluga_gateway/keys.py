@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 import attrs
 
@@ -97,6 +98,25 @@ class GatewayState:
         if entry is None or not hmac.compare_digest(entry[0], digest):
             return None
         return entry[1]
+
+    def authenticate_headers(
+        self, headers: Mapping[bytes, bytes], *, prefer_api_key: bool = False
+    ) -> tuple[Caller | None, str | None]:
+        """The caller of a request's headers and the key it presented: ``Authorization: Bearer KEY``
+        (any Authorization header wins over ``x-api-key``), or with ``prefer_api_key`` (Anthropic's
+        clients) ``x-api-key`` first."""
+        auth = headers.get(b"authorization")
+        bearer = None
+        if auth is not None:
+            text = auth.decode("latin-1")
+            bearer = text[7:].strip() if text[:7].lower() == "bearer " else None
+        raw = headers.get(b"x-api-key")
+        api_key = raw.decode("latin-1").strip() if raw is not None else None
+        if prefer_api_key:
+            key = api_key if api_key is not None else bearer
+        else:
+            key = bearer if auth is not None else api_key
+        return self.authenticate(key or None), key
 
     def route(self, model: str) -> Route | None:
         """The route of a requested model name (None: not offered by this gateway)."""

@@ -9,7 +9,6 @@ Answers are Messages API objects or its SSE events; errors are Anthropic's error
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Awaitable, Mapping
@@ -18,16 +17,13 @@ from typing import TYPE_CHECKING, Any
 from beluga_core import LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
 from beluga_gateway.app import (
     _JSON_HEADERS,
-    _REQUEST_ID,
-    PARSE_OFF_LOOP_BYTES,
     Receive,
+    Refused,
     Scope,
     Send,
-    _ClientGone,
     _Disconnect,
-    _read_body,
 )
-from beluga_gateway.wire import APIError, _load, dumps, new_id, retry_headers
+from beluga_gateway.wire import APIError, _load, dumps, new_id
 from beluga_wire.anthropic import (
     StreamEncoder,
     WireError,
@@ -152,60 +148,26 @@ def count_tokens(req: LLMRequest) -> int:
     return n
 
 
+def _version_check(headers: Mapping[bytes, bytes]) -> APIError | None:
+    """``anthropic-version`` is optional; given, it must be a date."""
+    version = headers.get(b"anthropic-version")
+    if version is not None and not _VERSION.match(version.decode("latin-1")):
+        return _bad("anthropic-version header: must be a date such as 2023-06-01")
+    return None
+
+
 async def _messages(
     gw: Gateway, scope: Scope, receive: Receive, send: Send, count_only: bool = False
 ) -> tuple[int, str, bool]:
     state = gw.state
-    bearer = api_key = rid = length = version = None
-    for k, v in scope["headers"]:
-        if k == b"x-api-key":
-            api_key = v.decode("latin-1").strip()
-        elif k == b"authorization":
-            bearer = v.decode("latin-1")
-        elif k == b"content-length":
-            length = v
-        elif k == b"x-request-id":
-            rid = v.decode("latin-1")
-        elif k == b"anthropic-version":
-            version = v.decode("latin-1")
-    if rid is None or not _REQUEST_ID.match(rid):
-        rid = new_id()
-    rid_header = (b"x-request-id", rid.encode())
-    if gw.draining:
-        err = APIError(503, "The gateway is shutting down; retry.", headers=retry_headers(None))
-        return await _error(send, err, rid_header), "-", False
-    if api_key is None and bearer is not None and bearer[:7].lower() == "bearer ":
-        api_key = bearer[7:].strip()
-    caller = state.authenticate(api_key or None)
-    if caller is None:
-        err = APIError(401, "invalid x-api-key" if api_key else
-                       "You didn't provide an API key. Send it in the 'x-api-key' header.")
-        return await _error(send, err, rid_header), "-", False
-    if version is not None and not _VERSION.match(version):
-        err = _bad("anthropic-version header: must be a date such as 2023-06-01")
-        return await _error(send, err, rid_header), "-", False
+    caps = (state.settings.max_messages, state.settings.max_tools, count_only)
     try:
-        async with asyncio.timeout(state.body_timeout):  # a body sent byte by byte must not hold a slot
-            body = await _read_body(receive, length, state.max_body)
-        caps = (state.settings.max_messages, state.settings.max_tools, count_only)
-        if len(body) < PARSE_OFF_LOOP_BYTES:
-            req = _parse(body, *caps)
-        else:
-            req = await asyncio.to_thread(_parse, body, *caps)
-    except TimeoutError:
-        err = APIError(408, f"The request body did not arrive within {state.body_timeout:g}s.",
-                       headers={"connection": "close"})
-        return await _error(send, err, rid_header), "-", False
-    except APIError as bad:
-        return await _error(send, bad, rid_header), "-", False
-    except _ClientGone:
-        gw.metrics.disconnects.inc()
-        return 499, "-", False
-    model = req.model or ""
-    route = state.route(model)
-    if route is None or not caller.may_use(model):
-        err = APIError(404, f"model: the model `{model}` does not exist or you do not have access to it.")
-        return await _error(send, err, rid_header), "-", req.stream
+        caller, req, rid, route = await gw.admit(scope, receive, lambda body: _parse(body, *caps), anthropic=True,
+                                                 check=_version_check)
+    except Refused as refused:
+        return await refused.answer(send, _error), "-", refused.stream
+    rid_header = (b"x-request-id", rid.encode())
+    model = req.model
     label = state.model_label(route.public)
     if count_only:
         payload = dumps({"input_tokens": count_tokens(req)})
