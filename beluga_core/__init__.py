@@ -39,7 +39,9 @@ from beluga_core.errors import (
     GuardBlocked,
     PluginError,
     ProviderError,
+    QuotaExceeded,
     RateLimited,
+    StorageUnavailable,
     ToolFailed,
 )
 from beluga_core.guard import STAGES, Finding, Guard, GuardDecision, GuardInput, GuardPipeline, GuardResult, Stage
@@ -128,10 +130,12 @@ __all__ = [
     "ProviderError",
     "ProviderFactory",
     "ProviderRegistry",
+    "QuotaExceeded",
     "RateLimited",
     "ReloadResult",
     "SecretMaskingFilter",
     "Stage",
+    "StorageUnavailable",
     "StreamChunk",
     "SystemMessage",
     "TextPart",

@@ -19,6 +19,7 @@ class ErrorCode(enum.StrEnum):
     GUARD_BLOCKED = "guard_blocked"
     BUDGET_EXHAUSTED = "budget_exhausted"
     NOT_FOUND = "not_found"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 #: The codes a retry policy retries unless configured otherwise.
@@ -111,6 +112,38 @@ class ProviderError(BelugaError):
         super().__init__(code, message, retry_after=retry_after, status_code=status_code)
 
 
+class StorageUnavailable(ProviderError):
+    """A plugin's shared storage (Redis, ...) cannot be reached and its failure mode is ``closed``.
+
+    ``plugin`` names the plugin, ``storage`` the storage (password masked, never the URL's secret);
+    ``retry_after`` is when it will be tried again. Gateways answer 503 with ``Retry-After``.
+    """
+
+    def __init__(self, storage: str, reason: str, *, plugin: str, retry_after: float | None = None) -> None:
+        self.storage = storage
+        self.plugin = plugin
+        super().__init__(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{plugin}: storage {storage} is unreachable ({reason}); failing closed, request denied. "
+            f"Start the storage, or set [plugins.{plugin}] failure_mode = \"open\" to admit requests meanwhile",
+            provider=plugin,
+            retry_after=retry_after,
+        )
+
+
+class QuotaExceeded(BelugaError):
+    """A spending budget has no room for the call: ``key`` names whose budget (a project, a user),
+    ``period`` which one (``"day"``, ``"month"``). Not a rate limit and not the timeout budget:
+    gateways answer 429 with OpenAI's ``insufficient_quota`` code."""
+
+    default_code = ErrorCode.QUOTA_EXCEEDED
+
+    def __init__(self, message: str, *, key: str = "", period: str = "", retry_after: float | None = None) -> None:
+        self.key = key
+        self.period = period
+        super().__init__(ErrorCode.QUOTA_EXCEEDED, message, retry_after=retry_after)
+
+
 class BudgetExhausted(BelugaError):
     """The call's deadline passed (or would pass) before the work could finish."""
 
@@ -188,6 +221,8 @@ __all__ = [
     "GuardBlocked",
     "PluginError",
     "ProviderError",
+    "QuotaExceeded",
     "RateLimited",
+    "StorageUnavailable",
     "ToolFailed",
 ]

@@ -182,7 +182,7 @@ def test_readyz_reports_redis_reachability(gateway, redis_server, redis_url):
 def test_request_and_completion_ids_are_unique_per_request_and_per_forked_worker() -> None:
     import os
 
-    from beluga_gateway.wire import new_id
+    from beluga_wire.openai_chat import new_id
 
     ours = {new_id() for _ in range(1000)}
     assert len(ours) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ours)

@@ -357,7 +357,7 @@ def test_messages_and_tools_beyond_the_caps_are_400(gateway: Any) -> None:
 
 
 def test_parse_chat_takes_the_caps_as_arguments() -> None:
-    from beluga_gateway.wire import APIError, parse_chat
+    from beluga_wire.openai_chat import APIError, parse_chat
 
     body = json.dumps({"model": "echo", "messages": HELLO * 3, "tools": [fn("a"), fn("b")]}).encode()
     assert len(parse_chat(body, max_messages=3, max_tools=2).messages) == 3

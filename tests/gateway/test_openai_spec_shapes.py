@@ -256,8 +256,8 @@ def test_openais_metadata_reaches_the_upstream_and_never_replaces_the_chains(gat
 
 def test_the_openai_provider_puts_wire_fields_back_on_the_right_messages_when_the_chain_adds_one():
     from beluga_core import LLMRequest, ProviderConfig, SystemMessage
-    from beluga_gateway.wire import WIRE, parse_chat, provider_params
     from beluga_openai import OpenAIProvider
+    from beluga_wire.openai_chat import WIRE, parse_chat, provider_params
 
     messages = [{"role": "user", "content": [{"type": "text", "text": "see"}, FILE], "name": "ann"},
                 {"role": "assistant", "content": "ok"}]

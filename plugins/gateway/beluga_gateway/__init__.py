@@ -15,14 +15,14 @@ if TYPE_CHECKING:
     from beluga_gateway.app import CHAT_ROUTE, Gateway, create_app
     from beluga_gateway.keys import Caller, GatewayState, hash_key
     from beluga_gateway.serve import ServerThread, demo
-    from beluga_gateway.wire import APIError, from_beluga
+    from beluga_wire.openai_chat import APIError, from_beluga
 
 # The server stack (starlette, uvicorn, prometheus) loads on first use, not when plugins are listed.
 _LAZY = {
     "CHAT_ROUTE": "app", "Gateway": "app", "create_app": "app",
     "Caller": "keys", "GatewayState": "keys", "hash_key": "keys",
     "ServerThread": "serve", "demo": "serve",
-    "APIError": "wire", "from_beluga": "wire",
+    "APIError": "beluga_wire.openai_chat", "from_beluga": "beluga_wire.openai_chat",
 }
 
 
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'beluga_gateway' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"beluga_gateway.{module}"), name)
+    return getattr(importlib.import_module(module if "." in module else f"beluga_gateway.{module}"), name)
 
 
 __all__ = [

@@ -42,7 +42,7 @@ from beluga_core import (
 from beluga_gateway.keys import OTHER_LABEL, Caller, GatewayState, StateCache
 from beluga_gateway.keys import Route as ModelRoute
 from beluga_gateway.metrics import Metrics, printable
-from beluga_gateway.wire import (
+from beluga_wire.openai_chat import (
     APIError,
     ChunkWriter,
     completion,
@@ -56,7 +56,7 @@ from beluga_gateway.wire import (
     unreadable_refused,
     whole_chunks,
 )
-from beluga_gateway.wire import provider_params as _provider_params
+from beluga_wire.openai_chat import provider_params as _provider_params
 
 log = get_logger("beluga.gateway")
 

@@ -16,7 +16,7 @@ from typing import Any
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from beluga_gateway.plugin import GatewaySettings
-from beluga_gateway.wire import APIError, dumps
+from beluga_wire.openai_chat import APIError, dumps
 
 #: Request line and headers larger than this (bytes) are refused with 431 (uvicorn's httptools
 #: parser sets no limit of its own).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from beluga_core import BelugaError, LLMResponse
 from beluga_gateway.app import _JSON_HEADERS, Receive, Refused, Scope, Send, _Disconnect, _error
-from beluga_gateway.wire import APIError, _load, dumps
+from beluga_wire.openai_chat import APIError, dumps, load_json
 
 if TYPE_CHECKING:
     from beluga_gateway.app import Gateway
@@ -50,7 +50,7 @@ def _bad(message: str, param: str | None) -> APIError:
 def parse_embeddings(body: bytes) -> EmbeddingsRequest:
     """An embeddings request body; every problem is a 400 naming the field (never quoting the input)."""
     try:
-        data = _load(body.decode("utf-8-sig"))
+        data = load_json(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise _bad("The request body is not valid UTF-8.", None) from None
     except ValueError:
@@ -149,7 +149,7 @@ async def _embeddings(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
 
 def _no_embeddings(exc: BelugaError, provider: str) -> APIError | None:
     """The 400 for a provider that offers no embeddings (its own refusal names it)."""
-    from beluga_gateway.wire import root_cause
+    from beluga_wire.openai_chat import root_cause
 
     root = root_cause(exc)
     if "does not offer embeddings" in getattr(root, "message", ""):

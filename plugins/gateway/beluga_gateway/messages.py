@@ -23,7 +23,6 @@ from beluga_gateway.app import (
     Send,
     _Disconnect,
 )
-from beluga_gateway.wire import APIError, _load, dumps, new_id
 from beluga_wire.anthropic import (
     StreamEncoder,
     WireError,
@@ -32,6 +31,7 @@ from beluga_wire.anthropic import (
     error_json,
     parse_request,
 )
+from beluga_wire.openai_chat import APIError, dumps, load_json, new_id
 
 if TYPE_CHECKING:
     from beluga_gateway.app import Gateway
@@ -114,7 +114,7 @@ def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = Fa
     except UnicodeDecodeError:
         raise _bad("The request body is not valid UTF-8.") from None
     try:
-        data = _load(text)
+        data = load_json(text)
     except ValueError:
         raise _bad("The request body is not valid JSON.") from None
     except APIError as bad:  # the body-wide rules: lone surrogates, non-finite numbers, nesting

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from beluga_gateway.wire import MAX_DEPTH, MAX_INT_DIGITS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
+from beluga_wire.openai_chat import MAX_DEPTH, MAX_INT_DIGITS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
 
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from beluga_core import LLMRequest
 from beluga_gateway.app import Receive, Refused, Scope, Send, _Disconnect, _error
-from beluga_gateway.wire import APIError, _load, dumps, new_id
+from beluga_wire.openai_chat import APIError, dumps, load_json, new_id
 from beluga_wire.openai_responses import StreamEncoder, WireError, encode_response, parse_request
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def _parse(body: bytes, max_messages: int, max_tools: int) -> LLMRequest:
     except UnicodeDecodeError:
         raise APIError(400, "The request body is not valid UTF-8.") from None
     try:
-        data = _load(text)  # the body-wide rules: lone surrogates, non-finite numbers, nesting
+        data = load_json(text)  # the body-wide rules: lone surrogates, non-finite numbers, nesting
     except ValueError:
         raise APIError(400, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):

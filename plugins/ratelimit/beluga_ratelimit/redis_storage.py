@@ -349,7 +349,7 @@ class RedisStorage:
         self._outage_decisions += 1  # under the GIL; a count for the log, not an exact ledger
         if self.failure_mode == "open":
             return Decision(True, limit, 0.0, -1, degraded=True)
-        raise StorageUnavailable(self.url, reason, retry_after=self.recheck_interval)
+        raise StorageUnavailable(self.url, reason, plugin="ratelimit", retry_after=self.recheck_interval)
 
     @property
     def available(self) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from beluga_core import ErrorCode, ProviderError
+from beluga_core import StorageUnavailable
 
 Strategy = Literal["fixed", "sliding"]
 FailureMode = Literal["open", "closed"]
@@ -34,23 +34,6 @@ class Decision(NamedTuple):
     retry_after: float | None
     bucket: int
     degraded: bool = False
-
-
-class StorageUnavailable(ProviderError):
-    """The limiter's storage cannot be reached and the failure mode is ``closed``.
-
-    Names the storage (password masked); ``retry_after`` is when it will be tried again.
-    """
-
-    def __init__(self, storage: str, reason: str, *, retry_after: float | None = None) -> None:
-        self.storage = storage
-        super().__init__(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            f"ratelimit: storage {storage} is unreachable ({reason}); failing closed, request denied. "
-            "Start the storage, or set [plugins.ratelimit] failure_mode = \"open\" to admit requests meanwhile",
-            provider="ratelimit",
-            retry_after=retry_after,
-        )
 
 
 @runtime_checkable

@@ -1,9 +1,11 @@
 """OpenAI's Chat Completions wire format: requests in, ``chat.completion`` and chunk objects out,
-and Beluga's errors as OpenAI-style error bodies with the right HTTP status."""
+and Beluga's errors as OpenAI-style error bodies with the right HTTP status.
+
+The gateway's ``/v1/chat/completions`` speaks it to clients; the openai provider speaks it to
+upstreams (:func:`encode_request`, :func:`decode_response`, :class:`StreamDecoder`)."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import math
@@ -27,7 +29,9 @@ from beluga_core import (
     Message,
     Part,
     ProviderError,
+    QuotaExceeded,
     RateLimited,
+    StorageUnavailable,
     StreamChunk,
     SystemMessage,
     TextPart,
@@ -233,7 +237,7 @@ def _too_deep(node: Any, room: int) -> bool:
     return room <= 0 or any(_too_deep(child, room - 1) for child in children)
 
 
-def _load(text: str) -> Any:
+def load_json(text: str) -> Any:
     """``json.loads`` within the gateway's limits: ``ValueError`` if ``text`` is not JSON, ``APIError``
     (400, naming the field) if it holds what :func:`_check` refuses."""
     made = _BadNumber.made
@@ -268,7 +272,7 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
     except UnicodeDecodeError:
         raise bad_request("We could not parse the JSON body of your request: it is not valid UTF-8.") from None
     try:
-        body = _load(text)
+        body = load_json(text)
     except ValueError:
         raise bad_request("We could not parse the JSON body of your request: it is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -729,7 +733,7 @@ def _arguments(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise bad_request(f"{where} must be a string holding a JSON object", where)
     try:
-        value = _load(raw)
+        value = load_json(raw)
     except ValueError:
         return {"_raw": raw}
     except APIError as bad:
@@ -991,21 +995,6 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-@functools.cache
-def _storage_error() -> type[BaseException] | tuple[()]:
-    try:
-        from beluga_ratelimit.storage import StorageUnavailable  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:  # the plugin is not installed: its error cannot occur
-        return ()
-    error: type[BaseException] = StorageUnavailable
-    return error
-
-
-def _storage_outage(exc: BaseException) -> bool:
-    """The rate limiter's shared storage is down and it fails closed (beluga-ratelimit's error)."""
-    return isinstance(exc, _storage_error())
-
-
 def _upstream(exc: BaseException) -> str:
     """How an upstream failure is described to clients: the provider's section name and its HTTP
     status, never its URL or its own message text (those go to the log)."""
@@ -1048,14 +1037,18 @@ def from_beluga(exc: BelugaError) -> APIError:
             code="circuit_open",
             headers=retry_headers(root.retry_after),
         )
-    if _storage_outage(root):
+    if isinstance(root, QuotaExceeded):
+        return APIError(429, root.message, type="insufficient_quota", code="insufficient_quota",
+                        headers=retry_headers(root.retry_after) if root.retry_after is not None else None)
+    if isinstance(root, StorageUnavailable):
+        what = "rate-limit" if root.plugin == "ratelimit" else root.plugin
         return APIError(
             503,
-            "The gateway's rate-limit storage is unreachable, so requests are refused until it returns. "
+            f"The gateway's {what} storage is unreachable, so requests are refused until it returns. "
             "Retry after the time in Retry-After.",
             type="service_unavailable",
-            code="rate_limit_storage_unavailable",
-            headers=retry_headers(getattr(root, "retry_after", None)),
+            code="rate_limit_storage_unavailable" if what == "rate-limit" else f"{root.plugin}_storage_unavailable",
+            headers=retry_headers(root.retry_after),
         )
     if isinstance(root, ConfigError) or isinstance(exc, ConfigError):
         return APIError(500, "The gateway is misconfigured for this request; see its log.", type="server_error",
@@ -1114,6 +1107,8 @@ __all__ = [
     "dumps",
     "error_event",
     "from_beluga",
+    "load_json",
+    "new_id",
     "parse_chat",
     "provider_params",
     "retry_headers",
