@@ -167,13 +167,11 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: characters; a function's name as OpenAI requires it), the body-wide rules above, and the ranges
 #: OpenAI states in prose for fields the chain reads.
 KEPT_RULES = {
-    "control characters": "names without control characters",
+    "control characters": "model names without control characters",
     "characters": "names of at most 256 characters",
-    "1 to 64 letters": "function names as OpenAI requires",
-    "{'name': ...}}": "function names as OpenAI requires",
+    "{'name': ...}}": "tools that name a function",
     "numbers must be finite": "finite numbers, integers of at most 100 digits",
     "deeper than": "nesting depth",
-    "between -100 and 100": "logit_bias within OpenAI's range",
     "must fit in 64 bits": "integer fields the chain reads within 64 bits",
     "tokens' must be at least 1": "token limits of at least 1 (the rate limiter reserves them)",
     "not valid Unicode": "valid Unicode",

@@ -214,6 +214,10 @@ ANTHROPIC = """
     ({"messages": [*HELLO, {"role": "function", "name": "f", "content": "1"}]}, "messages[1].role"),
     ({"tools": [{"type": "custom", "custom": {"name": "sql"}}]}, "tools[0]"),
     ({"functions": [{"name": "f"}]}, "functions"),
+    ({"tools": [{"type": "function", "function": {"name": "get weather"}}]}, "tools[0].function.name"),
+    ({"messages": [*HELLO, {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "server.tool", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}, "messages[1].tool_calls[0].function.name"),
 ])
 def test_a_provider_that_cannot_take_a_shape_refuses_it_naming_field_and_provider(gateway, anthropic_upstream,
                                                                                   fields, param):
@@ -222,8 +226,25 @@ def test_a_provider_that_cannot_take_a_shape_refuses_it_naming_field_and_provide
     assert resp.status_code == 400
     err = resp.json()["error"]
     assert err["param"] == param and err["code"] == "unsupported_by_provider"
-    assert "'anthropic'" in err["message"] and "OpenAI-compatible" in err["message"]
+    assert "'anthropic'" in err["message"]
+    assert "OpenAI-compatible" in err["message"] or "tool names" in err["message"]
+    assert "weather" not in err["message"] and "server.tool" not in err["message"]  # the name is not quoted
     assert not anthropic_upstream.requests
+
+
+def test_the_anthropic_provider_refuses_a_tool_name_its_api_cannot_take_before_sending(anthropic_upstream):
+    """The same rule for a Kit user (no gateway in front): Beluga's refusal, naming the field."""
+    from beluga_anthropic.provider import AnthropicProvider
+    from beluga_core import BelugaError, LLMRequest, ProviderConfig, ProviderError, ToolSpec
+
+    config = ProviderConfig(api_key=ANTHROPIC_KEY, base_url=anthropic_upstream.url, model="claude-x")
+    provider = AnthropicProvider(config)
+    request = LLMRequest(HELLO, tools=[ToolSpec("ok"), ToolSpec("get weather")])
+    with pytest.raises(BelugaError) as info:
+        provider.build_body(request, stream=False)
+    assert not isinstance(info.value, ProviderError) and info.value.code == "invalid_input"
+    assert "tools[1].name" in info.value.message and "weather" not in info.value.message
+    assert provider.build_body(request.replace(tools=[ToolSpec("get_weather")]), stream=False)["tools"]
 
 
 def test_free_form_integers_beyond_64_bits_pass_and_fields_the_chain_reads_keep_their_range(gateway, upstream):

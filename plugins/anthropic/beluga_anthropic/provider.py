@@ -8,6 +8,7 @@ from typing import Any
 from beluga_anthropic.options import DEFAULT_MAX_TOKENS, DEFAULT_VERSION, AnthropicOptions
 from beluga_core import (
     BaseProvider,
+    BelugaError,
     ErrorCode,
     LLMRequest,
     LLMResponse,
@@ -36,6 +37,7 @@ from beluga_wire.anthropic import (
     encode_messages,
     encode_request,
     encode_tool,
+    misnamed_tool,
     usage_from,
 )
 
@@ -51,6 +53,21 @@ def endpoint(base_url: str | None, path: str) -> str:
 def _shape(name: str, url: str, exc: BaseException) -> ProviderError:
     """The ``ProviderError`` for a reply the wire module could not read (naming the field)."""
     return shape_error(name, url, BadShape(exc.where, exc.what) if isinstance(exc, WireError) else exc)
+
+
+def _check_tool_names(request: LLMRequest) -> None:
+    """A request from another API (an OpenAI client through the gateway) may name tools in ways
+    Anthropic's API refuses; say which field before anything is sent (the name is not quoted)."""
+    bad = misnamed_tool(request.tools, request.messages)
+    if bad is not None:
+        i, k = bad
+        where = f"tools[{i}].name" if k < 0 else f"messages[{i}].tool_calls[{k}].name"
+        # Beluga's own refusal, not the upstream's (a ProviderError would read as an upstream failure).
+        raise BelugaError(
+            ErrorCode.INVALID_INPUT,
+            f"anthropic: {where} is not a tool name Anthropic's API takes (1 to 128 letters, digits, "
+            "underscores or dashes); rename the tool or route the model to another provider",
+        )
 
 
 class AnthropicProvider(BaseProvider):
@@ -93,6 +110,7 @@ class AnthropicProvider(BaseProvider):
                 "anthropic: no model given; set providers.anthropic.model or pass model=...",
                 provider=self.name,
             )
+        _check_tool_names(request)
         return encode_request(request, model=model, max_tokens=self._max_tokens, stream=stream)
 
     async def complete(self, request: LLMRequest) -> LLMResponse:

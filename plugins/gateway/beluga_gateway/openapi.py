@@ -81,13 +81,16 @@ def _content(*parts: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"anyOf": [{"type": "string"}, array, {"type": "null"}]}
 
 
-#: A name (model, tool call, tool choice, message ``name``): no control characters, line or paragraph separators.
-_NAME_TEXT = {"type": "string", "maxLength": MAX_NAME_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
-_NAMED = {**_NAME_TEXT, "minLength": 1}
+#: A name that is data for the upstream (a participant's, a tool's, a tool call's): any characters, capped.
+_NAME_TEXT = {"type": "string", "maxLength": MAX_NAME_CHARS}
+#: The model's name: it becomes metric labels and log fields, so no control characters, line or
+#: paragraph separators.
+_NAMED = {**_NAME_TEXT, "minLength": 1, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
 #: OpenAI's description allows an empty name wherever a name is not a model's.
 _NAME_ANY = _NAME_TEXT
-#: OpenAI's rule for a function's name in ``tools``.
-_FUNCTION_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
+#: A function's name in ``tools``: OpenAI's own servers take ``^[a-zA-Z0-9_-]{1,64}$``; other
+#: compatible servers differ, so the gateway passes any name on and the upstream decides.
+_FUNCTION_NAME = _NAME_TEXT
 
 _NAME = _null(_NAME_TEXT)
 
@@ -312,7 +315,7 @@ REQUEST_SCHEMAS: dict[str, Any] = {
             ]}),
             "logit_bias": _null({
                 "type": "object",
-                "additionalProperties": {"type": "integer", "minimum": -100, "maximum": 100},
+                "additionalProperties": {"type": "integer"},
             }),
             "metadata": _null({
                 "type": "object",

@@ -40,6 +40,7 @@ from beluga_core import (
     ToolSpec,
     Usage,
 )
+from beluga_wire.anthropic import misnamed_tool
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -138,7 +139,6 @@ MAX_NAME_CHARS = 256
 # would otherwise forge log lines or break the metrics exposition format.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: What OpenAI requires of a function's name in ``tools``: ``^[a-zA-Z0-9_-]{1,64}$``.
-_FUNCTION_NAME = re.compile("[a-zA-Z0-9_-]{1,64}")
 #: Integer fields the gateway reads keep to 64 bits (OpenAI's own range for ``seed``).
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 #: Longest integer accepted anywhere (in free-form objects such as a tool's JSON schema); longer
@@ -356,7 +356,7 @@ def _functions(body: Mapping[str, Any], max_tools: int, found: _Found) -> None:
         if isinstance(call, dict):
             if not isinstance(call.get("name"), str):
                 raise bad_request("'function_call.name' must be a string", "function_call.name")
-            _name(call["name"], "function_call.name")
+            _data_name(call["name"], "function_call.name")
         elif call not in ("none", "auto"):
             raise bad_request("'function_call' must be none, auto or an object naming a function", "function_call")
         found.unmodelled.append(("function_call", "the deprecated function_call"))
@@ -441,13 +441,13 @@ def _check_options(body: Mapping[str, Any]) -> None:
         not isinstance(stop, list) or not 1 <= len(stop) <= 4 or not all(isinstance(s, str) for s in stop)
     ):
         raise bad_request("'stop' must be a string or an array of 1 to 4 strings", "stop")
+    # logit_bias: integers, as the schema says; the -100..100 range of OpenAI's prose and the token
+    # ids are the upstream's to judge (the chain reads neither).
     bias = _opt(body, "logit_bias", dict, "an object mapping token ids to integers")
     for token, value in (bias or {}).items():
         integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not integral or not -100 <= value <= 100:
-            raise bad_request(
-                "'logit_bias' values must be integers between -100 and 100", f"logit_bias.{_shown(token)}"
-            )
+        if isinstance(value, bool) or not integral:
+            raise bad_request("'logit_bias' values must be integers", f"logit_bias.{_shown(token)}")
     metadata = _opt(body, "metadata", dict, "an object of strings")
     if metadata is not None:
         if len(metadata) > 16:
@@ -461,15 +461,18 @@ def _check_options(body: Mapping[str, Any]) -> None:
 
 
 def _data_name(value: str, param: str) -> None:
-    """A participant's name: data for the upstream only (it reaches no log line, label, span or
-    guard), so any character the spec allows passes; its length is capped. Names the chain itself
-    carries (tools, calls, models) keep ``_name``'s rules."""
+    """A name that is data for the upstream (a participant's, a tool's, a tool call's): any character
+    the spec allows passes (OpenAI's spec gives tool-call names no pattern, and OpenAI-compatible
+    servers differ on tool names, so the upstream decides); its length is capped. Where the chain
+    shows such a name (a guard's block reason, an ``execute_tool`` span) it quotes it with ``repr``
+    or as a span attribute, never as a raw log line. The model's name keeps ``_name``'s rules: it
+    becomes metric labels and log fields."""
     if len(value) > MAX_NAME_CHARS:
         raise bad_request(f"'{param}' must be at most {MAX_NAME_CHARS} characters", param)
 
 
 def _name(value: str, param: str) -> None:
-    """A name (model, tool call, participant): at most ``MAX_NAME_CHARS`` characters, no control characters."""
+    """The model's name: at most ``MAX_NAME_CHARS`` characters, no control characters."""
     if len(value) > MAX_NAME_CHARS:
         raise bad_request(f"'{param}' must be at most {MAX_NAME_CHARS} characters", param)
     if _CONTROL.search(value):
@@ -481,7 +484,7 @@ def _named(obj: Any, field: str, where: str) -> None:
     inner = obj.get(field)
     if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
         raise bad_request(f"'{where}.{field}.name' must be a string", f"{where}.{field}")
-    _name(inner["name"], f"{where}.{field}.name")
+    _data_name(inner["name"], f"{where}.{field}.name")
 
 
 def _tool_choice(choice: Any) -> None:
@@ -664,7 +667,7 @@ def _message(m: Any, i: int, found: _Found) -> Message:
             at = f"{where}.function_call"
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                 raise bad_request(f"{at}.name is required (a string)", f"{at}.name")
-            _name(call["name"], f"{at}.name")
+            _data_name(call["name"], f"{at}.name")
             _opt(call, "arguments", str, "a string", f"{at}.")
             calls.append(ToolCall("", call["name"], _arguments(call.get("arguments"), f"{at}.arguments")))
             kinds.append("function_call")
@@ -707,7 +710,7 @@ def _tool_call(c: Any, where: str, found: _Found, kinds: list[str]) -> ToolCall:
         custom = c.get("custom")
         if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
             raise bad_request(f"{where}.custom.name is required (a string)", f"{where}.custom.name")
-        _name(custom["name"], f"{where}.custom.name")
+        _data_name(custom["name"], f"{where}.custom.name")
         text = _opt(custom, "input", str, "a string", where + ".custom.")
         found.unmodelled.append((where, "custom tool calls"))
         kinds.append("custom")
@@ -718,7 +721,7 @@ def _tool_call(c: Any, where: str, found: _Found, kinds: list[str]) -> ToolCall:
     fn = c.get("function")
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
         raise bad_request(f"{where}.function.name is required (a string)", f"{where}.function.name")
-    _name(fn["name"], f"{where}.function.name")
+    _data_name(fn["name"], f"{where}.function.name")
     return ToolCall(call_id or "", fn["name"], _arguments(fn.get("arguments"), f"{where}.function.arguments"))
 
 
@@ -745,9 +748,7 @@ def _function(fn: Any, where: str) -> ToolSpec:
     """A function definition (of ``tools[i].function`` or the deprecated ``functions[i]``)."""
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
         raise bad_request(f"'{where}.name' is required (a string)", f"{where}.name")
-    if not _FUNCTION_NAME.fullmatch(fn["name"]):
-        raise bad_request(f"'{where}.name' must be 1 to 64 letters (a-z, A-Z), digits, underscores or "
-                          "dashes", f"{where}.name")
+    _data_name(fn["name"], f"{where}.name")
     prefix = where + "."
     params = _opt(fn, "parameters", dict, "a JSON schema object", prefix) or {"type": "object", "properties": {}}
     description = _opt(fn, "description", str, "a string", prefix)
@@ -763,13 +764,13 @@ def _tool(t: Any, i: int, found: _Found) -> ToolSpec | None:
         custom = t.get("custom")
         if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
             raise bad_request(f"'{where}.custom.name' is required (a string)", f"{where}.custom.name")
-        _name(custom["name"], f"{where}.custom.name")
+        _data_name(custom["name"], f"{where}.custom.name")
         _opt(custom, "description", str, "a string", where + ".custom.")
         _opt(custom, "format", dict, "an object", where + ".custom.")
         found.unmodelled.append((where, "custom tools"))
         return None
     fn = t.get("function") if kind == "function" else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
         raise bad_request(f"{where}: expected {{'type': 'function', 'function': {{'name': ...}}}} or "
                           "{'type': 'custom', 'custom': {'name': ...}}", where)
     return _function(fn, where + ".function")
@@ -820,6 +821,12 @@ def provider_params(
         raise bad_request(f"'{field}': {what} can only be sent to an OpenAI-compatible provider; the provider "
                           f"{provider or kind!r} ({kind}) cannot take them", field, "unsupported_by_provider")
     if kind == "anthropic":
+        bad = misnamed_tool(req.tools, req.messages)
+        if bad is not None:
+            i, k = bad
+            field = f"tools[{i}].function.name" if k < 0 else f"messages[{i}].tool_calls[{k}].function.name"
+            raise bad_request(f"'{field}': the provider {provider or kind!r} ({kind}) takes only tool names of 1 to "
+                              "128 letters, digits, underscores or dashes", field, "unsupported_by_provider")
         out = {}
         if "top_p" in extra:
             out["top_p"] = extra["top_p"]
