@@ -486,21 +486,17 @@ def encode_messages(messages: tuple[Message, ...]) -> tuple[str | list[dict[str,
     return sys_value, out
 
 
-#: What Anthropic's API takes as a tool's name (in ``tools`` and ``tool_use`` blocks).
-TOOL_NAME = re.compile("[a-zA-Z0-9_-]{1,128}")
-
-
 def misnamed_tool(tools: tuple[ToolSpec, ...], messages: tuple[Message, ...]) -> tuple[int, int] | None:
     """The first name Anthropic's API would refuse: ``(i, -1)`` for ``tools[i]``, ``(i, k)`` for the
     ``k``-th tool call of ``messages[i]``; None when every name is one it takes. Requests from other
     APIs (an OpenAI client's tools) may use names it does not."""
     for i, t in enumerate(tools):
-        if not TOOL_NAME.fullmatch(t.name):
+        if not _TOOL_NAME.fullmatch(t.name):
             return i, -1
     for i, m in enumerate(messages):
         if isinstance(m, AIMessage):
             for k, c in enumerate(m.tool_calls):
-                if not TOOL_NAME.fullmatch(c.name):
+                if not _TOOL_NAME.fullmatch(c.name):
                     return i, k
     return None
 
