@@ -839,6 +839,7 @@ __all__ = [
     "error_event",
     "error_json",
     "finish_reason",
+    "misnamed_tool",
     "parse_request",
     "sse",
     "stop_reason",
