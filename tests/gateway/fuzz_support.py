@@ -134,12 +134,18 @@ def _runner(
 
 def any_chat_upstream(h: Any) -> None:
     """An OpenAI-compatible stand-in that answers every JSON body with a chat completion (``n``
-    choices, streamed when asked): whatever the gateway forwards is accepted, so the gateway's own
-    refusals are what a run counts."""
+    choices, streamed when asked) or, on its embeddings path, with embeddings: whatever the gateway
+    forwards is accepted, so the gateway's own refusals are what a run counts."""
     from beluga_http.testing import data, sse_reply
 
     body = h.server.last["body"]
     body = body if isinstance(body, dict) else {}
+    if h.path.endswith("/embeddings"):  # one small vector per input
+        inputs = body.get("input") if isinstance(body.get("input"), list) else [body.get("input")]
+        h.send_json(200, {"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                          "data": [{"object": "embedding", "index": i, "embedding": [0.5, -0.5]}
+                                   for i in range(len(inputs))]})
+        return
     n = body.get("n") if isinstance(body.get("n"), int) and 1 <= body["n"] <= 128 else 1
     model = body.get("model") if isinstance(body.get("model"), str) else "model"
     usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}

@@ -37,7 +37,8 @@ def test_the_description_is_served_and_names_what_the_gateway_serves(gateway: An
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/json")
     doc = resp.json()
     assert doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {"/v1/chat/completions", "/v1/models", "/healthz", "/readyz", "/metrics",
+    assert set(doc["paths"]) == {"/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens",
+                                 "/v1/responses", "/v1/embeddings", "/v1/models", "/healthz", "/readyz", "/metrics",
                                  "/openapi.json"}
     chat = doc["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert chat["temperature"]["anyOf"][0] == {"type": "number", "minimum": 0, "maximum": 2}

@@ -78,6 +78,8 @@ def parse_embeddings(body: bytes) -> EmbeddingsRequest:
     if encoding not in _FORMATS:
         raise _bad("encoding_format: must be float or base64", "encoding_format")
     dims = data.get("dimensions")
+    if isinstance(dims, float) and dims.is_integer():  # JSON has one number type: 256.0 is 256
+        dims = int(dims)
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= MAX_DIMENSIONS):
         raise _bad(f"dimensions: must be an integer from 1 to {MAX_DIMENSIONS}", "dimensions")
     user = data.get("user")

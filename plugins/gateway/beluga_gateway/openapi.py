@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from beluga_gateway.embeddings import MAX_DIMENSIONS, MAX_INPUT_CHARS, MAX_INPUTS
 from beluga_wire.openai_chat import MAX_DEPTH, MAX_INT_DIGITS, MAX_MESSAGES, MAX_NAME_CHARS, MAX_TOOLS, dumps
 
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
@@ -453,6 +454,203 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
 }
 
+# -- the other APIs the gateway speaks ------------------------------------------------------------
+# The main shapes each endpoint takes; every field is checked as the endpoint's own module says
+# (beluga_wire.anthropic, beluga_wire.openai_responses, beluga_gateway.embeddings), and fields not
+# described here are ignored.
+
+_INT64 = 2**63 - 1
+_MODEL = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
+          "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
+_CACHE_CONTROL = {"type": "object", "required": ["type"], "properties": {"type": {"const": "ephemeral"}}}
+_A_TEXT = {"type": "object", "required": ["type", "text"],
+           "properties": {"type": {"const": "text"}, "text": {"type": "string"}, "cache_control": _CACHE_CONTROL}}
+_A_IMAGE = {"type": "object", "required": ["type", "source"], "properties": {
+    "type": {"const": "image"},
+    "source": {"oneOf": [
+        {"type": "object", "required": ["type", "media_type", "data"], "properties": {
+            "type": {"const": "base64"}, "media_type": {"enum": ["image/jpeg", "image/png", "image/gif", "image/webp"]},
+            "data": {"type": "string"}}},
+        {"type": "object", "required": ["type", "url"], "properties": {
+            "type": {"const": "url"}, "url": {"type": "string", "pattern": "^https?://"}}},
+    ]},
+}}
+_A_TOOL_USE = {"type": "object", "required": ["type", "id", "name"], "properties": {
+    "type": {"const": "tool_use"}, "id": {"type": "string"}, "name": {"type": "string"}, "input": {"type": "object"}}}
+_A_TOOL_RESULT = {"type": "object", "required": ["type", "tool_use_id"], "properties": {
+    "type": {"const": "tool_result"}, "tool_use_id": {"type": "string"}, "is_error": {"type": "boolean"},
+    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": [_A_TEXT, _A_IMAGE]}}]},
+}}
+_A_TOOL_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,128}$"}
+
+MESSAGES_SCHEMAS: dict[str, Any] = {
+    "MessagesRequest": {
+        "type": "object",
+        "description": "Anthropic's Messages API (anthropic-version 2023-06-01). Extended thinking, "
+                       "`mcp_servers`, `container`, documents and server tools are refused (400 naming the field).",
+        "required": ["model", "messages", "max_tokens"],
+        "properties": {
+            "model": _MODEL,
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": _INT64},
+            "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": _A_TEXT}]},
+            "messages": {"type": "array", "minItems": 1, "maxItems": MAX_MESSAGES, "items": {"oneOf": [
+                {"type": "object", "required": ["role", "content"], "properties": {
+                    "role": {"const": "user"},
+                    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {
+                        "anyOf": [_A_TEXT, _A_IMAGE, _A_TOOL_RESULT]}}]}}},
+                {"type": "object", "required": ["role", "content"], "properties": {
+                    "role": {"const": "assistant"},
+                    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {
+                        "anyOf": [_A_TEXT, _A_TOOL_USE]}}]}}},
+            ]}},
+            "tools": {"type": "array", "maxItems": MAX_TOOLS, "items": {
+                "type": "object", "required": ["name", "input_schema"], "properties": {
+                    "name": _A_TOOL_NAME, "description": {"type": "string"},
+                    "input_schema": {"type": "object", "required": ["type"],
+                                     "properties": {"type": {"const": "object"}}},
+                    "cache_control": _CACHE_CONTROL}}},
+            "tool_choice": {"anyOf": [
+                {"type": "object", "required": ["type"], "properties": {
+                    "type": {"enum": ["auto", "any", "none"]}, "disable_parallel_tool_use": {"type": "boolean"}}},
+                {"type": "object", "required": ["type", "name"], "properties": {
+                    "type": {"const": "tool"}, "name": {"type": "string"},
+                    "disable_parallel_tool_use": {"type": "boolean"}}},
+            ]},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_k": {"type": "integer", "minimum": 0, "maximum": _INT64},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "stream": {"type": "boolean"},
+            "metadata": {"type": "object", "properties": {"user_id": _null({"type": "string"})}},
+        },
+    },
+    "MessagesResponse": {
+        "type": "object",
+        "required": ["id", "type", "role", "content", "model", "stop_reason", "usage"],
+        "properties": {
+            "id": {"type": "string"}, "type": {"const": "message"}, "role": {"const": "assistant"},
+            "content": {"type": "array", "items": {"type": "object", "required": ["type"]}},
+            "model": {"type": "string"}, "stop_reason": _null({"type": "string"}),
+            "usage": {"type": "object", "required": ["input_tokens", "output_tokens"]},
+        },
+    },
+    "MessagesError": {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {"type": "object", "required": ["type", "message"],
+                      "properties": {"type": {"type": "string"}, "message": {"type": "string"}}},
+        },
+    },
+}
+
+_R_PART = {"anyOf": [
+    {"type": "object", "required": ["type", "text"], "properties": {
+        "type": {"const": "input_text"}, "text": {"type": "string"}}},
+    {"type": "object", "required": ["type", "image_url"], "properties": {
+        "type": {"const": "input_image"}, "image_url": {"type": "string", "pattern": "^(https?://|data:image/)"},
+        "detail": {"enum": ["auto", "low", "high"]}}},
+]}
+_R_OUT_PART = {"type": "object", "required": ["type", "text"], "properties": {
+    "type": {"const": "output_text"}, "text": {"type": "string"}}}
+_NO_STATE = {"type": "null", "description": "Refused when set: the gateway keeps no state."}
+
+RESPONSES_SCHEMAS: dict[str, Any] = {
+    "ResponsesRequest": {
+        "type": "object",
+        "description": "OpenAI's Responses API, stateless: text and function tools. Stored responses and "
+                       "conversations, hosted tools, files and reasoning items are refused (400 naming the field).",
+        "required": ["model", "input"],
+        "properties": {
+            "model": _MODEL,
+            "instructions": _null({"type": "string"}),
+            "input": {"anyOf": [
+                {"type": "string"},
+                {"type": "array", "minItems": 1, "maxItems": MAX_MESSAGES, "items": {"anyOf": [
+                    {"type": "object", "required": ["role", "content"], "properties": {
+                        "type": {"const": "message"}, "role": {"enum": ["user", "system", "developer"]},
+                        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _R_PART}]}}},
+                    {"type": "object", "required": ["role", "content"], "properties": {
+                        "type": {"const": "message"}, "role": {"const": "assistant"},
+                        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _R_OUT_PART}]}}},
+                    {"type": "object", "required": ["type", "call_id", "name"], "properties": {
+                        "type": {"const": "function_call"}, "call_id": {"type": "string"}, "name": {"type": "string"},
+                        "arguments": {"type": "string"}}},
+                    {"type": "object", "required": ["type", "call_id", "output"], "properties": {
+                        "type": {"const": "function_call_output"}, "call_id": {"type": "string"},
+                        "output": {"type": "string"}}},
+                ]}},
+            ]},
+            "tools": {"type": "array", "maxItems": MAX_TOOLS, "items": {
+                "type": "object", "required": ["type", "name"], "properties": {
+                    "type": {"const": "function"}, "name": {**_MODEL, "maxLength": 128},
+                    "description": {"type": "string"}, "parameters": {"type": "object"},
+                    "strict": {"type": "boolean"}}}},
+            "tool_choice": {"anyOf": [
+                {"enum": ["auto", "none", "required"]},
+                {"type": "object", "required": ["type", "name"], "properties": {
+                    "type": {"const": "function"}, "name": {"type": "string"}}},
+            ]},
+            "max_output_tokens": {"type": "integer", "minimum": 1, "maximum": _INT64},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "parallel_tool_calls": {"type": "boolean"},
+            "stream": {"type": "boolean"},
+            "store": {"const": False},
+            "user": {"type": "string"},
+            "metadata": {"type": "object", "maxProperties": 16, "propertyNames": {"maxLength": 64},
+                         "additionalProperties": {"type": "string", "maxLength": 512}},
+            "previous_response_id": _NO_STATE, "conversation": _NO_STATE, "prompt": _NO_STATE,
+            "background": _NO_STATE,
+        },
+    },
+    "ResponsesResponse": {
+        "type": "object",
+        "required": ["id", "object", "status", "model", "output"],
+        "properties": {
+            "id": {"type": "string"}, "object": {"const": "response"}, "status": {"type": "string"},
+            "model": {"type": "string"}, "output": {"type": "array", "items": {"type": "object"}},
+            "usage": _null({"type": "object"}),
+        },
+    },
+}
+
+EMBEDDINGS_SCHEMAS: dict[str, Any] = {
+    "EmbeddingsRequest": {
+        "type": "object",
+        "description": "OpenAI's embeddings API. Inputs are text (the guards read them); token arrays are refused.",
+        "required": ["model", "input"],
+        "properties": {
+            "model": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+            "input": {"anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_INPUT_CHARS},
+                {"type": "array", "minItems": 1, "maxItems": MAX_INPUTS,
+                 "items": {"type": "string", "minLength": 1, "maxLength": MAX_INPUT_CHARS}},
+            ]},
+            "encoding_format": {"enum": ["float", "base64"]},
+            "dimensions": {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSIONS},
+            "user": {"type": "string"},
+        },
+    },
+    "EmbeddingList": {
+        "type": "object",
+        "required": ["object", "data", "model", "usage"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"type": "object", "required": ["object", "index", "embedding"],
+                                                "properties": {"object": {"const": "embedding"},
+                                                               "index": {"type": "integer"},
+                                                               "embedding": {"anyOf": [
+                                                                   {"type": "array", "items": {"type": "number"}},
+                                                                   {"type": "string"}]}}}},
+            "model": {"type": "string"},
+            "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"]},
+        },
+    },
+}
+
+
 _ERROR = _ref("Error")
 _CHAT_ERRORS = {
     "400": "The body is malformed (not JSON, not UTF-8, a field of the wrong type or out of range, nested too "
@@ -475,6 +673,26 @@ def _get(summary: str, responses: dict[str, Any], *, auth: bool = False, op_id: 
     if not auth:
         op["security"] = []
     return {"get": op}
+
+
+def _post(op_id: str, summary: str, request: str, answer: str, schema: dict[str, Any], error: dict[str, Any],
+          *, stream: bool = True) -> dict[str, Any]:
+    """A POST endpoint taking ``request`` (a schema's name) and answering ``schema`` (or events)."""
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if stream:
+        content["text/event-stream"] = {"schema": {
+            "type": "object",
+            "description": "One server-sent event: its name (`event`) and a JSON object as text (`data`).",
+            "required": ["data"],
+            "properties": {"event": {"type": "string"}, "data": {"type": "string", "minLength": 1}},
+        }}
+    return {"post": {
+        "operationId": op_id,
+        "summary": summary,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(request)}}},
+        "responses": {"200": {"description": answer, "content": content},
+                      **{status: _json(error, text) for status, text in _CHAT_ERRORS.items()}},
+    }}
 
 
 @functools.cache
@@ -517,6 +735,32 @@ def document() -> dict[str, Any]:
                     "responses": chat_responses,
                 }
             },
+            "/v1/messages": _post(
+                "createMessage", "Create a message: Anthropic's Messages API (also at /messages). Keys as "
+                "`x-api-key` (or a bearer token); `anthropic-version` if sent must be 2023-06-01.",
+                "MessagesRequest",
+                "The answer: a message object, or with `stream: true` Anthropic's server-sent events "
+                "(message_start, content_block_start/delta/stop, message_delta, message_stop).",
+                _ref("MessagesResponse"), _ref("MessagesError"),
+            ),
+            "/v1/messages/count_tokens": _post(
+                "countMessageTokens", "Estimate a Messages request's input tokens (the gateway's estimate, as "
+                "its rate limits count them)", "MessagesRequest", "`{\"input_tokens\": N}`.",
+                {"type": "object", "required": ["input_tokens"],
+                 "properties": {"input_tokens": {"type": "integer", "minimum": 0}}},
+                _ref("MessagesError"), stream=False,
+            ),
+            "/v1/responses": _post(
+                "createResponse", "Create a response: OpenAI's Responses API, stateless (also at /responses)",
+                "ResponsesRequest",
+                "The answer: a response object, or with `stream: true` the Responses API's server-sent events "
+                "(response.created ... response.completed).",
+                _ref("ResponsesResponse"), _ERROR,
+            ),
+            "/v1/embeddings": _post(
+                "createEmbedding", "Create embeddings (also at /embeddings)", "EmbeddingsRequest",
+                "One embedding per input, as floats or base64 float32.", _ref("EmbeddingList"), _ERROR, stream=False,
+            ),
             "/v1/models": _get(
                 "The models the caller's key may use",
                 {"200": _json(_ref("ModelList"), "The models."), "401": _json(_ERROR, _CHAT_ERRORS["401"])},
@@ -545,7 +789,8 @@ def document() -> dict[str, Any]:
                                    "A gateway configured without keys accepts every caller.",
                 },
             },
-            "schemas": {**REQUEST_SCHEMAS, **RESPONSE_SCHEMAS},
+            "schemas": {**REQUEST_SCHEMAS, **RESPONSE_SCHEMAS, **MESSAGES_SCHEMAS, **RESPONSES_SCHEMAS,
+                        **EMBEDDINGS_SCHEMAS},
         },
     }
 

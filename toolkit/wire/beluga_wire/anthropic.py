@@ -68,6 +68,8 @@ PARAMS = ("top_p", "top_k", "stop_sequences", "tool_choice", "metadata")
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 #: What Anthropic allows in a tool's name.
 _TOOL_NAME = re.compile("[a-zA-Z0-9_-]{1,128}")
+#: The largest integer a request field the chain reads may hold.
+_INT64 = 2**63 - 1
 #: Most tool calls one streamed reply may start (bounds the decoder's state).
 MAX_STREAM_TOOLS = 1024
 #: Longest ``model`` accepted: it ends up in breaker names, logs and metrics.
@@ -154,6 +156,8 @@ def _int(parent: Mapping[str, Any], key: str, where: str, lo: int) -> int | None
         raise WireError(where, "is not an integer")
     if value < lo:
         raise WireError(where, f"must be at least {lo}")
+    if value > _INT64:  # token limits feed reservations and Redis scripts: keep them to 64 bits
+        raise WireError(where, "must fit in 64 bits")
     return value
 
 
