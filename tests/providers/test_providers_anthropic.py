@@ -278,4 +278,4 @@ def test_an_error_object_in_a_200_body_is_mapped_by_its_type(anthropic_fake: Fak
     anthropic_fake.push(json_reply(200, _err("overloaded_error", "Overloaded")), json_reply(200, {"id": "x"}))
     assert error_of(anthropic_fake, gen()).code is ErrorCode.PROVIDER_UNAVAILABLE
     err = error_of(anthropic_fake, gen())
-    assert err.code is ErrorCode.PROVIDER_UNAVAILABLE and "content is not a list" in err.message
+    assert err.code is ErrorCode.PROVIDER_UNAVAILABLE and "content is not an array" in err.message

@@ -134,7 +134,7 @@ def test_anthropic_any_stream_events_are_chunks_or_a_provider_error(
 @pytest.mark.parametrize(("make", "stream", "reply", "field"), [
     ("openai", False, {"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": "many"}},
      "usage.prompt_tokens is not a number"),
-    ("openai", False, {"choices": {"0": 1}}, "choices is not a list"),
+    ("openai", False, {"choices": {"0": 1}}, "choices is not an array"),
     ("openai", False, [1, 2], "the body is not a JSON object"),
     ("openai", True, [b'data: {"choices": [5]}\n\n'], "choices[0] is not a JSON object"),
     ("openai", True, [b'data: {"choices": [{"delta": {"content": "\xff\xfe"}}]}\n\n'], "not UTF-8"),

@@ -253,7 +253,7 @@ def test_no_cache_or_reasoning_attributes_when_the_provider_reports_none(exporte
 
 def test_the_providers_report_cache_writes_and_reasoning_tokens_in_usage():
     from beluga_anthropic import usage_from
-    from beluga_openai.provider import parse_completion
+    from beluga_wire.openai_chat import parse_completion
 
     u = usage_from({"input_tokens": 10, "cache_read_input_tokens": 50, "cache_creation_input_tokens": 30,
                     "output_tokens": 5})

@@ -19,7 +19,6 @@ from beluga_core import (
 )
 from beluga_http import (
     SHAPE_ERRORS,
-    BadShape,
     ClientPool,
     Scrubber,
     dumps,
@@ -32,7 +31,6 @@ from beluga_http import (
 from beluga_wire.anthropic import (
     STOP_REASONS,
     StreamDecoder,
-    WireError,
     decode_response,
     encode_messages,
     encode_request,
@@ -48,11 +46,6 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 def endpoint(base_url: str | None, path: str) -> str:
     return v1_endpoint(base_url or DEFAULT_BASE_URL, path)
-
-
-def _shape(name: str, url: str, exc: BaseException) -> ProviderError:
-    """The ``ProviderError`` for a reply the wire module could not read (naming the field)."""
-    return shape_error(name, url, BadShape(exc.where, exc.what) if isinstance(exc, WireError) else exc)
 
 
 def _check_tool_names(request: LLMRequest) -> None:
@@ -122,7 +115,7 @@ class AnthropicProvider(BaseProvider):
                 raise stream_error(self.name, data, self._scrub)
             answer = decode_response(data)
         except SHAPE_ERRORS as exc:
-            raise _shape(self.name, self.url, exc) from None
+            raise shape_error(self.name, self.url, exc) from None
         return answer.replace(model=answer.model or model_of(request, self.config), provider=self.name)
 
     async def stream_chunks(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -139,7 +132,7 @@ class AnthropicProvider(BaseProvider):
                 try:
                     chunk = state.read(event, payload)
                 except SHAPE_ERRORS as exc:
-                    raise _shape(name, self.url, exc) from None
+                    raise shape_error(name, self.url, exc) from None
                 if chunk is not None:
                     yield chunk
         finally:
@@ -147,7 +140,7 @@ class AnthropicProvider(BaseProvider):
         try:
             last = state.final()
         except SHAPE_ERRORS as exc:
-            raise _shape(name, self.url, exc) from None
+            raise shape_error(name, self.url, exc) from None
         yield last
 
     async def aclose(self) -> None:

@@ -8,8 +8,11 @@ from beluga_openai.options import OpenAIOptions
 from beluga_openai.plugin import OpenAIPlugin
 
 if TYPE_CHECKING:
-    from beluga_openai.provider import DEFAULT_BASE_URL, OpenAIProvider, encode_message, encode_tool
+    from beluga_openai.provider import DEFAULT_BASE_URL, OpenAIProvider
+    from beluga_wire.openai_chat import encode_message, encode_tool
 
+# The wire translation lives in beluga_wire.openai_chat (shared with the gateway); its encoders are
+# named here too, as they always were.
 _LAZY = {"DEFAULT_BASE_URL", "OpenAIProvider", "encode_message", "encode_tool"}
 
 

@@ -20,16 +20,10 @@ if TYPE_CHECKING:
         Scrubber,
         code_for_error_type,
         code_for_status,
-        count,
         deadline_passed,
         dumps,
-        index,
         load_json,
         malformed,
-        obj,
-        opt_list,
-        opt_obj,
-        opt_str,
         parse_retry_after,
         pool_exhausted,
         shape_error,
@@ -41,7 +35,9 @@ if TYPE_CHECKING:
         v1_endpoint,
     )
     from beluga_http.options import PoolOptions
+    from beluga_wire.shape import count, index, obj, opt_list, opt_obj, opt_str
 
+# The readers of a reply's fields are beluga_wire.shape's, shared with the wire modules.
 # Names are imported on first use: a provider plugin's options class (from PoolOptions) can be read
 # without importing httpx, so listing plugins stays fast.
 _LAZY = {**{name: "beluga_http.client" for name in (
@@ -51,16 +47,10 @@ _LAZY = {**{name: "beluga_http.client" for name in (
     "Scrubber",
     "code_for_error_type",
     "code_for_status",
-    "count",
     "deadline_passed",
     "dumps",
-    "index",
     "load_json",
     "malformed",
-    "obj",
-    "opt_list",
-    "opt_obj",
-    "opt_str",
     "parse_retry_after",
     "pool_exhausted",
     "shape_error",
@@ -70,7 +60,8 @@ _LAZY = {**{name: "beluga_http.client" for name in (
     "transport_error",
     "upstream_error",
     "v1_endpoint",
-)}, "PoolOptions": "beluga_http.options"}
+)}, **{name: "beluga_wire.shape" for name in ("count", "index", "obj", "opt_list", "opt_obj", "opt_str")},
+    "PoolOptions": "beluga_http.options"}
 
 
 def __getattr__(name: str) -> Any:

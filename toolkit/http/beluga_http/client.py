@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - httptools is in the [http] extra; abse
     H1Pool = H1Reply = H1Stream = None  # type: ignore[assignment,misc]
 
 from beluga_core import Duration, ErrorCode, ProviderConfig, ProviderError, get_logger, mask_text, outgoing_headers
+from beluga_wire.shape import WireError, load
 
 log = get_logger("beluga.providers")
 
@@ -251,14 +252,10 @@ def malformed(provider: str, url: str, what: str) -> ProviderError:
     )
 
 
-class BadShape(Exception):
-    """A field of an upstream reply is missing or of the wrong type. ``where`` names the field
-    (``choices[0].message.content``), ``what`` says what is wrong; neither quotes the value."""
-
-    def __init__(self, where: str, what: str) -> None:
-        self.where = where
-        self.what = what
-        super().__init__(f"{where} {what}")
+#: A field of an upstream reply is missing or of the wrong type: ``where`` names the field
+#: (``choices[0].message.content``), ``what`` says what is wrong; neither quotes the value. The
+#: wire modules' ``WireError``, so a reply read by ``beluga_wire`` needs no translation.
+BadShape = WireError
 
 
 #: What reading an odd reply may raise besides ``BadShape``: the parsers catch these too, so an
@@ -272,67 +269,8 @@ def shape_error(provider: str, url: str, exc: BaseException) -> ProviderError:
     return malformed(provider, url, what)
 
 
-def load_json(body: bytes, where: str = "the body") -> Any:
-    """JSON from the upstream; not UTF-8, not JSON or nested too deep raises ``BadShape``."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise BadShape(where, "is not JSON") from None
-
-
-def obj(value: Any, where: str) -> Mapping[str, Any]:
-    """``value`` as a JSON object, or ``BadShape``."""
-    if not isinstance(value, Mapping):
-        raise BadShape(where, "is not a JSON object")
-    return value
-
-
-def opt_obj(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    """``parent[key]`` as an object; absent or null is an empty one."""
-    value = parent.get(key)
-    return {} if value is None else obj(value, where)
-
-
-def opt_list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    """``parent[key]`` as a list; absent or null is an empty one."""
-    value = parent.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadShape(where, "is not a list")
-    return value
-
-
-def opt_str(parent: Mapping[str, Any], key: str, where: str) -> str | None:
-    """``parent[key]`` as a string, or None when absent or null."""
-    value = parent.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise BadShape(where, "is not a string")
-
-
-def count(parent: Mapping[str, Any], key: str, where: str) -> int:
-    """A token count: a non-negative whole number (absent or null is 0)."""
-    value = parent.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadShape(where, "is not a number")
-    if isinstance(value, float) and not (value.is_integer() and value < 2**53):
-        raise BadShape(where, "is not a whole number")
-    if value < 0:
-        raise BadShape(where, "is negative")
-    return int(value)
-
-
-def index(parent: Mapping[str, Any], key: str, where: str) -> int:
-    """A list index (absent or null is 0)."""
-    value = parent.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise BadShape(where, "is not an index")
-    return value
+#: Readers of an upstream reply's fields (``beluga_wire.shape``): each raises ``BadShape`` naming the field.
+load_json = load
 
 
 class ClientPool:

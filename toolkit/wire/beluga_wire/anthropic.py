@@ -38,6 +38,20 @@ from beluga_core import (
     ToolSpec,
     Usage,
 )
+from beluga_wire.shape import (
+    CONTROL,
+    WireError,
+    count,
+    index,
+    list_or_none,
+    obj,
+    opt_bool,
+    opt_int,
+    opt_number,
+    opt_obj,
+    opt_str,
+    req_str,
+)
 
 #: The ``anthropic-version`` this module speaks.
 API_VERSION = "2023-06-01"
@@ -68,120 +82,13 @@ PARAMS = ("top_p", "top_k", "stop_sequences", "tool_choice", "metadata")
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 #: What Anthropic allows in a tool's name.
 _TOOL_NAME = re.compile("[a-zA-Z0-9_-]{1,128}")
-#: The largest integer a request field the chain reads may hold.
-_INT64 = 2**63 - 1
 #: Most tool calls one streamed reply may start (bounds the decoder's state).
 MAX_STREAM_TOOLS = 1024
 #: Longest ``model`` accepted: it ends up in breaker names, logs and metrics.
 MAX_MODEL_CHARS = 256
-# Control characters and the line and paragraph separators: never in a model name.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _EPHEMERAL = {"type": "ephemeral"}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-class WireError(ValueError):
-    """A field is missing or has the wrong type or value. ``where`` names it (``messages[0].content``),
-    ``what`` says what is wrong; neither quotes the value."""
-
-    def __init__(self, where: str, what: str) -> None:
-        self.where = where
-        self.what = what
-        super().__init__(f"{where} {what}")
-
-
-# -- small readers -------------------------------------------------------------------------------
-
-
-def _obj(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise WireError(where, "is not a JSON object")
-    return value
-
-
-def _opt_obj(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    return {} if value is None else _obj(value, where)
-
-
-def _opt_str(parent: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = parent.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise WireError(where, "is not a string")
-
-
-def _str(parent: Mapping[str, Any], key: str, where: str) -> str:
-    value = parent.get(key)
-    if not isinstance(value, str):
-        raise WireError(where, "is required (a string)" if value is None else "is not a string")
-    return value
-
-
-def _list(parent: Mapping[str, Any], key: str, where: str) -> list[Any] | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise WireError(where, "is not an array")
-    return value
-
-
-def _bool(parent: Mapping[str, Any], key: str, where: str) -> bool | None:
-    value = parent.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise WireError(where, "is not a boolean")
-
-
-def _number(parent: Mapping[str, Any], key: str, where: str, lo: float, hi: float) -> float | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WireError(where, "is not a number")
-    if not lo <= value <= hi:
-        raise WireError(where, f"must be between {lo:g} and {hi:g}")
-    return float(value)
-
-
-def _int(parent: Mapping[str, Any], key: str, where: str, lo: int) -> int | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(where, "is not an integer")
-    if value < lo:
-        raise WireError(where, f"must be at least {lo}")
-    if value > _INT64:  # token limits feed reservations and Redis scripts: keep them to 64 bits
-        raise WireError(where, "must fit in 64 bits")
-    return value
-
-
-def count(parent: Mapping[str, Any], key: str, where: str) -> int:
-    """A token count: a non-negative whole number (absent or null is 0)."""
-    value = parent.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WireError(where, "is not a number")
-    if isinstance(value, float) and not (value.is_integer() and value < 2**53):
-        raise WireError(where, "is not a whole number")
-    if value < 0:
-        raise WireError(where, "is negative")
-    return int(value)
-
-
-def _index(parent: Mapping[str, Any], key: str, where: str) -> int:
-    value = parent.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise WireError(where, "is not an index")
-    return value
 
 
 # -- requests: JSON -> LLMRequest ----------------------------------------------------------------
@@ -191,28 +98,28 @@ def _cache_breakpoint(block: Mapping[str, Any], where: str) -> bool:
     control = block.get("cache_control")
     if control is None:
         return False
-    control = _obj(control, f"{where}.cache_control")
+    control = obj(control, f"{where}.cache_control")
     if control.get("type") != "ephemeral":
         raise WireError(f"{where}.cache_control.type", "must be 'ephemeral'")
     return True
 
 
 def _text_part(block: Mapping[str, Any], where: str) -> TextPart:
-    return TextPart(_str(block, "text", f"{where}.text"), cache_breakpoint=_cache_breakpoint(block, where))
+    return TextPart(req_str(block, "text", f"{where}.text"), cache_breakpoint=_cache_breakpoint(block, where))
 
 
 def _image_part(block: Mapping[str, Any], where: str) -> ImagePart:
-    source = _obj(block.get("source"), f"{where}.source")
+    source = obj(block.get("source"), f"{where}.source")
     kind = source.get("type")
     if kind == "base64":
-        media_type = _str(source, "media_type", f"{where}.source.media_type")
+        media_type = req_str(source, "media_type", f"{where}.source.media_type")
         if media_type not in MEDIA_TYPES:
             raise WireError(f"{where}.source.media_type", f"must be one of {', '.join(MEDIA_TYPES)}")
-        data = _str(source, "data", f"{where}.source.data")
+        data = req_str(source, "data", f"{where}.source.data")
         # Kept as a data: URL: neither this gateway nor an OpenAI-compatible upstream needs the bytes.
         return ImagePart(url=f"data:{media_type};base64,{data}", mime_type=media_type)
     if kind == "url":
-        url = _str(source, "url", f"{where}.source.url")
+        url = req_str(source, "url", f"{where}.source.url")
         if not url.startswith(("https://", "http://")):
             raise WireError(f"{where}.source.url", "must be an http(s) URL")
         return ImagePart(url=url)
@@ -229,7 +136,7 @@ def _parts(content: Any, where: str, kinds: tuple[str, ...] = ("text", "image"))
     out: list[Part] = []
     for i, block in enumerate(content):
         at = f"{where}[{i}]"
-        block = _obj(block, at)
+        block = obj(block, at)
         kind = block.get("type")
         if kind not in kinds:
             raise WireError(f"{at}.type", f"must be one of {', '.join(kinds)}")
@@ -241,7 +148,7 @@ def _tool_input(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     value = block.get("input")
     if value is None:
         return {}
-    return dict(_obj(value, where))
+    return dict(obj(value, where))
 
 
 _USER_BLOCKS = ("text", "image", "tool_result")
@@ -258,7 +165,7 @@ _REFUSED_BLOCKS = {
 def _turn(m: Any, where: str) -> list[Message]:
     """The Beluga messages of one turn: a user turn's ``tool_result`` blocks become ``ToolMessage``\\ s
     (in order, before the turn's other content), an assistant turn's ``tool_use`` blocks its calls."""
-    m = _obj(m, where)
+    m = obj(m, where)
     role = m.get("role")
     if role not in ("user", "assistant"):
         raise WireError(f"{where}.role", "must be 'user' or 'assistant' (the system prompt goes in 'system')")
@@ -273,7 +180,7 @@ def _turn(m: Any, where: str) -> list[Message]:
     results: list[ToolMessage] = []
     for i, block in enumerate(content):
         at = f"{where}.content[{i}]"
-        block = _obj(block, at)
+        block = obj(block, at)
         kind = block.get("type")
         if kind not in allowed:
             why = _REFUSED_BLOCKS.get(kind) if isinstance(kind, str) else None
@@ -283,11 +190,11 @@ def _turn(m: Any, where: str) -> list[Message]:
         elif kind == "image":
             parts.append(_image_part(block, at))
         elif kind == "tool_use":
-            name = _str(block, "name", f"{at}.name")
-            calls.append(ToolCall(_str(block, "id", f"{at}.id"), name, _tool_input(block, f"{at}.input")))
+            name = req_str(block, "name", f"{at}.name")
+            calls.append(ToolCall(req_str(block, "id", f"{at}.id"), name, _tool_input(block, f"{at}.input")))
         else:  # tool_result
-            call_id = _str(block, "tool_use_id", f"{at}.tool_use_id")
-            _bool(block, "is_error", f"{at}.is_error")
+            call_id = req_str(block, "tool_use_id", f"{at}.tool_use_id")
+            opt_bool(block, "is_error", f"{at}.is_error")
             _cache_breakpoint(block, at)
             inner = block.get("content")
             result = [] if inner is None else _parts(inner, f"{at}.content")
@@ -312,30 +219,30 @@ def _system(value: Any) -> SystemMessage | None:
 
 
 def _tool(t: Any, where: str) -> ToolSpec:
-    t = _obj(t, where)
+    t = obj(t, where)
     kind = t.get("type")
     if kind not in (None, "custom"):
         raise WireError(f"{where}.type", "server tools (Anthropic-hosted) are not supported; give name and "
                         "input_schema")
-    name = _str(t, "name", f"{where}.name")
+    name = req_str(t, "name", f"{where}.name")
     if not _TOOL_NAME.fullmatch(name):
         raise WireError(f"{where}.name", "must be 1 to 128 letters, digits, underscores or dashes")
-    schema = _obj(t.get("input_schema"), f"{where}.input_schema")
+    schema = obj(t.get("input_schema"), f"{where}.input_schema")
     if schema.get("type") != "object":
         raise WireError(f"{where}.input_schema.type", "must be 'object'")
     _cache_breakpoint(t, where)
-    return ToolSpec(name, _opt_str(t, "description", f"{where}.description") or "", dict(schema))
+    return ToolSpec(name, opt_str(t, "description", f"{where}.description") or "", dict(schema))
 
 
 def _tool_choice(value: Any) -> dict[str, Any]:
-    choice = _obj(value, "tool_choice")
+    choice = obj(value, "tool_choice")
     kind = choice.get("type")
     if kind not in TOOL_CHOICES:
         raise WireError("tool_choice.type", f"must be one of {', '.join(TOOL_CHOICES)}")
     out: dict[str, Any] = {"type": kind}
     if kind == "tool":
-        out["name"] = _str(choice, "name", "tool_choice.name")
-    parallel = _bool(choice, "disable_parallel_tool_use", "tool_choice.disable_parallel_tool_use")
+        out["name"] = req_str(choice, "name", "tool_choice.name")
+    parallel = opt_bool(choice, "disable_parallel_tool_use", "tool_choice.disable_parallel_tool_use")
     if parallel is not None and kind != "none":
         out["disable_parallel_tool_use"] = parallel
     return out
@@ -350,18 +257,18 @@ def parse_request(
     ``top_k``, ``stop_sequences``, ``tool_choice`` and ``metadata`` go to ``params``; ``thinking``
     other than disabled, ``mcp_servers`` and ``container`` are refused; other fields are ignored.
     """
-    body = _obj(body, "body")
+    body = obj(body, "body")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise WireError("model", "is required (a non-empty string)")
-    if len(model) > MAX_MODEL_CHARS or _CONTROL.search(model):
+    if len(model) > MAX_MODEL_CHARS or CONTROL.search(model):
         raise WireError("model", f"must be at most {MAX_MODEL_CHARS} characters, without control characters")
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise WireError("messages", "is required: a non-empty array of messages")
     if max_messages is not None and len(raw) > max_messages:
         raise WireError("messages", f"holds {len(raw)} messages; at most {max_messages} are accepted")
-    max_tokens = _int(body, "max_tokens", "max_tokens", 1)
+    max_tokens = opt_int(body, "max_tokens", "max_tokens", 1)
     if max_tokens is None:
         raise WireError("max_tokens", "is required (an integer, at least 1)")
     messages: list[Message] = []
@@ -370,18 +277,18 @@ def parse_request(
         messages.append(system)
     for i, m in enumerate(raw):
         messages.extend(_turn(m, f"messages[{i}]"))
-    raw_tools = _list(body, "tools", "tools") or []
+    raw_tools = list_or_none(body, "tools", "tools") or []
     if max_tools is not None and len(raw_tools) > max_tools:
         raise WireError("tools", f"holds {len(raw_tools)} tools; at most {max_tools} are accepted")
     tools = tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(raw_tools))
     params: dict[str, Any] = {}
-    top_p = _number(body, "top_p", "top_p", 0, 1)
+    top_p = opt_number(body, "top_p", "top_p", 0, 1)
     if top_p is not None:
         params["top_p"] = body["top_p"]
-    top_k = _int(body, "top_k", "top_k", 0)
+    top_k = opt_int(body, "top_k", "top_k", 0)
     if top_k is not None:
         params["top_k"] = top_k
-    stops = _list(body, "stop_sequences", "stop_sequences")
+    stops = list_or_none(body, "stop_sequences", "stop_sequences")
     if stops is not None:
         for i, s in enumerate(stops):
             if not isinstance(s, str):
@@ -390,17 +297,17 @@ def parse_request(
     if body.get("tool_choice") is not None:
         params["tool_choice"] = _tool_choice(body["tool_choice"])
     if body.get("metadata") is not None:
-        meta = _obj(body["metadata"], "metadata")
-        _opt_str(meta, "user_id", "metadata.user_id")
+        meta = obj(body["metadata"], "metadata")
+        opt_str(meta, "user_id", "metadata.user_id")
         params["metadata"] = dict(meta)
     thinking = body.get("thinking")
-    if thinking is not None and _obj(thinking, "thinking").get("type") != "disabled":
+    if thinking is not None and obj(thinking, "thinking").get("type") != "disabled":
         raise WireError("thinking", "extended thinking is not supported by this gateway")
     for refused in ("mcp_servers", "container"):
         if body.get(refused) is not None:
             raise WireError(refused, "is not supported by this gateway")
-    temperature = _number(body, "temperature", "temperature", 0, 1)
-    stream = _bool(body, "stream", "stream") or False
+    temperature = opt_number(body, "temperature", "temperature", 0, 1)
+    stream = opt_bool(body, "stream", "stream") or False
     return LLMRequest(
         messages,
         model=model,
@@ -544,7 +451,7 @@ def usage_from(data: Any, where: str = "usage") -> Usage:
     """Anthropic counts cache reads and writes apart from ``input_tokens``; Beluga's input is the sum."""
     if data is None:
         return Usage()
-    data = _obj(data, where)
+    data = obj(data, where)
     read = count(data, "cache_read_input_tokens", f"{where}.cache_read_input_tokens")
     written = count(data, "cache_creation_input_tokens", f"{where}.cache_creation_input_tokens")
     total_in = count(data, "input_tokens", f"{where}.input_tokens") + read + written
@@ -583,28 +490,28 @@ def decode_response(data: Any) -> LLMResponse:
 
     ``metadata`` keeps the raw ``stop_reason``, the ``stop_sequence`` that ended the answer and the
     ``cache_creation_input_tokens`` (Beluga's ``Usage`` counts them in ``input_tokens``)."""
-    data = _obj(data, "the body")
+    data = obj(data, "the body")
     blocks = data.get("content")
     if not isinstance(blocks, list):
-        raise WireError("content", "is not a list")
+        raise WireError("content", "is not an array")
     texts: list[str] = []
     calls: list[ToolCall] = []
     for i, b in enumerate(blocks):
         at = f"content[{i}]"
-        b = _obj(b, at)
+        b = obj(b, at)
         kind = b.get("type")
         if kind == "text":
-            texts.append(_opt_str(b, "text", f"{at}.text") or "")
+            texts.append(opt_str(b, "text", f"{at}.text") or "")
         elif kind == "tool_use":
             args = b.get("input")
-            calls.append(ToolCall(_opt_str(b, "id", f"{at}.id") or "", _opt_str(b, "name", f"{at}.name") or "",
+            calls.append(ToolCall(opt_str(b, "id", f"{at}.id") or "", opt_str(b, "name", f"{at}.name") or "",
                                   dict(args) if isinstance(args, Mapping) else {}))
     usage = usage_from(data.get("usage"))
-    stop = _opt_str(data, "stop_reason", "stop_reason")
+    stop = opt_str(data, "stop_reason", "stop_reason")
     metadata: dict[str, Any] = {}
     if stop:
         metadata["stop_reason"] = stop
-    sequence = _opt_str(data, "stop_sequence", "stop_sequence")
+    sequence = opt_str(data, "stop_sequence", "stop_sequence")
     if sequence is not None:
         metadata["stop_sequence"] = sequence
     raw_usage = data.get("usage")
@@ -612,7 +519,7 @@ def decode_response(data: Any) -> LLMResponse:
         metadata["cache_creation_input_tokens"] = count(raw_usage, "cache_creation_input_tokens", "")
     return LLMResponse(
         AIMessage("".join(texts), tool_calls=calls),  # mypy misreads attrs converter=tuple
-        model=_opt_str(data, "model", "model") or "",
+        model=opt_str(data, "model", "model") or "",
         usage=usage,
         finish_reason=finish_reason(stop),
         metadata=metadata,
@@ -670,41 +577,41 @@ class StreamDecoder:
     def read(self, event: str, payload: Mapping[str, Any]) -> StreamChunk | None:
         kind = payload.get("type") or event
         if kind == "content_block_delta":
-            delta = _opt_obj(payload, "delta", "delta")
+            delta = opt_obj(payload, "delta", "delta")
             dtype = delta.get("type")
             if dtype == "text_delta":
-                text = _opt_str(delta, "text", "delta.text")
+                text = opt_str(delta, "text", "delta.text")
                 return StreamChunk(text=text, model=self.model) if text else None
             if dtype == "input_json_delta":
-                idx = self.tools.get(_index(payload, "index", "index"))
-                part = _opt_str(delta, "partial_json", "delta.partial_json")
+                idx = self.tools.get(index(payload, "index", "index"))
+                part = opt_str(delta, "partial_json", "delta.partial_json")
                 if idx is not None and part:
                     return StreamChunk(tool_calls=(ToolCallDelta(idx, arguments=part),))
         elif kind == "content_block_start":
-            block = _opt_obj(payload, "content_block", "content_block")
+            block = opt_obj(payload, "content_block", "content_block")
             btype = block.get("type")
             if btype == "tool_use":
-                at = _index(payload, "index", "index")
+                at = index(payload, "index", "index")
                 if at not in self.tools and len(self.tools) >= MAX_STREAM_TOOLS:
                     raise WireError("content_block", "starts more tool calls than a reply holds")
                 idx = self.tools[at] = self.tools.get(at, len(self.tools))
                 return StreamChunk(
-                    tool_calls=(ToolCallDelta(idx, _opt_str(block, "id", "content_block.id") or "",
-                                              _opt_str(block, "name", "content_block.name") or ""),),
+                    tool_calls=(ToolCallDelta(idx, opt_str(block, "id", "content_block.id") or "",
+                                              opt_str(block, "name", "content_block.name") or ""),),
                     model=self.model,
                 )
             if btype == "text":
-                text = _opt_str(block, "text", "content_block.text")
+                text = opt_str(block, "text", "content_block.text")
                 return StreamChunk(text=text, model=self.model) if text else None
         elif kind == "message_start":
-            message = _opt_obj(payload, "message", "message")
-            self.model = _opt_str(message, "model", "message.model") or self.model
+            message = opt_obj(payload, "message", "message")
+            self.model = opt_str(message, "model", "message.model") or self.model
             if message.get("usage") is not None:
                 usage_from(message["usage"], "message.usage")  # checked now, summed at the end
                 self.usage.update(message["usage"])
         elif kind == "message_delta":
-            delta = _opt_obj(payload, "delta", "delta")
-            self.stop = _opt_str(delta, "stop_reason", "delta.stop_reason") or self.stop
+            delta = opt_obj(payload, "delta", "delta")
+            self.stop = opt_str(delta, "stop_reason", "delta.stop_reason") or self.stop
             if payload.get("usage") is not None:
                 usage_from(payload["usage"], "usage")
                 self.usage.update({k: v for k, v in payload["usage"].items() if v is not None})

@@ -36,11 +36,14 @@ from beluga_core import (
     SystemMessage,
     TextPart,
     ToolCall,
+    ToolCallDelta,
     ToolMessage,
     ToolSpec,
     Usage,
 )
+from beluga_wire import shape
 from beluga_wire.anthropic import misnamed_tool
+from beluga_wire.shape import WireError, count, load, obj, opt_list, opt_obj, opt_str
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -837,6 +840,247 @@ def provider_params(
     return {}
 
 
+# -- the provider's side: Beluga's request to an upstream, the upstream's reply to Beluga's --------
+
+def _joined_text(parts: tuple[Any, ...]) -> str:
+    """Text parts as one string, one part per line (prompt-builder sections stay apart)."""
+    return "\n".join(p.text for p in parts if isinstance(p, TextPart) and p.text)
+
+
+def _content_json(parts: tuple[Any, ...]) -> str | list[dict[str, Any]]:
+    """A plain string for text-only content (what every compatible server accepts), else parts."""
+    if all(isinstance(p, TextPart) for p in parts):
+        return _joined_text(parts)
+    return _parts_json(parts)
+
+
+def _parts_json(parts: tuple[Any, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            out.append({"type": "text", "text": p.text})
+        elif isinstance(p, ImagePart):
+            image: dict[str, Any] = {"url": p.data_url()}
+            if p.detail != "auto":
+                image["detail"] = p.detail
+            out.append({"type": "image_url", "image_url": image})
+    return out
+
+
+
+
+def apply_wire_messages(out: list[dict[str, Any]], messages: tuple[Message, ...], wire: Any) -> None:
+    """Put back, in the encoded ``out``, what each message carried beyond Beluga's message: its
+    other fields as sent (a participant's ``name``, ``audio``, custom tool calls, the deprecated
+    ``function`` role...) and content parts the chain does not read (``file``, ``input_audio``).
+
+    ``wire`` holds one entry per message as the client sent them (None: nothing beyond), matched
+    from the end, so a message the chain put in front does not shift them; an entry whose role no
+    longer matches is skipped. Content comes from Beluga's message (what guards read, or redacted);
+    a template's None slots take its parts in order."""
+    if not isinstance(wire, (list, tuple)):
+        return
+    offset = len(out) - len(wire)
+    for i, entry in enumerate(wire):
+        j = i + offset
+        if not isinstance(entry, Mapping) or not 0 <= j < len(out) or messages[j].role != entry.get("role"):
+            continue
+        content = out[j].get("content")
+        template = entry.get("content")
+        if isinstance(template, list):
+            parts = _parts_json(messages[j].parts)
+            slots = sum(1 for t in template if t is None)
+            if slots == len(parts):
+                filled = iter(parts)
+                content = [next(filled) if t is None else t for t in template]
+            else:  # the chain changed the parts: Beluga's first, then the unread ones
+                content = [*parts, *(t for t in template if t is not None)]
+        msg = {**out[j], "content": content, **dict(entry.get("fields") or {})}
+        kinds = entry.get("calls")
+        m = messages[j]
+        if isinstance(m, AIMessage) and isinstance(kinds, list) and len(kinds) == len(m.tool_calls):
+            calls: list[dict[str, Any]] = []
+            msg.pop("tool_calls", None)
+            for kind, call, encoded in zip(kinds, m.tool_calls, out[j].get("tool_calls") or (), strict=True):
+                if kind == "custom":
+                    calls.append({"id": call.id, "type": "custom",
+                                  "custom": {"name": call.name, "input": arguments_text(call.arguments)}})
+                elif kind == "function_call":
+                    msg["function_call"] = {"name": call.name, "arguments": arguments_text(call.arguments)}
+                else:
+                    calls.append(encoded)
+            if calls:
+                msg["tool_calls"] = calls
+        if msg.get("role") == "function":
+            msg.pop("tool_call_id", None)
+        out[j] = msg
+
+
+def encode_message(m: Message) -> dict[str, Any]:
+    """One Beluga message as a Chat Completions message."""
+    if isinstance(m, AIMessage):
+        msg: dict[str, Any] = {"role": "assistant", "content": m.text or None}
+        if m.tool_calls:
+            msg["tool_calls"] = [_call_json(c) for c in m.tool_calls]
+        return msg
+    if isinstance(m, ToolMessage):
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
+    if isinstance(m, SystemMessage):
+        return {"role": "system", "content": _joined_text(m.parts)}
+    assert isinstance(m, HumanMessage)
+    return {"role": "user", "content": _content_json(m.parts)}
+
+
+def encode_tool(t: ToolSpec) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": t.name, "parameters": dict(t.parameters)}
+    if t.description:
+        fn["description"] = t.description
+    return {"type": "function", "function": fn}
+
+
+def usage_from(data: Any, where: str = "usage") -> Usage:
+    data = obj(data, where)
+    details = opt_obj(data, "prompt_tokens_details", f"{where}.prompt_tokens_details")
+    out_details = opt_obj(data, "completion_tokens_details", f"{where}.completion_tokens_details")
+    return Usage(
+        count(data, "prompt_tokens", f"{where}.prompt_tokens"),
+        count(data, "completion_tokens", f"{where}.completion_tokens"),
+        count(details, "cached_tokens", f"{where}.prompt_tokens_details.cached_tokens"),
+        reasoning_tokens=count(out_details, "reasoning_tokens", f"{where}.completion_tokens_details.reasoning_tokens"),
+    )
+
+
+def _reply_calls(message: Mapping[str, Any], where: str) -> list[ToolCall]:
+    calls = []
+    for i, c in enumerate(opt_list(message, "tool_calls", f"{where}.tool_calls")):
+        at = f"{where}.tool_calls[{i}]"
+        c = obj(c, at)
+        fn = opt_obj(c, "function", f"{at}.function")
+        args = fn.get("arguments")
+        if isinstance(args, Mapping):  # some compatible servers send the object itself
+            arguments = dict(args)
+        elif args is None or isinstance(args, str):
+            arguments = _reply_arguments(args or "")
+        else:
+            raise WireError(f"{at}.function.arguments", "is not a string")
+        calls.append(ToolCall(opt_str(c, "id", f"{at}.id") or "", opt_str(fn, "name", f"{at}.function.name") or "",
+                              arguments))
+    return calls
+
+
+def parse_completion(
+    body: bytes, more: list[dict[str, Any]] | None = None
+) -> tuple[AIMessage, str | None, Usage, str | None]:
+    """``(message, model, usage, finish_reason)`` of a Chat Completions body; ``WireError`` names what is wrong.
+
+    The first choice is the message; the others (an answer to ``n`` above 1) are appended to ``more``
+    as ``{"index", "content", "tool_calls", "finish_reason"}`` (tool calls in the wire's shape)."""
+    data = obj(load(body), "the body")
+    choices = opt_list(data, "choices", "choices")
+    if not choices:
+        raise WireError("choices", "is missing or empty")
+    choice = obj(choices[0], "choices[0]")
+    message = obj(choice.get("message"), "choices[0].message")
+    content = message.get("content")
+    if isinstance(content, list):  # content parts, as some compatible servers answer
+        content = "".join(str(obj(p, "choices[0].message.content[]").get("text") or "") for p in content)
+    elif content is not None and not isinstance(content, str):
+        raise WireError("choices[0].message.content", "is not a string")
+    calls = _reply_calls(message, "choices[0].message")
+    if more is not None:
+        for i, other in enumerate(choices[1:], start=1):
+            more.append(_other_choice(other, f"choices[{i}]", i))
+    usage = usage_from(data["usage"]) if data.get("usage") is not None else Usage()
+    return (
+        AIMessage(content or "", tool_calls=calls),  # mypy misreads attrs converter=tuple
+        opt_str(data, "model", "model"),
+        usage,
+        opt_str(choice, "finish_reason", "choices[0].finish_reason"),
+    )
+
+
+def _other_choice(choice: Any, at: str, i: int) -> dict[str, Any]:
+    choice = obj(choice, at)
+    message = obj(choice.get("message"), f"{at}.message")
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(str(obj(p, f"{at}.message.content[]").get("text") or "") for p in content)
+    elif content is not None and not isinstance(content, str):
+        raise WireError(f"{at}.message.content", "is not a string")
+    index_ = choice.get("index")
+    calls = [_call_json(c) for c in _reply_calls(message, f"{at}.message")]
+    return {
+        "index": index_ if isinstance(index_, int) and not isinstance(index_, bool) else i,
+        "content": content or "",
+        "tool_calls": calls,
+        "finish_reason": opt_str(choice, "finish_reason", f"{at}.finish_reason"),
+    }
+
+
+def arguments_text(args: Mapping[str, Any]) -> str:
+    raw = args.get("_raw")
+    return raw if set(args) == {"_raw"} and isinstance(raw, str) else json.dumps(dict(args))
+
+
+def parse_chunk(payload: Mapping[str, Any]) -> tuple[str, tuple[ToolCallDelta, ...], str | None]:
+    """``(text, tool call deltas, finish_reason)`` of choice 0 in one stream chunk."""
+    text = ""
+    deltas: tuple[ToolCallDelta, ...] = ()
+    finish = None
+    for i, choice in enumerate(opt_list(payload, "choices", "choices")):
+        at = f"choices[{i}]"
+        choice = obj(choice, at)
+        if shape.index(choice, "index", f"{at}.index") != 0:
+            continue
+        finish = opt_str(choice, "finish_reason", f"{at}.finish_reason") or finish
+        delta = opt_obj(choice, "delta", f"{at}.delta")
+        text += opt_str(delta, "content", f"{at}.delta.content") or ""
+        found = []
+        for j, tc in enumerate(opt_list(delta, "tool_calls", f"{at}.delta.tool_calls")):
+            tat = f"{at}.delta.tool_calls[{j}]"
+            tc = obj(tc, tat)
+            fn = opt_obj(tc, "function", f"{tat}.function")
+            found.append(ToolCallDelta(
+                shape.index(tc, "index", f"{tat}.index"),
+                opt_str(tc, "id", f"{tat}.id"),
+                opt_str(fn, "name", f"{tat}.function.name"),
+                opt_str(fn, "arguments", f"{tat}.function.arguments") or "",
+            ))
+        deltas += tuple(found)
+    return text, deltas, finish
+
+
+def parse_embeddings(body: bytes, expected: int) -> tuple[tuple[tuple[float, ...], ...], str | None, Usage]:
+    """An embeddings answer: one vector per input, put in input order by each item's ``index``."""
+    data = obj(load(body), "the body")
+    items = opt_list(data, "data", "data")
+    vectors: list[tuple[float, ...] | None] = [None] * expected
+    for i, raw in enumerate(items):
+        item = obj(raw, f"data[{i}]")
+        at = shape.index(item, "index", f"data[{i}].index")
+        vector = item.get("embedding")
+        if at >= expected or not isinstance(vector, list) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in vector
+        ):
+            raise WireError(f"data[{i}]", "is not an embedding of one of the inputs")
+        vectors[at] = tuple(float(x) for x in vector)
+    if any(v is None for v in vectors):
+        raise WireError("data", f"does not hold {expected} embeddings")
+    usage = opt_obj(data, "usage", "usage")
+    tokens = count(usage, "prompt_tokens", "usage.prompt_tokens")
+    return tuple(v for v in vectors if v is not None), opt_str(data, "model", "model"), Usage(tokens, 0)
+
+
+def _reply_arguments(raw: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"_raw": raw}
+    return value if isinstance(value, dict) else {"_raw": raw}
+
+
 # -- responses ---------------------------------------------------------------------------------
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
@@ -858,9 +1102,7 @@ def usage_dict(u: Usage) -> dict[str, Any]:
 
 
 def _call_json(c: ToolCall) -> dict[str, Any]:
-    args = c.arguments
-    raw = args["_raw"] if set(args) == {"_raw"} and isinstance(args.get("_raw"), str) else json.dumps(dict(args))
-    return {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": raw}}
+    return {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_text(c.arguments)}}
 
 
 def _choices(resp: LLMResponse, more: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, list[Any], str]]:
@@ -1110,16 +1352,25 @@ __all__ = [
     "APIError",
     "ChatRequest",
     "ChunkWriter",
+    "WireError",
+    "apply_wire_messages",
+    "arguments_text",
     "completion",
     "dumps",
+    "encode_message",
+    "encode_tool",
     "error_event",
     "from_beluga",
     "load_json",
     "new_id",
     "parse_chat",
+    "parse_chunk",
+    "parse_completion",
+    "parse_embeddings",
     "provider_params",
     "retry_headers",
     "root_cause",
     "unreadable_refused",
+    "usage_from",
     "whole_chunks",
 ]

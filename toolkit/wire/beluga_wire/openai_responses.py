@@ -40,20 +40,19 @@ from beluga_core import (
     ToolSpec,
     Usage,
 )
-from beluga_wire.anthropic import (
-    _CONTROL,
-    MAX_MODEL_CHARS,
-    MAX_STREAM_TOOLS,
+from beluga_wire.anthropic import MAX_MODEL_CHARS, MAX_STREAM_TOOLS
+from beluga_wire.shape import (
+    CONTROL,
     WireError,
-    _bool,
-    _int,
-    _list,
-    _number,
-    _obj,
-    _opt_obj,
-    _opt_str,
-    _str,
     count,
+    list_or_none,
+    obj,
+    opt_bool,
+    opt_int,
+    opt_number,
+    opt_obj,
+    opt_str,
+    req_str,
 )
 
 #: Parameters of a request that Beluga's types do not hold; they travel in ``LLMRequest.params``.
@@ -81,7 +80,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 def _image(p: Mapping[str, Any], where: str) -> ImagePart:
     if p.get("file_id") is not None:
         raise WireError(f"{where}.file_id", "files stored at OpenAI are not supported; send image_url")
-    url = _str(p, "image_url", f"{where}.image_url")
+    url = req_str(p, "image_url", f"{where}.image_url")
     if not url.startswith(("https://", "http://", "data:")):
         raise WireError(f"{where}.image_url", "must be an http(s) or data: URL")
     detail = p.get("detail") or "auto"
@@ -99,7 +98,7 @@ def _parts(content: Any, where: str, role: str) -> list[Part]:
     out: list[Part] = []
     for j, p in enumerate(content):
         at = f"{where}[{j}]"
-        p = _obj(p, at)
+        p = obj(p, at)
         kind = p.get("type")
         if kind not in kinds:
             if kind == "input_file":
@@ -109,7 +108,7 @@ def _parts(content: Any, where: str, role: str) -> list[Part]:
             out.append(_image(p, at))
         else:
             key = "refusal" if kind == "refusal" else "text"
-            out.append(TextPart(_str(p, key, f"{at}.{key}")))
+            out.append(TextPart(req_str(p, key, f"{at}.{key}")))
     return out
 
 
@@ -162,7 +161,7 @@ def _input(raw: Any, max_messages: int | None) -> list[Message]:
 
     for i, item in enumerate(raw):
         at = f"input[{i}]"
-        item = _obj(item, at)
+        item = obj(item, at)
         kind = item.get("type")
         if kind is None or kind == "message":
             role = item.get("role")
@@ -181,12 +180,12 @@ def _input(raw: Any, max_messages: int | None) -> list[Message]:
             else:
                 out.append(HumanMessage(_parts(content, f"{at}.content", role)))
         elif kind == "function_call":
-            call_id = _str(item, "call_id", f"{at}.call_id")
-            name = _str(item, "name", f"{at}.name")
+            call_id = req_str(item, "call_id", f"{at}.call_id")
+            name = req_str(item, "name", f"{at}.name")
             calls.append(ToolCall(call_id, name, arguments(item.get("arguments"), f"{at}.arguments")))
         elif kind == "function_call_output":
             flush()
-            call_id = _str(item, "call_id", f"{at}.call_id")
+            call_id = req_str(item, "call_id", f"{at}.call_id")
             if item.get("output") is None:
                 raise WireError(f"{at}.output", "is required: a string or an array of content parts")
             out.append(ToolMessage(_output(item["output"], f"{at}.output"), tool_call_id=call_id))
@@ -201,16 +200,16 @@ def _input(raw: Any, max_messages: int | None) -> list[Message]:
 
 
 def _tool(t: Any, where: str) -> ToolSpec:
-    t = _obj(t, where)
+    t = obj(t, where)
     if t.get("type") != "function":
         raise WireError(f"{where}.type", "only 'function' tools are supported (hosted tools run at OpenAI)")
-    name = _str(t, "name", f"{where}.name")
-    if not name or len(name) > 128 or _CONTROL.search(name):
+    name = req_str(t, "name", f"{where}.name")
+    if not name or len(name) > 128 or CONTROL.search(name):
         raise WireError(f"{where}.name", "must be 1 to 128 characters, without control characters")
     params = t.get("parameters")
-    schema = {"type": "object", "properties": {}} if params is None else dict(_obj(params, f"{where}.parameters"))
-    _bool(t, "strict", f"{where}.strict")
-    return ToolSpec(name, _opt_str(t, "description", f"{where}.description") or "", schema)
+    schema = {"type": "object", "properties": {}} if params is None else dict(obj(params, f"{where}.parameters"))
+    opt_bool(t, "strict", f"{where}.strict")
+    return ToolSpec(name, opt_str(t, "description", f"{where}.description") or "", schema)
 
 
 def _tool_choice(value: Any) -> str | dict[str, Any]:
@@ -218,14 +217,14 @@ def _tool_choice(value: Any) -> str | dict[str, Any]:
         if value not in _TOOL_CHOICES:
             raise WireError("tool_choice", f"must be one of {', '.join(_TOOL_CHOICES)} or a function")
         return value
-    choice = _obj(value, "tool_choice")
+    choice = obj(value, "tool_choice")
     if choice.get("type") != "function":
         raise WireError("tool_choice.type", "must be 'function' (hosted tools are not supported)")
-    return {"type": "function", "name": _str(choice, "name", "tool_choice.name")}
+    return {"type": "function", "name": req_str(choice, "name", "tool_choice.name")}
 
 
 def _metadata(value: Any) -> dict[str, str]:
-    meta = _obj(value, "metadata")
+    meta = obj(value, "metadata")
     if len(meta) > MAX_METADATA:
         raise WireError("metadata", f"holds more than {MAX_METADATA} entries")
     for k, v in meta.items():
@@ -235,15 +234,15 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 def _text_format(value: Any) -> dict[str, Any]:
-    text = _obj(value, "text")
-    fmt = _opt_obj(text, "format", "text.format")
+    text = obj(value, "text")
+    fmt = opt_obj(text, "format", "text.format")
     kind = fmt.get("type", "text")
     if kind not in ("text", "json_object", "json_schema"):
         raise WireError("text.format.type", "must be text, json_object or json_schema")
     if kind == "json_schema":
-        _str(fmt, "name", "text.format.name")
-        _obj(fmt.get("schema"), "text.format.schema")
-        _bool(fmt, "strict", "text.format.strict")
+        req_str(fmt, "name", "text.format.name")
+        obj(fmt.get("schema"), "text.format.schema")
+        opt_bool(fmt, "strict", "text.format.strict")
     return {"format": dict(fmt)} if fmt else {}
 
 
@@ -254,40 +253,40 @@ def parse_request(body: Any, *, max_messages: int | None = None, max_tools: int 
     kept in ``params``; ``max_output_tokens`` is ``max_tokens``. Stateful fields
     (:data:`STATEFUL`, ``store: true``) and hosted tools are refused; other fields are ignored.
     """
-    body = _obj(body, "body")
+    body = obj(body, "body")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise WireError("model", "is required (a non-empty string)")
-    if len(model) > MAX_MODEL_CHARS or _CONTROL.search(model):
+    if len(model) > MAX_MODEL_CHARS or CONTROL.search(model):
         raise WireError("model", f"must be at most {MAX_MODEL_CHARS} characters, without control characters")
     for field, why in STATEFUL.items():
         if body.get(field) not in (None, False):
             raise WireError(field, why)
-    if _bool(body, "store", "store"):
+    if opt_bool(body, "store", "store"):
         raise WireError("store", "this gateway keeps no state: responses cannot be stored (send store: false "
                         "or leave it out)")
     messages: list[Message] = []
     params: dict[str, Any] = {}
-    instructions = _opt_str(body, "instructions", "instructions")
+    instructions = opt_str(body, "instructions", "instructions")
     if instructions:
         messages.append(SystemMessage(instructions))
         params["instructions"] = instructions
     messages.extend(_input(body.get("input"), max_messages))
-    raw_tools = _list(body, "tools", "tools") or []
+    raw_tools = list_or_none(body, "tools", "tools") or []
     if max_tools is not None and len(raw_tools) > max_tools:
         raise WireError("tools", f"holds {len(raw_tools)} tools; at most {max_tools} are accepted")
     tools = tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(raw_tools))
     if body.get("tool_choice") is not None:
         params["tool_choice"] = _tool_choice(body["tool_choice"])
-    top_p = _number(body, "top_p", "top_p", 0, 1)
+    top_p = opt_number(body, "top_p", "top_p", 0, 1)
     if top_p is not None:
         params["top_p"] = body["top_p"]
-    parallel = _bool(body, "parallel_tool_calls", "parallel_tool_calls")
+    parallel = opt_bool(body, "parallel_tool_calls", "parallel_tool_calls")
     if parallel is not None:
         params["parallel_tool_calls"] = parallel
     if body.get("metadata") is not None:
         params["metadata"] = _metadata(body["metadata"])
-    user = _opt_str(body, "user", "user")
+    user = opt_str(body, "user", "user")
     if user:
         params["user"] = user
     if body.get("text") is not None:
@@ -296,14 +295,14 @@ def parse_request(body: Any, *, max_messages: int | None = None, max_tools: int 
             params["text"] = text
     reasoning = body.get("reasoning")
     if reasoning is not None:
-        _obj(reasoning, "reasoning")
+        obj(reasoning, "reasoning")
     return LLMRequest(
         messages,
         model=model,
         tools=tools,
-        max_tokens=_int(body, "max_output_tokens", "max_output_tokens", 1),
-        temperature=_number(body, "temperature", "temperature", 0, 2),
-        stream=_bool(body, "stream", "stream") or False,
+        max_tokens=opt_int(body, "max_output_tokens", "max_output_tokens", 1),
+        temperature=opt_number(body, "temperature", "temperature", 0, 2),
+        stream=opt_bool(body, "stream", "stream") or False,
         params=params,
     )
 
@@ -384,9 +383,9 @@ def usage_json(usage: Usage) -> dict[str, Any]:
 def usage_from(data: Any, where: str = "usage") -> Usage:
     if data is None:
         return Usage()
-    data = _obj(data, where)
-    inp = _opt_obj(data, "input_tokens_details", f"{where}.input_tokens_details")
-    out = _opt_obj(data, "output_tokens_details", f"{where}.output_tokens_details")
+    data = obj(data, where)
+    inp = opt_obj(data, "input_tokens_details", f"{where}.input_tokens_details")
+    out = opt_obj(data, "output_tokens_details", f"{where}.output_tokens_details")
     return Usage(
         count(data, "input_tokens", f"{where}.input_tokens"),
         count(data, "output_tokens", f"{where}.output_tokens"),
@@ -462,26 +461,26 @@ def encode_response(resp: LLMResponse, *, id: str, model: str, created_at: int,
 
 def decode_response(data: Any) -> LLMResponse:
     """An LLMResponse of a ``response`` object; :class:`WireError` names what is wrong."""
-    data = _obj(data, "the body")
-    output = _list(data, "output", "output") or []
+    data = obj(data, "the body")
+    output = list_or_none(data, "output", "output") or []
     texts: list[str] = []
     calls: list[ToolCall] = []
     for i, item in enumerate(output):
         at = f"output[{i}]"
-        item = _obj(item, at)
+        item = obj(item, at)
         if item.get("type") == "message":
-            for j, p in enumerate(_list(item, "content", f"{at}.content") or []):
-                p = _obj(p, f"{at}.content[{j}]")
+            for j, p in enumerate(list_or_none(item, "content", f"{at}.content") or []):
+                p = obj(p, f"{at}.content[{j}]")
                 if p.get("type") == "output_text":
-                    texts.append(_opt_str(p, "text", f"{at}.content[{j}].text") or "")
+                    texts.append(opt_str(p, "text", f"{at}.content[{j}].text") or "")
         elif item.get("type") == "function_call":
-            calls.append(ToolCall(_str(item, "call_id", f"{at}.call_id"), _str(item, "name", f"{at}.name"),
+            calls.append(ToolCall(req_str(item, "call_id", f"{at}.call_id"), req_str(item, "name", f"{at}.name"),
                                   arguments(item.get("arguments"), f"{at}.arguments")))
     finish = "tool_calls" if calls else "stop"
     details = data.get("incomplete_details")
     if data.get("status") == "incomplete" and isinstance(details, Mapping):
         finish = "length" if details.get("reason") == "max_output_tokens" else "content_filter"
-    return LLMResponse(AIMessage("".join(texts), tool_calls=calls), model=_opt_str(data, "model", "model") or "",
+    return LLMResponse(AIMessage("".join(texts), tool_calls=calls), model=opt_str(data, "model", "model") or "",
                        usage=usage_from(data.get("usage")), finish_reason=finish)
 
 
