@@ -179,7 +179,6 @@ KEPT_RULES = {
     "numbers must be finite": "finite numbers, integers of at most 100 digits",
     "deeper than": "nesting depth",
     "must fit in 64 bits": "integer fields the chain reads within 64 bits",
-    "tokens' must be at least 1": "token limits of at least 1 (the rate limiter reserves them)",
     "not valid Unicode": "valid Unicode",
 }
 

@@ -158,10 +158,12 @@ class Probe:
     def __init__(self) -> None:
         self.outcomes: list[str] = []
         self.metadata: list[dict[str, Any]] = []
+        self.requests: list[LLMRequest] = []
 
     @hookimpl
     async def wrap_llm_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse | LLMStream:
         self.metadata.append(dict(request.metadata))
+        self.requests.append(request)
         try:
             result = await call_next(request)
         except asyncio.CancelledError:

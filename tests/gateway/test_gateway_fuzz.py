@@ -97,8 +97,8 @@ ACCEPTANCE_SAMPLE = 150  # derandomized: the same requests each run, about 20 s
 def test_requests_generated_from_openais_description_are_accepted(tmp_path: Path) -> None:
     """Schema-valid chat requests from OpenAI's description (each naming a served model), posted through an
     OpenAI-compatible stand-in: at least 95 % are answered. The rules kept (fuzz_support.KEPT_RULES: model
-    names without control characters, names of at most 256 characters, body-wide rules, token limits of
-    at least 1) refuse the rest. benchmarks/spec_acceptance.py runs more."""
+    names without control characters, names of at most 256 characters, body-wide rules) refuse the rest.
+    benchmarks/spec_acceptance.py runs more."""
     if not OPENAI_SPEC.is_file():
         pytest.skip(f"OpenAI's description is not at {OPENAI_SPEC}")
     upstream = FakeServer(any_chat_upstream, OPENAI_KEY).start()

@@ -214,6 +214,7 @@ ANTHROPIC = """
     ({"messages": [*HELLO, {"role": "function", "name": "f", "content": "1"}]}, "messages[1].role"),
     ({"tools": [{"type": "custom", "custom": {"name": "sql"}}]}, "tools[0]"),
     ({"functions": [{"name": "f"}]}, "functions"),
+    ({"max_tokens": 0}, "max_tokens"),
     ({"tools": [{"type": "function", "function": {"name": "get weather"}}]}, "tools[0].function.name"),
     ({"messages": [*HELLO, {"role": "assistant", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "server.tool", "arguments": "{}"}}]},
@@ -245,6 +246,19 @@ def test_the_anthropic_provider_refuses_a_tool_name_its_api_cannot_take_before_s
     assert not isinstance(info.value, ProviderError) and info.value.code == "invalid_input"
     assert "tools[1].name" in info.value.message and "weather" not in info.value.message
     assert provider.build_body(request.replace(tools=[ToolSpec("get_weather")]), stream=False)["tools"]
+
+
+def test_a_token_limit_below_1_reaches_an_openai_upstream_as_sent_and_reserves_nothing_of_its_own(gateway, upstream):
+    from gateway_support import Probe
+
+    probe = Probe()
+    server = gateway(UPSTREAM.format(key=OPENAI_KEY, url=upstream.url), plugins=("probe",), probe=probe)
+    for fields in ({"max_tokens": 0}, {"max_completion_tokens": -3, "max_tokens": 50}):
+        resp = post(server, {"messages": HELLO, **fields})
+        assert resp.status_code == 200, resp.text
+        body = sent(upstream)
+        assert all(body[k] == v for k, v in fields.items())  # the upstream judges the value
+    assert [r.max_tokens for r in probe.requests] == [None, 50]  # the chain never sees a limit below 1
 
 
 def test_free_form_integers_beyond_64_bits_pass_and_fields_the_chain_reads_keep_their_range(gateway, upstream):

@@ -291,8 +291,9 @@ REQUEST_SCHEMAS: dict[str, Any] = {
             }),
             "n": _null({"type": "integer", "minimum": 1, "maximum": 128,
                         "description": "Above 1: " + _OPENAI_ONLY}),
-            "max_tokens": _null({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
-            "max_completion_tokens": _null({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
+            # Below 1: no limit for the chain; an OpenAI-compatible upstream gets the value to judge.
+            "max_tokens": _null({"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}),
+            "max_completion_tokens": _null({"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}),
             "temperature": _null({"type": "number", "minimum": 0, "maximum": 2}),
             "top_p": _null({"type": "number", "minimum": 0, "maximum": 1}),
             "frequency_penalty": _null({"type": "number", "minimum": -2, "maximum": 2}),
@@ -545,6 +546,13 @@ MESSAGES_SCHEMAS: dict[str, Any] = {
     },
 }
 
+MESSAGES_SCHEMAS["CountTokensRequest"] = {
+    **MESSAGES_SCHEMAS["MessagesRequest"],
+    "description": "A Messages request without `max_tokens` (the count is of the input).",
+    "required": ["model", "messages"],
+    "properties": {k: v for k, v in MESSAGES_SCHEMAS["MessagesRequest"]["properties"].items() if k != "max_tokens"},
+}
+
 _R_PART = {"anyOf": [
     {"type": "object", "required": ["type", "text"], "properties": {
         "type": {"const": "input_text"}, "text": {"type": "string"}}},
@@ -651,6 +659,13 @@ EMBEDDINGS_SCHEMAS: dict[str, Any] = {
 }
 
 
+# As for chat completions, null means "not set" for every optional field of these requests.
+for _schema in (MESSAGES_SCHEMAS["MessagesRequest"], MESSAGES_SCHEMAS["CountTokensRequest"],
+                RESPONSES_SCHEMAS["ResponsesRequest"], EMBEDDINGS_SCHEMAS["EmbeddingsRequest"]):
+    for _field, _value in _schema["properties"].items():
+        if _field not in _schema["required"] and _value.get("type") != "null" and _value is not _NO_STATE:
+            _schema["properties"][_field] = _null(_value)
+
 _ERROR = _ref("Error")
 _CHAT_ERRORS = {
     "400": "The body is malformed (not JSON, not UTF-8, a field of the wrong type or out of range, nested too "
@@ -745,7 +760,7 @@ def document() -> dict[str, Any]:
             ),
             "/v1/messages/count_tokens": _post(
                 "countMessageTokens", "Estimate a Messages request's input tokens (the gateway's estimate, as "
-                "its rate limits count them)", "MessagesRequest", "`{\"input_tokens\": N}`.",
+                "its rate limits count them)", "CountTokensRequest", "`{\"input_tokens\": N}`.",
                 {"type": "object", "required": ["input_tokens"],
                  "properties": {"input_tokens": {"type": "integer", "minimum": 0}}},
                 _ref("MessagesError"), stream=False,

@@ -302,8 +302,16 @@ def parse_chat(raw: bytes, *, max_messages: int = MAX_MESSAGES, max_tools: int =
     n = _integer(body, "n", 1, 128) or 1
     if n > 1:
         found.unmodelled.append(("n", "more than one choice"))
-    max_completion = _integer(body, "max_completion_tokens", 1, None)
-    max_tokens = _integer(body, "max_tokens", 1, None)
+    # A token limit below 1 (the spec gives none) means nothing to the chain, which reserves what
+    # a call may use: the chain sees no limit, and only an OpenAI-compatible upstream gets the value
+    # as sent, to judge.
+    max_completion = _integer(body, "max_completion_tokens", None, None)
+    max_tokens = _integer(body, "max_tokens", None, None)
+    for name, limit in (("max_completion_tokens", max_completion), ("max_tokens", max_tokens)):
+        if limit is not None and limit < 1:
+            found.unmodelled.append((name, "a token limit below 1"))
+    max_completion = max_completion if max_completion is None or max_completion >= 1 else None
+    max_tokens = max_tokens if max_tokens is None or max_tokens >= 1 else None
     temperature = _number(body, "temperature", 0, 2)
     _check_options(body)
     raw_tools = _opt(body, "tools", list, "an array of tools")
@@ -576,7 +584,7 @@ def _user_parts(content: Any, where: str, found: _Found) -> tuple[tuple[Part, ..
     template: list[Any] = []
     unread = False
     for j, p in enumerate(content):
-        kind = p.get("type") if isinstance(p, dict) else None
+        kind = p.get("type") if isinstance(p, dict) and isinstance(p.get("type"), str) else None
         if kind == "text":
             parts.append(TextPart(_part_text(p, j, where, ("text",))))
             template.append(None)
@@ -816,6 +824,9 @@ def provider_params(
                     out[name] = extra[name]
         tools = extra.get("tools") or None
         fields = {k: out.pop(k) for k in _CHAIN_ARGUMENTS if k in out}
+        for name in ("max_completion_tokens", "max_tokens"):  # a limit below 1, for the upstream to judge
+            if any(field == name for field, _ in req.unmodelled):
+                fields[name] = extra[name]
         if tools is not None or req.wire_messages is not None or fields:
             out[WIRE] = {"messages": req.wire_messages, "tools": tools, "body": fields}
         return out
