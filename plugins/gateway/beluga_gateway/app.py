@@ -193,6 +193,11 @@ class Gateway:
                 file=kit.config.source,
             )
         kit.on_reload(self._reloaded)
+        # Spend per project and model in /metrics, when the budget plugin prices the calls.
+        budget = kit.plugins.get("budget") if "budget" in kit.order else None
+        self._budget = budget if callable(getattr(budget, "add_listener", None)) else None
+        if self._budget is not None:
+            self._budget.add_listener(self.metrics.spent)
         routes = [
             Route(CHAT_ROUTE, _Endpoint(self.chat_completions), methods=["POST"]),
             Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
@@ -282,6 +287,8 @@ class Gateway:
         return True
 
     async def close(self) -> None:
+        if self._budget is not None:
+            self._budget.remove_listener(self.metrics.spent)
         for client in self._redis.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
