@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -76,9 +76,9 @@ class StandIn:
         return stream
 
 
-def budget_kit(settings: dict[str, Any], *, clock: float = NOON, standin: StandIn | None = None,
-               extra: tuple[Any, ...] = ()) -> tuple[Kit, BudgetPlugin, StandIn]:
-    plugin = BudgetPlugin(clock=lambda: clock)
+def budget_kit(settings: dict[str, Any], *, clock: float | Callable[[], float] = NOON,
+               standin: StandIn | None = None, extra: tuple[Any, ...] = ()) -> tuple[Kit, BudgetPlugin, StandIn]:
+    plugin = BudgetPlugin(clock=clock if callable(clock) else lambda: clock)
     standin = standin or StandIn()
     order = ["budget", *[getattr(p, "name", "") for p in extra], "standin"]
     config = {"beluga": {"plugins": order, "model": "model-a"}, "plugins": {"budget": {"prices": PRICES, **settings}}}

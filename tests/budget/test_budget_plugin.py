@@ -4,6 +4,7 @@ failures and cached answers, in memory, on a redis-server and on a three-node Re
 from __future__ import annotations
 
 import asyncio
+import calendar
 from typing import Any
 
 import pytest
@@ -107,6 +108,34 @@ async def test_a_monthly_budget_and_per_project_overrides(storage_url: str) -> N
         with pytest.raises(QuotaExceeded) as err:
             await kit.agenerate(PROMPT, metadata={"project": "frozen"}, max_tokens=10)
         assert err.value.retry_after is None and "allows at all" in err.value.message  # a zero budget: never
+    finally:
+        await kit.aclose()
+
+
+def test_periods_are_utc_calendar_days_and_months() -> None:
+    p = Periods.at(NOON)
+    assert (p.day, p.month, p.day_ends - NOON) == ("20261206", "202612", 12 * 3600)
+    new_year = Periods.at(calendar.timegm((2026, 12, 31, 23, 59, 59)))
+    assert (new_year.day, new_year.month) == ("20261231", "202612")
+    assert new_year.day_ends == new_year.month_ends == calendar.timegm((2027, 1, 1, 0, 0, 0))
+
+
+async def test_a_new_utc_day_brings_a_fresh_daily_budget_but_not_a_fresh_month(storage_url: str) -> None:
+    now = [NOON]
+    per_call = call_cost(10)
+    settings = {"storage": storage_url, "usd_per_day": per_call * 1.5, "usd_per_month": per_call * 2.5}
+    kit, _plugin, _ = budget_kit(settings, clock=lambda: now[0])
+    try:
+        await kit.agenerate(PROMPT, metadata={"project": "acme"}, max_tokens=10)
+        with pytest.raises(QuotaExceeded) as err:
+            await kit.agenerate(PROMPT, metadata={"project": "acme"}, max_tokens=10)
+        assert err.value.period == "day"
+        now[0] = NOON + 86_400  # the next day
+        await kit.agenerate(PROMPT, metadata={"project": "acme"}, max_tokens=10)
+        now[0] = NOON + 2 * 86_400
+        with pytest.raises(QuotaExceeded) as err:
+            await kit.agenerate(PROMPT, metadata={"project": "acme"}, max_tokens=10)
+        assert err.value.period == "month"
     finally:
         await kit.aclose()
 

@@ -174,6 +174,7 @@ class BudgetPlugin:
         self._config: Config | None = None
         self._listeners: list[SpendListener] = []
         self._pending: set[asyncio.Task[None]] = set()
+        self._today: Periods | None = None
         self._apply(BudgetSettings())
 
     # -- configuration -------------------------------------------------------------------------
@@ -340,7 +341,7 @@ class BudgetPlugin:
         output = request.max_tokens or s.default_max_tokens
         amount = price.most(estimate_request_tokens(request.messages), output)
         day_usd, month_usd = s.limits(key)
-        periods = Periods.at(self._clock())
+        periods = self._periods()
         verdict = await policy.ledger.areserve(key, amount, _limit_nano(day_usd), _limit_nano(month_usd), periods)
         if not verdict.allowed:
             limit = day_usd if verdict.period == "day" else month_usd
@@ -362,6 +363,14 @@ class BudgetPlugin:
         await policy.ledger.asettle(hold, cost)
         self._spent(key, result.model or model, cost)
         return result.replace(metadata={**result.metadata, "cost_usd": to_usd(cost)})
+
+    def _periods(self) -> Periods:
+        """Today's and this month's periods (computed again once the day is over)."""
+        now = self._clock()
+        p = self._today
+        if p is None or not p.day_ends - 86_400.0 <= now < p.day_ends:
+            p = self._today = Periods.at(now)
+        return p
 
     def _cost(self, policy: _Policy, response: LLMResponse, model: str, price: Price) -> int:
         """Nano-dollars ``response`` cost: 0 for a cached answer; its usage at the answering model's
