@@ -5,6 +5,7 @@ Redis (or a Redis Cluster) never let a project spend past its budget."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -107,3 +108,20 @@ def test_two_gateways_on_one_redis_never_let_a_project_spend_past_its_budget(
     assert row.day / 1e9 <= budget + RESERVED  # never past the budget by more than one call's reservation
     assert ok >= int(budget / RESERVED)  # and the budget was not left unused by stray holds
     assert len(openai_upstream.requests) == ok
+
+
+@pytest.mark.redis
+def test_readyz_reports_the_budget_storage_on_a_cluster_and_a_dead_one(
+    gateway: Any, openai_upstream: Any, redis_cluster: Any, redis_cluster_url: str
+) -> None:
+    url = redis_cluster_url.replace("redis://", "redis+cluster://", 1)
+    server = start(gateway, openai_upstream, storage=url, usd_per_day=1.0)
+    ready = httpx.get(server.url + "/readyz", timeout=15)
+    assert ready.status_code == 200 and ready.json()["checks"]["redis"] == {"ok": True, "url": url}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://app:s3cret@127.0.0.1:{s.getsockname()[1]}/0"
+    server = start(gateway, openai_upstream, storage=dead, usd_per_day=1.0)
+    ready = httpx.get(server.url + "/readyz", timeout=15)
+    assert ready.status_code == 503 and ready.json()["checks"]["redis"]["ok"] is False
+    assert "s3cret" not in ready.text

@@ -724,10 +724,9 @@ class Gateway:
             checks["providers"] = {"unavailable": down}
         if deployments := self.kit.deployments():  # [models.<name>] groups: each deployment's health
             checks["deployments"] = deployments
-        url = self._redis_url()
-        if url is not None:
+        for check, url in self._redis_urls().items():
             ok, detail = await self._ping(url)
-            checks["redis"] = {"ok": ok, "url": mask_url(url), **({"error": detail} if detail else {})}
+            checks[check] = {"ok": ok, "url": mask_url(url), **({"error": detail} if detail else {})}
             ready = ready and ok
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "in_flight": self.in_flight, "checks": checks},
@@ -758,12 +757,18 @@ class Gateway:
             out[printable(name)] = str(getattr(breaker.state, "value", breaker.state))
         return out
 
-    def _redis_url(self) -> str | None:
-        if "ratelimit" not in self.kit.order:
-            return None
-        settings = self.kit.config.plugin_settings("ratelimit")
-        url = getattr(settings, "storage", "") or ""
-        return url if url.split("://", 1)[0] in ("redis", "rediss", "unix") else None
+    def _redis_urls(self) -> dict[str, str]:
+        """The Redis storages of the rate limiter and the budget plugin, if loaded, by readiness
+        check name: ``redis`` for the first, ``budget_redis`` for a budget on another Redis."""
+        found: dict[str, str] = {}
+        for plugin in ("ratelimit", "budget"):
+            if plugin not in self.kit.order:
+                continue
+            url = getattr(self.kit.config.plugin_settings(plugin), "storage", "") or ""
+            scheme = url.split("://", 1)[0].lower()
+            if scheme.removesuffix("+cluster") in ("redis", "rediss", "unix") and url not in found.values():
+                found["redis" if not found else f"{plugin}_redis"] = url
+        return found
 
     async def _ping(self, url: str) -> tuple[bool, str]:
         try:
@@ -772,7 +777,15 @@ class Gateway:
             return False, "the redis package is not installed"
         client = self._redis.get(url)
         if client is None:
-            client = self._redis[url] = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            scheme, _, rest = url.partition("://")
+            if scheme.lower().endswith("+cluster"):  # redis+cluster://host:port: any node; the client finds the rest
+                from redis.asyncio.cluster import RedisCluster
+
+                client = RedisCluster.from_url(f"{scheme.lower().removesuffix('+cluster')}://{rest}",
+                                               socket_timeout=0.5, socket_connect_timeout=0.5)
+            else:
+                client = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis[url] = client
         try:
             await client.ping()  # type: ignore[misc,unused-ignore]
         except Exception as exc:  # noqa: BLE001 - any failure means not reachable
