@@ -403,3 +403,16 @@ async def test_the_cost_is_an_attribute_of_the_chat_span() -> None:
         use_tracer_provider(None)
         provider.shutdown()
 
+
+
+async def test_embeddings_reserve_their_input_only() -> None:
+    plugin = BudgetPlugin(clock=lambda: NOON)
+    prices = {"echo": {"input_per_mtok": 1000.0, "output_per_mtok": 1_000_000.0}}  # USD 1 per output token
+    kit = kit_with(plugin, config={"plugins": {"budget": {"usd_per_day": 1.0, "prices": prices}}})
+    try:
+        answer = await kit.aembed(["hello", "world"], metadata={"project": "acme"})
+        assert len(answer.embeddings) == 2 and answer.metadata["cost_usd"] > 0
+        with pytest.raises(QuotaExceeded):  # a chat call reserves its max_tokens of output
+            await kit.agenerate("hello", metadata={"project": "acme"}, max_tokens=2)
+    finally:
+        await kit.aclose()

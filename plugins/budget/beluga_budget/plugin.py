@@ -303,15 +303,6 @@ class BudgetPlugin:
             return s.default_key
         return str(value)
 
-    def reservation_for(self, request: LLMRequest) -> tuple[str, Price, int]:
-        """(model, price, nano-dollars): what a call would reserve."""
-        policy = self._policy
-        if policy is None:
-            return request.model or "", Price(0.0), 0
-        model, price = self._reserve_price(request, policy)
-        output = request.max_tokens or policy.settings.default_max_tokens
-        return model, price, price.most(estimate_request_tokens(request.messages), output)
-
     def _refusal(self, s: BudgetSettings, key: str, period: str, used: int, amount: int, limit: float,
                  periods: Periods) -> QuotaExceeded:
         name = "daily" if period == "day" else "monthly"
@@ -338,7 +329,7 @@ class BudgetPlugin:
         s = policy.settings
         key = self.key_of(request.metadata, s)
         model, price = self._reserve_price(request, policy)
-        output = request.max_tokens or s.default_max_tokens
+        output = 0 if request.operation == "embeddings" else request.max_tokens or s.default_max_tokens
         amount = price.most(estimate_request_tokens(request.messages), output)
         day_usd, month_usd = s.limits(key)
         periods = self._periods()
