@@ -30,6 +30,7 @@ UPSTREAM = """
     [plugins.budget]
     storage = "{storage}"
     usd_per_day = {usd_per_day}
+    {budget_extra}
 
     [plugins.budget.prices."gpt-4o-mini"]
     input_per_mtok = 1000.0
@@ -46,9 +47,10 @@ def chat(server: Any, **extra: Any) -> httpx.Response:
                       headers={"authorization": f"Bearer {ALPHA}"})
 
 
-def start(gateway: Any, upstream: Any, storage: str = "memory://", usd_per_day: float = 0.035) -> Any:
-    return gateway(UPSTREAM.format(okey=OPENAI_KEY, ourl=upstream.url, storage=storage, usd_per_day=usd_per_day),
-                   plugins=("budget",))
+def start(gateway: Any, upstream: Any, storage: str = "memory://", usd_per_day: float = 0.035,
+          budget_extra: str = "") -> Any:
+    return gateway(UPSTREAM.format(okey=OPENAI_KEY, ourl=upstream.url, storage=storage, usd_per_day=usd_per_day,
+                                   budget_extra=budget_extra), plugins=("budget",))
 
 
 def test_a_project_with_a_tiny_daily_budget_gets_429_insufficient_quota_after_its_first_calls(
@@ -125,3 +127,17 @@ def test_readyz_reports_the_budget_storage_on_a_cluster_and_a_dead_one(
     ready = httpx.get(server.url + "/readyz", timeout=15)
     assert ready.status_code == 503 and ready.json()["checks"]["redis"]["ok"] is False
     assert "s3cret" not in ready.text
+
+
+def test_an_unreachable_budget_storage_failing_closed_is_503_without_its_address(
+    gateway: Any, openai_upstream: Any
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://app:s3cret@127.0.0.1:{s.getsockname()[1]}/0"
+    server = start(gateway, openai_upstream, storage=dead, usd_per_day=1.0, budget_extra='failure_mode = "closed"')
+    refused = chat(server)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "budget_storage_unavailable"
+    assert "retry-after" in refused.headers
+    assert "127.0.0.1" not in refused.text and "s3cret" not in refused.text
+    assert openai_upstream.requests == []
