@@ -416,3 +416,20 @@ async def test_embeddings_reserve_their_input_only() -> None:
             await kit.agenerate("hello", metadata={"project": "acme"}, max_tokens=2)
     finally:
         await kit.aclose()
+
+
+def test_a_reload_keeps_the_spend_and_applies_the_new_budget() -> None:
+    per_call = call_cost(10)
+    kit, plugin, _ = budget_kit({"usd_per_day": per_call * 1.5})
+    acme = {"project": "acme"}
+    kit.generate(PROMPT, metadata=acme, max_tokens=10)
+    with pytest.raises(QuotaExceeded):
+        kit.generate(PROMPT, metadata=acme, max_tokens=10)
+    order = {"plugins": ["budget", "standin"], "model": "model-a"}
+    result = kit.reload({"beluga": order, "plugins": {"budget": {"usd_per_day": per_call * 2.5, "prices": PRICES}}})
+    assert result.applied
+    kit.generate(PROMPT, metadata=acme, max_tokens=10)  # the first call's spend is still counted
+    with pytest.raises(QuotaExceeded):
+        kit.generate(PROMPT, metadata=acme, max_tokens=10)
+    assert spent(plugin, "acme")[0] == round(2 * per_call * 1e9)
+    kit.close()
