@@ -114,6 +114,16 @@ def test_a_flushed_script_cache_on_a_cluster_node_is_reloaded(redis_cluster: Any
         redis.Redis(port=port).script_flush()
     assert backend.run(TWO_KEYS, keys, 1) == [2, 2]  # NOSCRIPT -> EVAL on the owning node
     assert any(redis.Redis(port=p).script_exists(TWO_KEYS.sha) == [True] for p in redis_cluster.ports)
+    for port in redis_cluster.ports:
+        redis.Redis(port=port).script_flush()
+
+    async def main() -> Any:
+        try:
+            return await backend.arun(TWO_KEYS, keys, 1)  # the async cluster client too
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(main()) == [3, 3]
     backend.close()
 
 
