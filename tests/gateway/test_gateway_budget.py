@@ -4,16 +4,22 @@ Redis (or a Redis Cluster) never let a project spend past its budget."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from gateway_support import ALPHA, OPENAI_KEY, sdk
+from gateway_support import ALPHA, OPENAI_KEY, sdk, write_config
+
+from beluga_core import HumanMessage, estimate_request_tokens
 
 pytest.importorskip("beluga_budget", reason="needs the budget plugin")
 
@@ -141,3 +147,57 @@ def test_an_unreachable_budget_storage_failing_closed_is_503_without_its_address
     assert "retry-after" in refused.headers
     assert "127.0.0.1" not in refused.text and "s3cret" not in refused.text
     assert openai_upstream.requests == []
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not Path("/proc").exists(), reason="counts worker processes through /proc")
+def test_beluga_serve_with_two_workers_holds_a_project_to_one_budget(tmp_path: Path, redis_url: str) -> None:
+    from test_gateway_workers import _children
+
+    from beluga_gateway.serve import free_port
+
+    reserved = (estimate_request_tokens([HumanMessage("hi")]) + 20) * 0.001  # prompt estimate + max_tokens
+    budget = 2 * reserved
+    path = write_config(tmp_path / "beluga.toml", f"""
+        [plugins.budget]
+        storage = "{redis_url}"
+        usd_per_day = {budget}
+
+        [plugins.budget.prices.echo]
+        input_per_mtok = 1000.0
+        output_per_mtok = 1000.0
+    """, plugins=("budget",))
+    port = free_port()
+    env = {k: v for k, v in {**os.environ, "GW_ALPHA_KEY": ALPHA}.items() if not k.startswith("BELUGA_")}
+    beluga = Path(sys.executable).with_name("beluga")
+    proc = subprocess.Popen([str(beluga), "serve", "--config", str(path), "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200 and len(_children(proc.pid)) >= 2:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the gateway did not become ready"
+            time.sleep(0.1)
+        body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+        with ThreadPoolExecutor(4) as pool:  # a new connection each, spread over both workers
+            codes = list(pool.map(lambda _: httpx.post(url + "/v1/chat/completions", json=body, timeout=10,
+                                                       headers={"authorization": f"Bearer {ALPHA}"}).status_code,
+                                  range(16)))
+        ok = codes.count(200)
+        assert ok >= 2 and codes.count(429) == 16 - ok  # refused once the budget had no room
+        ledger = RedisLedger(redis_url)
+        (row,) = ledger.spend(Periods.at(time.time()))
+        ledger.close()
+        # echo's answer costs less than its reservation, so the spend stays within the budget
+        assert row.day_held == 0 and ok * 0.001 < row.day / 1e9 <= budget
+        metrics = httpx.get(url + "/metrics", timeout=5).text  # summed over both workers
+        found = re.search(r'beluga_gateway_spend_usd_total\{model="echo",project="alpha"\} ([0-9.e-]+)', metrics)
+        assert found is not None and float(found.group(1)) == pytest.approx(row.day / 1e9)
+    finally:
+        proc.terminate()
+        proc.wait(20)
