@@ -433,3 +433,21 @@ def test_a_reload_keeps_the_spend_and_applies_the_new_budget() -> None:
         kit.generate(PROMPT, metadata=acme, max_tokens=10)
     assert spent(plugin, "acme")[0] == round(2 * per_call * 1e9)
     kit.close()
+
+
+async def test_a_model_group_reserves_at_its_dearest_deployment() -> None:
+    prices = {**PRICES, "model-b": {"input_per_mtok": 3000.0, "output_per_mtok": 3000.0}}
+    plugin, standin = BudgetPlugin(clock=lambda: NOON), StandIn()
+    config = {
+        "beluga": {"plugins": ["budget", "standin"]},
+        "models": {"smart": {"deployments": ["echo:model-a", "echo:model-b"]}},
+        "plugins": {"budget": {"usd_per_day": call_cost(10) * 2, "prices": prices}},  # 2 at model-a, 0 at model-b
+    }
+    kit = kit_with(plugin, standin, config=config)
+    try:
+        await kit.agenerate(PROMPT, model="model-a", metadata={"project": "acme"}, max_tokens=10)
+        with pytest.raises(QuotaExceeded) as err:
+            await kit.agenerate(PROMPT, model="smart", metadata={"project": "acme"}, max_tokens=10)
+        assert f"USD {call_cost(10) * 3:.6f}" in err.value.message  # priced at model-b, three times model-a
+    finally:
+        await kit.aclose()
