@@ -193,6 +193,11 @@ class Gateway:
                 file=kit.config.source,
             )
         kit.on_reload(self._reloaded)
+        # Spend per project and model in /metrics, when the budget plugin prices the calls.
+        budget = kit.plugins.get("budget") if "budget" in kit.order else None
+        self._budget = budget if callable(getattr(budget, "add_listener", None)) else None
+        if self._budget is not None:
+            self._budget.add_listener(self.metrics.spent)
         routes = [
             Route(CHAT_ROUTE, _Endpoint(self.chat_completions), methods=["POST"]),
             Route("/chat/completions", _Endpoint(self.chat_completions), methods=["POST"]),
@@ -282,6 +287,8 @@ class Gateway:
         return True
 
     async def close(self) -> None:
+        if self._budget is not None:
+            self._budget.remove_listener(self.metrics.spent)
         for client in self._redis.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -717,10 +724,9 @@ class Gateway:
             checks["providers"] = {"unavailable": down}
         if deployments := self.kit.deployments():  # [models.<name>] groups: each deployment's health
             checks["deployments"] = deployments
-        url = self._redis_url()
-        if url is not None:
+        for check, url in self._redis_urls().items():
             ok, detail = await self._ping(url)
-            checks["redis"] = {"ok": ok, "url": mask_url(url), **({"error": detail} if detail else {})}
+            checks[check] = {"ok": ok, "url": mask_url(url), **({"error": detail} if detail else {})}
             ready = ready and ok
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "in_flight": self.in_flight, "checks": checks},
@@ -751,12 +757,18 @@ class Gateway:
             out[printable(name)] = str(getattr(breaker.state, "value", breaker.state))
         return out
 
-    def _redis_url(self) -> str | None:
-        if "ratelimit" not in self.kit.order:
-            return None
-        settings = self.kit.config.plugin_settings("ratelimit")
-        url = getattr(settings, "storage", "") or ""
-        return url if url.split("://", 1)[0] in ("redis", "rediss", "unix") else None
+    def _redis_urls(self) -> dict[str, str]:
+        """The Redis storages of the rate limiter and the budget plugin, if loaded, by readiness
+        check name: ``redis`` for the first, ``budget_redis`` for a budget on another Redis."""
+        found: dict[str, str] = {}
+        for plugin in ("ratelimit", "budget"):
+            if plugin not in self.kit.order:
+                continue
+            url = getattr(self.kit.config.plugin_settings(plugin), "storage", "") or ""
+            scheme = url.split("://", 1)[0].lower()
+            if scheme.removesuffix("+cluster") in ("redis", "rediss", "unix") and url not in found.values():
+                found["redis" if not found else f"{plugin}_redis"] = url
+        return found
 
     async def _ping(self, url: str) -> tuple[bool, str]:
         try:
@@ -765,7 +777,15 @@ class Gateway:
             return False, "the redis package is not installed"
         client = self._redis.get(url)
         if client is None:
-            client = self._redis[url] = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            scheme, _, rest = url.partition("://")
+            if scheme.lower().endswith("+cluster"):  # redis+cluster://host:port: any node; the client finds the rest
+                from redis.asyncio.cluster import RedisCluster
+
+                client = RedisCluster.from_url(f"{scheme.lower().removesuffix('+cluster')}://{rest}",
+                                               socket_timeout=0.5, socket_connect_timeout=0.5)
+            else:
+                client = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis[url] = client
         try:
             await client.ping()  # type: ignore[misc,unused-ignore]
         except Exception as exc:  # noqa: BLE001 - any failure means not reachable

@@ -27,6 +27,8 @@ GENAI_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048
 GENAI_FIRST_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 #: Distinct upstream-reported model names that get a label value of their own; later ones are "other".
 MAX_RESPONSE_MODELS = 64
+#: Distinct budget keys (projects) that get a spend label value of their own; later ones are "other".
+MAX_SPEND_PROJECTS = 1000
 
 
 class _BreakerCollector(Collector):
@@ -66,6 +68,10 @@ class Metrics:
         self.guard_blocks = Counter(
             "beluga_gateway_guard_blocks", "Requests stopped by a guard", ["guard", "stage"], registry=r
         )
+        self.spend = Counter(
+            "beluga_gateway_spend_usd", "USD spent on model calls, priced by the budget plugin", ["project", "model"],
+            registry=r,
+        )
         self.rate_limited = Counter(
             "beluga_gateway_rate_limited", "Requests denied by a rate limit", ["project"], registry=r
         )
@@ -90,6 +96,7 @@ class Metrics:
             GENAI_LABELS, buckets=GENAI_FIRST_CHUNK_BUCKETS, registry=r,
         )
         self._response_models: set[str] = set()
+        self._spend_projects: set[str] = set()
         self._breakers = _BreakerCollector(breakers)
         r.register(self._breakers)
 
@@ -109,6 +116,20 @@ class Metrics:
             seen.add(name)
             return name
         return "other"
+
+    def spent(self, project: str, model: str, usd: float) -> None:
+        """A settled call's cost (the budget plugin's listener): per project (at most
+        ``MAX_SPEND_PROJECTS`` values, then ``other``) and answering model (bounded as
+        ``gen_ai_response_model``)."""
+        if usd <= 0:
+            return
+        seen = self._spend_projects
+        if project not in seen:
+            if len(seen) < MAX_SPEND_PROJECTS:
+                seen.add(project)
+            else:
+                project = "other"
+        self.spend.labels(project, self.response_model(model, "") or "-").inc(usd)
 
     def genai_done(
         self, provider: str, request_model: str, response_model: str, seconds: float, usage: Any,
@@ -192,4 +213,4 @@ def multiprocess_registry() -> Any:
     return registry
 
 
-__all__ = ["BUCKETS", "MAX_LABEL_CHARS", "Metrics", "multiprocess_registry", "printable"]
+__all__ = ["BUCKETS", "MAX_LABEL_CHARS", "MAX_SPEND_PROJECTS", "Metrics", "multiprocess_registry", "printable"]

@@ -262,6 +262,9 @@ def _finish(span: Span, response: LLMResponse, opts: Options, static: Static) ->
         attempts = md.get("attempts")
         if attempts is not None:
             _record_attempts(span, attempts)
+        cost = md.get("cost_usd")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            out[sc.BELUGA_BUDGET_COST_USD] = float(cost)
         fallback = md.get("fallback")
         if fallback:
             section = fallback.get("provider") if isinstance(fallback, Mapping) else None

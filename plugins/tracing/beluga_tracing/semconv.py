@@ -91,6 +91,7 @@ OP_INVOKE_AGENT: Final = "invoke_agent"
 
 # -- Beluga's own (not part of the OpenTelemetry conventions) ------------------------------------
 BELUGA_RETRY_ATTEMPTS: Final = "beluga.retry.attempts"
+BELUGA_BUDGET_COST_USD: Final = "beluga.budget.cost_usd"  # the call's cost, priced by the budget plugin
 BELUGA_RETRY_REASON: Final = "beluga.retry.reason"  # why retries gave up: attempts, deadline, retry_after
 BELUGA_REQUEST_PREFIX: Final = "beluga.request."  # + a request metadata key listed in metadata_attributes
 EVENT_GUARD_DECISION: Final = "beluga.guard.decision"
