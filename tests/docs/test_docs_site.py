@@ -37,6 +37,7 @@ REFERENCE = {
     "beluga_http.testing": "beluga_http",
     "beluga_wire": "beluga_wire",
     "beluga_wire.anthropic": "beluga_wire",
+    "beluga_sdk": "beluga_sdk",
     **{ep.value.split(".")[0]: ep.value.split(".")[0] for ep in ENTRY_POINTS},
 }
 

@@ -333,3 +333,31 @@ async def test_stream_chunks_reach_the_app_before_the_chain_finishes():
     await stream.close()
     assert produced_at_first_text is not None and produced_at_first_text < trickle.instances[-1].words
     await kit.aclose()
+
+
+def test_the_sdks_timeout_is_the_deadline_of_a_whole_answer():
+    kit = kit_over("echo", options={"latency": 30})
+    client = beluga_sdk.openai_client(kit, max_retries=0, timeout=0.2)
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="m", messages=HELLO)
+    assert info.value.status_code == 504 and info.value.code == "timeout"
+
+
+def test_the_transports_deadline_bounds_a_stream():
+    kit = kit_over("echo", options={"latency": 30})
+    client = beluga_sdk.openai_client(kit, max_retries=0, deadline=0.2)
+    with pytest.raises(openai.InternalServerError) as info:
+        list(client.chat.completions.create(model="m", messages=HELLO, stream=True))
+    assert info.value.status_code == 504
+
+
+def test_bad_transport_options_are_refused_naming_them():
+    kit = kit_over("echo")
+    with pytest.raises(ValueError, match="provider='nope'"):
+        beluga_sdk.Transport(kit, provider="nope")
+    with pytest.raises(ValueError, match="unreadable_content"):
+        beluga_sdk.AsyncTransport(kit, unreadable_content="maybe")
+    with pytest.raises(ValueError, match="deadline"):
+        beluga_sdk.Transport(kit, deadline=0)
+    with pytest.raises(TypeError, match="http_client"):
+        beluga_sdk.openai_client(kit, http_client=object())

@@ -175,14 +175,28 @@ class Dispatch:
             return self._count_tokens
         return None
 
-    def _kwargs(self, request: httpx2.Request, rid: str, model: str | None) -> dict[str, Any]:
+    def _kwargs(self, request: httpx2.Request, rid: str, model: str | None, stream: bool = False) -> dict[str, Any]:
         meta = self.metadata(request) if callable(self.metadata) else self.metadata
         return {
             "model": model or None,
             "provider": self.provider,
             "metadata": {"request_id": rid, **(meta or {})},
-            "timeout": self.deadline,
+            "timeout": self._deadline(request, stream),
         }
+
+    def _deadline(self, request: httpx2.Request, stream: bool) -> float | None:
+        """The call's deadline: the transport's ``deadline`` (else ``[beluga] deadline``), and for a
+        whole answer no later than the SDK's read timeout (the time it would wait for the reply). A
+        stream is not held to it: the SDK's read timeout bounds the gap between two chunks, not the
+        whole stream."""
+        deadline = self.deadline if self.deadline is not None else self.kit.config.beluga.deadline
+        if stream:
+            return None if deadline is None else float(deadline)
+        timeout = request.extensions.get("timeout")
+        read = timeout.get("read") if isinstance(timeout, Mapping) else None
+        if isinstance(read, int | float) and read > 0:
+            deadline = read if deadline is None else min(float(deadline), read)
+        return None if deadline is None else float(deadline)
 
     def _kind(self) -> str:
         """The provider type (openai, anthropic, echo, ...) requests go to: decides which fields pass."""
@@ -196,7 +210,7 @@ class Dispatch:
         req = parse_chat(body)
         if req.unreadable and self.unreadable_content == "refuse":
             raise unreadable_refused(req)
-        kwargs = self._kwargs(request, rid, req.model)
+        kwargs = self._kwargs(request, rid, req.model, req.stream)
         kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
         provider = self.provider or self.kit.config.beluga.provider
         kwargs.update(chat_params(req, self._kind(), self.passthrough, provider))
@@ -232,7 +246,7 @@ class Dispatch:
         except messages_wire.WireError as exc:
             raise APIError(400, f"{exc.where}: {exc.what}", param=exc.where if exc.where != "body" else None) from None
         model = req.model or ""
-        kwargs = self._kwargs(request, rid, model)
+        kwargs = self._kwargs(request, rid, model, req.stream)
         kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
         kwargs.update(responses_wire.provider_params(req.params, self._kind(), self.passthrough, bool(req.tools)))
         if req.stream:
@@ -275,7 +289,7 @@ class Dispatch:
     async def _messages(self, request: httpx2.Request, body: bytes, rid: str) -> Answer:
         req = self._parse_messages(body)
         model = req.model or ""
-        kwargs = self._kwargs(request, rid, model)
+        kwargs = self._kwargs(request, rid, model, req.stream)
         kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
         kwargs.update(messages_wire.provider_params(req.params, self._kind(), self.passthrough, bool(req.tools)))
         if req.stream:
