@@ -10,6 +10,7 @@ import pytest
 from sdk_support import OPENAI_KEY, Requests, Trickle, data, kit_over, sse_reply
 
 import beluga_sdk
+from beluga_core import hookimpl
 
 openai = pytest.importorskip("openai")
 
@@ -361,3 +362,29 @@ def test_bad_transport_options_are_refused_naming_them():
         beluga_sdk.Transport(kit, deadline=0)
     with pytest.raises(TypeError, match="http_client"):
         beluga_sdk.openai_client(kit, http_client=object())
+
+
+class Seen:
+    """Middleware recording the metadata each call reached the chain with."""
+
+    name = "seen"
+
+    def __init__(self) -> None:
+        self.metadata: list[dict] = []
+
+    @hookimpl
+    async def wrap_llm_call(self, request, call_next):
+        self.metadata.append(dict(request.metadata))
+        return await call_next(request)
+
+
+def test_the_chain_sees_the_metadata_and_the_applications_request_id():
+    seen = Seen()
+    kit = kit_over("echo", seen=seen)
+    client = wrapped(kit, metadata=lambda request: {"project": request.headers.get("x-team", "none")})
+    resp = client.chat.completions.with_raw_response.create(
+        model="m", messages=HELLO, extra_headers={"x-team": "search", "x-request-id": "req-42"})
+    assert resp.headers["x-request-id"] == "req-42"
+    client.chat.completions.create(model="m", messages=HELLO, extra_headers={"x-request-id": "bad id;x"})
+    assert seen.metadata[0] == {"project": "search", "request_id": "req-42"}
+    assert seen.metadata[1]["project"] == "none" and seen.metadata[1]["request_id"] != "bad id;x"

@@ -7,6 +7,7 @@ gateway speaks too); the chain runs through ``kit.agenerate``/``kit.astream``/``
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ _SDK_RETRIED = frozenset({408, 409, 429})
 _JSON = ("content-type", "application/json")
 _SSE = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
 UNREADABLE_CHOICES = ("pass", "refuse")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _INTERNAL = APIError(500, "Beluga's chain failed unexpectedly; see the application's log.", type="server_error",
                      code="internal_error")
 
@@ -140,8 +142,8 @@ class Dispatch:
         """The answer to one SDK request (never raises for anything the chain or the request did wrong)."""
         path = request.url.path
         anthropic = path.endswith(("/messages", "/messages/count_tokens")) or "anthropic-version" in request.headers
-        rid = request.headers.get("x-request-id") or new_id()
-        if len(rid) > 128 or not rid.isascii():
+        rid = request.headers.get("x-request-id") or ""
+        if not _REQUEST_ID.match(rid):  # the application's own id when it sent a sane one
             rid = new_id()
         try:
             handler = self._handler(path)
