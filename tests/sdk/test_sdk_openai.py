@@ -4,6 +4,7 @@ the chain's refusals as the SDK's own exceptions, streams produced as the chain 
 from __future__ import annotations
 
 import json
+import threading
 
 import httpx2
 import pytest
@@ -388,3 +389,24 @@ def test_the_chain_sees_the_metadata_and_the_applications_request_id():
     client.chat.completions.create(model="m", messages=HELLO, extra_headers={"x-request-id": "bad id;x"})
     assert seen.metadata[0] == {"project": "search", "request_id": "req-42"}
     assert seen.metadata[1]["project"] == "none" and seen.metadata[1]["request_id"] != "bad id;x"
+
+
+def test_one_sync_client_serves_several_threads_at_once(openai_upstream):
+    client = wrapped(kit_over("openai", openai_upstream))
+    answers: dict[int, list[str]] = {}
+
+    def work(i: int) -> None:
+        got = []
+        for j in range(3):
+            msg = [{"role": "user", "content": f"thread {i} call {j}"}]
+            got.append(client.chat.completions.create(model="m", messages=msg).choices[0].message.content)
+            got.append("".join(c.choices[0].delta.content or "" for c in
+                               client.chat.completions.create(model="m", messages=msg, stream=True) if c.choices))
+        answers[i] = got
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert answers == {i: [f"echo: thread {i} call {j}" for j in range(3) for _ in range(2)] for i in range(4)}
