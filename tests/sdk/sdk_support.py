@@ -21,6 +21,7 @@ from provider_fakes import (
     FakeServer,
     anthropic_server,
     data,
+    event,
     openai_server,
     sse_reply,
 )
@@ -110,5 +111,5 @@ class Trickle:
 
 __all__ = [
     "ANTHROPIC_KEY", "OPENAI_KEY", "FakeServer", "Requests", "Trickle", "TrickleProvider", "anthropic_server",
-    "data", "kit_over", "openai_server", "sse_reply",
+    "data", "event", "kit_over", "openai_server", "sse_reply",
 ]

@@ -7,7 +7,7 @@ import json
 
 import httpx2
 import pytest
-from sdk_support import ANTHROPIC_KEY, Requests, Trickle, kit_over
+from sdk_support import ANTHROPIC_KEY, Requests, Trickle, event, kit_over, sse_reply
 
 import beluga_sdk
 
@@ -215,3 +215,25 @@ async def test_closing_an_async_stream_early_closes_the_chains_stream():
     provider = trickle.instances[-1]
     assert provider.closed_early and not provider.finished and provider.produced < provider.words
     await kit.aclose()
+
+
+def test_a_failure_after_the_stream_started_raises_from_the_stream_without_upstream_details(anthropic_upstream):
+    start = {"type": "message_start", "message": {"id": "msg_u", "type": "message", "role": "assistant",
+                                                  "model": "m", "content": [], "usage": {"input_tokens": 3}}}
+    anthropic_upstream.push(sse_reply([
+        event("message_start", start),
+        event("content_block_start", {"type": "content_block_start", "index": 0,
+                                      "content_block": {"type": "text", "text": ""}}),
+        event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                      "delta": {"type": "text_delta", "text": "partial"}}),
+        event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "upstream secret detail"}}),
+    ]))
+    seen = ""
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with wrapped(kit_over("anthropic", anthropic_upstream)).messages.stream(
+                model="claude-haiku-4-5", max_tokens=8, messages=hello()) as s:
+            for text in s.text_stream:
+                seen += text
+    assert seen == "partial"
+    assert info.value.body["type"] == "error" and info.value.body["error"]["type"] == "api_error"
+    assert "secret" not in json.dumps(info.value.body)

@@ -410,3 +410,22 @@ def test_one_sync_client_serves_several_threads_at_once(openai_upstream):
     for t in threads:
         t.join(timeout=60)
     assert answers == {i: [f"echo: thread {i} call {j}" for j in range(3) for _ in range(2)] for i in range(4)}
+
+
+def test_passthrough_limits_the_fields_an_openai_upstream_receives(openai_upstream):
+    client = wrapped(kit_over("openai", openai_upstream), passthrough=["top_p"])
+    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, top_p=0.5, seed=7)
+    sent = openai_upstream.last["body"]
+    assert sent["top_p"] == 0.5 and "seed" not in sent
+
+
+def test_content_guards_cannot_read_is_refused_when_asked(openai_upstream):
+    audio = [{"type": "text", "text": "what is said?"},
+             {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]
+    kit = kit_over("openai", openai_upstream)
+    with pytest.raises(openai.BadRequestError) as info:
+        wrapped(kit, unreadable_content="refuse").chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": audio}])
+    assert info.value.code == "unreadable_content" and openai_upstream.requests == []
+    wrapped(kit).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": audio}])
+    assert openai_upstream.last["body"]["messages"][0]["content"][1]["type"] == "input_audio"
