@@ -429,3 +429,19 @@ def test_content_guards_cannot_read_is_refused_when_asked(openai_upstream):
     assert info.value.code == "unreadable_content" and openai_upstream.requests == []
     wrapped(kit).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": audio}])
     assert openai_upstream.last["body"]["messages"][0]["content"][1]["type"] == "input_audio"
+
+
+async def test_the_sync_client_works_where_an_event_loop_already_runs():
+    """As in a notebook: the sync client called from a thread whose event loop is running."""
+    trickle = Trickle()
+    kit = kit_over("trickle", plugins=("guard-injection",), trickle=trickle)
+    client = wrapped(kit)
+    resp = client.chat.completions.create(model="m", messages=HELLO)
+    assert resp.choices[0].message.content.startswith("w0 w1")
+    stream = client.chat.completions.create(model="m", messages=HELLO, stream=True)
+    chunks = iter(stream)
+    assert next(chunks).choices[0].delta.role == "assistant"
+    stream.close()
+    assert trickle.instances[-1].closed_early
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": ATTACK}])
