@@ -5,7 +5,7 @@ by running them through a :class:`beluga_core.Kit`'s chain (guards, limits, retr
 tracing; streams included), so an application keeps its code and changes only how it builds the
 client::
 
-    client = openai.OpenAI(http_client=httpx.Client(transport=beluga_sdk.Transport(kit)), api_key="-")
+    client = openai.OpenAI(http_client=httpx2.Client(transport=beluga_sdk.Transport(kit)), api_key="-")
     client = beluga_sdk.openai_client(kit)           # the same, built for you
 
 Errors reach the application as the SDK's own exceptions (``BadRequestError`` for a guard's block,
