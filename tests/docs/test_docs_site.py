@@ -38,6 +38,7 @@ REFERENCE = {
     "beluga_wire": "beluga_wire",
     "beluga_wire.anthropic": "beluga_wire",
     "beluga_redis": "beluga_redis",
+    "beluga_sdk": "beluga_sdk",
     **{ep.value.split(".")[0]: ep.value.split(".")[0] for ep in ENTRY_POINTS},
 }
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from beluga_core import LLMRequest, estimate_request_tokens, estimate_tokens, get_logger
+from beluga_core import LLMRequest, get_logger
 from beluga_gateway.app import (
     _JSON_HEADERS,
     Receive,
@@ -24,12 +24,16 @@ from beluga_gateway.app import (
     _Disconnect,
 )
 from beluga_wire.anthropic import (
+    ERROR_TYPES,
     StreamEncoder,
     WireError,
+    count_tokens,
     encode_response,
     error_event,
     error_json,
+    error_type,
     parse_request,
+    provider_params,
 )
 from beluga_wire.openai_chat import APIError, dumps, load_json, new_id
 
@@ -41,26 +45,13 @@ log = get_logger("beluga.gateway")
 MESSAGES_ROUTE = "/v1/messages"
 COUNT_TOKENS_ROUTE = "/v1/messages/count_tokens"
 
-#: Anthropic's error type for each status the gateway answers with.
-ERROR_TYPES: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def anthropic_status(err: APIError) -> tuple[int, str]:
     """The status and Anthropic error type for a gateway error: 503 (an open breaker, a busy or
     draining gateway) is Anthropic's 529 ``overloaded_error``."""
-    status = 529 if err.status == 503 else err.status
-    kind = ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
-    return status, kind
+    return error_type(err.status)
 
 
 async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> int:
@@ -76,36 +67,6 @@ async def _error(send: Send, err: APIError, rid_header: tuple[bytes, bytes]) -> 
 
 def _bad(message: str) -> APIError:
     return APIError(400, message)
-
-
-def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset[str],
-                    has_tools: bool) -> dict[str, Any]:
-    """The Messages request's own parameters in the dialect of the provider it goes to: as they are
-    for Anthropic; for OpenAI-compatible upstreams ``stop_sequences`` is ``stop``, ``tool_choice``
-    OpenAI's, ``metadata.user_id`` is ``user`` (then only the fields ``passthrough`` lets through;
-    ``top_k`` has no OpenAI equivalent and is dropped); none for other providers."""
-    if kind == "anthropic":
-        return dict(params)
-    if kind != "openai":
-        return {}
-    out: dict[str, Any] = {}
-    if "top_p" in params:
-        out["top_p"] = params["top_p"]
-    if params.get("stop_sequences"):
-        out["stop"] = list(params["stop_sequences"])
-    choice = params.get("tool_choice")
-    if choice and has_tools:  # OpenAI refuses tool_choice and parallel_tool_calls without tools
-        kind_ = choice["type"]
-        if kind_ == "tool":
-            out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
-        else:
-            out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind_]
-        if choice.get("disable_parallel_tool_use"):
-            out["parallel_tool_calls"] = False
-    user = (params.get("metadata") or {}).get("user_id")
-    if isinstance(user, str) and user:
-        out["user"] = user
-    return {k: v for k, v in out.items() if k in passthrough}
 
 
 def _parse(body: bytes, max_messages: int, max_tools: int, count_only: bool = False) -> LLMRequest:
@@ -134,18 +95,6 @@ async def messages(gw: Gateway, scope: Scope, receive: Receive, send: Send, coun
     ``POST /v1/messages/count_tokens``."""
     route = COUNT_TOKENS_ROUTE if count_only else MESSAGES_ROUTE
     await gw.serve(route, functools.partial(_messages, gw, count_only=count_only), scope, receive, send)
-
-
-def count_tokens(req: LLMRequest) -> int:
-    """An estimate of a request's input tokens (about four characters a token): the messages, the
-    tool calls' arguments and the tools' schemas. No upstream is asked."""
-    n = estimate_request_tokens(req.messages)
-    for m in req.messages:
-        for call in getattr(m, "tool_calls", ()):
-            n += estimate_tokens(call.name + dumps(dict(call.arguments)).decode())
-    for t in req.tools:
-        n += estimate_tokens(t.name + t.description + dumps(dict(t.parameters)).decode())
-    return n
 
 
 def _version_check(headers: Mapping[bytes, bytes]) -> APIError | None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from beluga_core import LLMRequest
 from beluga_gateway.app import Receive, Refused, Scope, Send, _Disconnect, _error
 from beluga_wire.openai_chat import APIError, dumps, load_json, new_id
-from beluga_wire.openai_responses import StreamEncoder, WireError, encode_response, parse_request
+from beluga_wire.openai_responses import StreamEncoder, WireError, encode_response, parse_request, provider_params
 
 if TYPE_CHECKING:
     from beluga_gateway.app import Gateway
@@ -42,44 +42,6 @@ def _parse(body: bytes, max_messages: int, max_tools: int) -> LLMRequest:
     except WireError as exc:
         param = exc.where if exc.where != "body" else None
         raise APIError(400, f"{exc.where}: {exc.what}", param=param) from None
-
-
-def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset[str],
-                    has_tools: bool) -> dict[str, Any]:
-    """The request's own parameters in the dialect of the provider it goes to: Chat Completions'
-    words for OpenAI-compatible upstreams (then only the fields ``passthrough`` lets through),
-    Anthropic's for Anthropic; none for other providers."""
-    choice = params.get("tool_choice") if has_tools else None  # tool_choice needs tools upstream
-    parallel = params.get("parallel_tool_calls") if has_tools else None
-    if kind == "openai":
-        out: dict[str, Any] = {}
-        for key in ("top_p", "user"):
-            if key in params:
-                out[key] = params[key]
-        if choice is not None:
-            out["tool_choice"] = choice if isinstance(choice, str) else {
-                "type": "function", "function": {"name": choice["name"]}}
-        if parallel is not None:
-            out["parallel_tool_calls"] = parallel
-        fmt = (params.get("text") or {}).get("format")
-        if fmt and fmt.get("type") == "json_schema":
-            spec = {k: fmt[k] for k in ("name", "schema", "strict", "description") if k in fmt}
-            out["response_format"] = {"type": "json_schema", "json_schema": spec}
-        elif fmt and fmt.get("type") == "json_object":
-            out["response_format"] = {"type": "json_object"}
-        return {k: v for k, v in out.items() if k in passthrough}
-    if kind == "anthropic":
-        out = {"top_p": params["top_p"]} if "top_p" in params else {}
-        if choice is not None:
-            ant: dict[str, Any] = ({"type": "tool", "name": choice["name"]} if not isinstance(choice, str)
-                                   else {"type": {"auto": "auto", "required": "any", "none": "none"}[choice]})
-            if parallel is False and ant["type"] != "none":
-                ant["disable_parallel_tool_use"] = True
-            out["tool_choice"] = ant
-        if params.get("user"):
-            out["metadata"] = {"user_id": params["user"]}
-        return out
-    return {}
 
 
 async def responses(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:

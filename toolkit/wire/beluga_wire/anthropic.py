@@ -37,6 +37,8 @@ from beluga_core import (
     ToolMessage,
     ToolSpec,
     Usage,
+    estimate_request_tokens,
+    estimate_tokens,
 )
 from beluga_wire.shape import (
     CONTROL,
@@ -731,8 +733,78 @@ def error_event(type: str, message: str) -> bytes:
     return sse("error", error_json(type, message))
 
 
+#: Anthropic's error type for each HTTP status an answer may carry.
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> tuple[int, str]:
+    """The status and Anthropic error ``type`` to answer an error of HTTP ``status`` with: 503 (an
+    open breaker, a busy or draining service) is Anthropic's 529 ``overloaded_error``."""
+    if status == 503:
+        status = 529
+    return status, ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+
+
+def provider_params(params: Mapping[str, Any], kind: str, passthrough: frozenset[str],
+                    has_tools: bool) -> dict[str, Any]:
+    """A Messages request's own parameters in the dialect of the provider it goes to: as they are
+    for Anthropic; for OpenAI-compatible upstreams ``stop_sequences`` is ``stop``, ``tool_choice``
+    OpenAI's, ``metadata.user_id`` is ``user`` (then only the fields ``passthrough`` lets through;
+    ``top_k`` has no OpenAI equivalent and is dropped); none for other providers."""
+    if kind == "anthropic":
+        return dict(params)
+    if kind != "openai":
+        return {}
+    out: dict[str, Any] = {}
+    if "top_p" in params:
+        out["top_p"] = params["top_p"]
+    if params.get("stop_sequences"):
+        out["stop"] = list(params["stop_sequences"])
+    choice = params.get("tool_choice")
+    if choice and has_tools:  # OpenAI refuses tool_choice and parallel_tool_calls without tools
+        kind_ = choice["type"]
+        if kind_ == "tool":
+            out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+        else:
+            out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind_]
+        if choice.get("disable_parallel_tool_use"):
+            out["parallel_tool_calls"] = False
+    user = (params.get("metadata") or {}).get("user_id")
+    if isinstance(user, str) and user:
+        out["user"] = user
+    if "*" in passthrough:
+        return out
+    return {k: v for k, v in out.items() if k in passthrough}
+
+
+def count_tokens(req: LLMRequest) -> int:
+    """An estimate of a request's input tokens (about four characters a token): the messages, the
+    tool calls' arguments and the tools' schemas. No upstream is asked."""
+    n = estimate_request_tokens(req.messages)
+    for m in req.messages:
+        for call in getattr(m, "tool_calls", ()):
+            n += estimate_tokens(call.name + _compact(dict(call.arguments)))
+    for t in req.tools:
+        n += estimate_tokens(t.name + t.description + _compact(dict(t.parameters)))
+    return n
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 __all__ = [
     "API_VERSION",
+    "ERROR_TYPES",
     "FINISH_REASONS",
     "MEDIA_TYPES",
     "PARAMS",
@@ -741,6 +813,7 @@ __all__ = [
     "StreamEncoder",
     "WireError",
     "count",
+    "count_tokens",
     "decode_events",
     "decode_response",
     "encode_messages",
@@ -749,9 +822,11 @@ __all__ = [
     "encode_tool",
     "error_event",
     "error_json",
+    "error_type",
     "finish_reason",
     "misnamed_tool",
     "parse_request",
+    "provider_params",
     "sse",
     "stop_reason",
     "tool_use_id",
