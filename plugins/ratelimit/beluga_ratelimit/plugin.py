@@ -22,17 +22,14 @@ from beluga_core import (
     setting,
 )
 from beluga_ratelimit.limiter import RateLimiter, Reservation
-from beluga_ratelimit.storage import MemoryStorage, Storage, mask_url, storage_from_url
+from beluga_ratelimit.storage import MemoryStorage, Storage, storage_from_url
+from beluga_redis import check_url, mask_url
 
 log = get_logger("beluga.ratelimit")
 
 
 def _storage_url(_: Any, a: attrs.Attribute[Any], value: str) -> None:
-    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-    if scheme not in ("memory", "redis", "rediss", "unix"):
-        raise ValueError(
-            f"must be 'memory://' or 'redis://host:port/db' (also rediss://, unix://), got {mask_url(value)!r}"
-        )
+    check_url(value)
 
 
 @attrs.frozen
@@ -59,7 +56,8 @@ class RateLimitSettings:
         validator=_storage_url,
         repr=lambda v: repr(mask_url(v)),
         metadata={
-            "help": "memory:// (this process) or redis://[:password@]host:port/db (shared); shown masked",
+            "help": "memory:// (this process), redis://[:password@]host:port/db or redis+cluster://host:port "
+            "(shared); shown masked",
             "secret": True,
             "min": None,
             "max": None,

@@ -13,12 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
 
 from beluga_core import StorageUnavailable
+from beluga_redis import REDIS_SCHEMES, URL_FORMS, FailureMode, mask_url
 
 Strategy = Literal["fixed", "sliding"]
-FailureMode = Literal["open", "closed"]
 
 
 class Decision(NamedTuple):
@@ -65,20 +64,6 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
     async def aclose(self) -> None: ...
-
-
-def mask_url(url: str) -> str:
-    """``redis://user:secret@host:6379/0`` → ``redis://user:***@host:6379/0``: safe to log and show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable storage url>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
-    masked = (f"{user}:***" if user or ":" in userinfo else "***") + "@" + hostport
-    return urlunsplit((parts.scheme, masked, parts.path, parts.query, parts.fragment))
 
 
 def sliding_retry_after(p: float, c: float, cost: float, limit: float, window: float, elapsed: float) -> float | None:
@@ -245,15 +230,16 @@ def storage_from_url(
     timeout: float = 0.5,
     recheck_interval: float = 1.0,
 ) -> Storage:
-    """``memory://`` or ``redis://[user:password@]host:port/db`` (also ``rediss://``, ``unix://``)."""
+    """``memory://``, ``redis://[user:password@]host:port/db`` (also ``rediss://``, ``unix://``) or a
+    Redis Cluster, ``redis+cluster://host:port`` (also ``rediss+cluster://``)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory":
         return MemoryStorage()
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in REDIS_SCHEMES:
         from beluga_ratelimit.redis_storage import RedisStorage
 
         return RedisStorage(url, failure_mode=failure_mode, timeout=timeout, recheck_interval=recheck_interval)
-    raise ValueError(f"unknown rate-limit storage {mask_url(url)!r}: use memory:// or redis://host:port/db")
+    raise ValueError(f"unknown rate-limit storage {mask_url(url)!r}: use {URL_FORMS}")
 
 
 __all__ = [
