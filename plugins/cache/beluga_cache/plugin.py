@@ -24,34 +24,18 @@ from beluga_core import (
     note,
     setting,
 )
+from beluga_redis import check_url, mask_url
 
 log = get_logger("beluga.cache")
 
-#: The storage URL schemes the ``storage`` setting takes.
-SCHEMES = ("memory", "redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 #: The request metadata key whose value carries HTTP-style directives (``no-cache``, ``no-store``).
 CONTROL_KEY = "cache_control"
 #: The operations the cache knows (a chat answer, embedding vectors).
 OPERATIONS = ("chat", "embeddings")
 
 
-def mask_url(url: str) -> str:
-    """The storage URL without its password, to log and show."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    userinfo, _, hostpart = rest.partition("@")
-    user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
-    return f"{scheme}://{user}:***@{hostpart}" if user else f"{scheme}://***@{hostpart}"
-
-
 def _storage_url(_: Any, a: attrs.Attribute[Any], value: str) -> None:
-    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-    if scheme not in SCHEMES:
-        raise ValueError(
-            "must be 'memory://', 'redis://host:port/db' (also rediss://, unix://) or "
-            f"'redis+cluster://host:port' (also rediss+cluster://), got {mask_url(value)!r}"
-        )
+    check_url(value)
 
 
 @attrs.frozen
@@ -221,10 +205,10 @@ class CachePlugin:
         if data is None:
             return
         try:
-            await policy.storage.aset(key, data, policy.ttl)
+            if await policy.storage.aset(key, data, policy.ttl):
+                self.stored += 1
         except StorageUnavailable:
-            return  # failure_mode closed refuses lookups; an answer already made is still given
-        self.stored += 1
+            pass  # failure_mode closed refuses lookups; an answer already made is still given
 
     def _store_when_done(self, policy: _Policy, key: str) -> Any:
         def done(response: LLMResponse | None, error: BaseException | None) -> None:
@@ -233,8 +217,7 @@ class CachePlugin:
             storage = policy.storage
             if isinstance(storage, MemoryCache):
                 data = self._encoded(policy, response)
-                if data is not None:
-                    storage.set(key, data, policy.ttl)
+                if data is not None and storage.set(key, data, policy.ttl):
                     self.stored += 1
                 return
             try:
@@ -295,4 +278,4 @@ def storage_from_settings(s: CacheSettings) -> CacheStorage:
     )
 
 
-__all__ = ["CachePlugin", "CacheSettings", "directives", "mask_url", "storage_from_settings"]
+__all__ = ["CachePlugin", "CacheSettings", "directives", "storage_from_settings"]

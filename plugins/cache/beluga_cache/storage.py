@@ -21,7 +21,9 @@ class CacheStorage(Protocol):
 
     async def aget(self, key: str) -> bytes | None: ...
 
-    async def aset(self, key: str, value: bytes, ttl: float) -> None: ...
+    async def aset(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store ``value`` for ``ttl`` seconds; False when it was not stored (too large, storage down)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -64,10 +66,10 @@ class MemoryCache:
             self._entries.move_to_end(key)
             return value
 
-    def set(self, key: str, value: bytes, ttl: float) -> None:
+    def set(self, key: str, value: bytes, ttl: float) -> bool:
         size = self._size(key, value)
         if size > self.max_bytes:
-            return  # larger than the whole cache: never stored
+            return False  # larger than the whole cache: never stored
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
@@ -77,12 +79,13 @@ class MemoryCache:
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 k, (v, _) = self._entries.popitem(last=False)
                 self._bytes -= self._size(k, v)
+        return True
 
     async def aget(self, key: str) -> bytes | None:
         return self.get(key)
 
-    async def aset(self, key: str, value: bytes, ttl: float) -> None:
-        self.set(key, value, ttl)
+    async def aset(self, key: str, value: bytes, ttl: float) -> bool:
+        return self.set(key, value, ttl)
 
     def clear(self) -> None:
         with self._lock:
