@@ -179,7 +179,8 @@ def test_two_gateway_workers_share_the_cache_on_redis(
         url = request.getfixturevalue("redis_url")
     else:
         url = request.getfixturevalue("redis_cluster_url").replace("redis://", "redis+cluster://", 1)
-    one, two = gateway(f'storage = "{url}"'), gateway(f'storage = "{url}"')
+    settings = f'storage = "{url}"\n        timeout = "3s"'  # generous: a loaded machine is not an outage
+    one, two = gateway(settings), gateway(settings)
     assert chat(one.url, {}).headers["x-beluga-cache"] == "miss"
     assert chat(two.url, {}).headers["x-beluga-cache"] == "hit"
     assert chat(one.url, {}).headers["x-beluga-cache"] == "hit"

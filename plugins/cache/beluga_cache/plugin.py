@@ -114,6 +114,7 @@ class CachePlugin:
         self._storage: CacheStorage | None = None
         self._storage_spec: tuple[Any, ...] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._errors_seen: set[tuple[str, str]] = set()
         self.hits = 0
         self.misses = 0
         self.stored = 0
@@ -172,7 +173,13 @@ class CachePlugin:
             return await call_next(request)
         control = directives(request.metadata)
         if "no-cache" not in control:
-            data = await policy.storage.aget(key)
+            try:
+                data = await policy.storage.aget(key)
+            except StorageUnavailable:
+                raise  # failure_mode closed
+            except Exception as exc:  # noqa: BLE001 - a broken cache must not break the call: a miss
+                self._failed("lookup", exc)
+                data = None
             hit = codec.loads(data) if data is not None else None
             if hit is not None:
                 answer = codec.as_stream(hit) if request.stream and request.operation == "chat" else hit
@@ -209,6 +216,8 @@ class CachePlugin:
                 self.stored += 1
         except StorageUnavailable:
             pass  # failure_mode closed refuses lookups; an answer already made is still given
+        except Exception as exc:  # noqa: BLE001 - the answer is given whether or not it could be kept
+            self._failed("store", exc)
 
     def _store_when_done(self, policy: _Policy, key: str) -> Any:
         def done(response: LLMResponse | None, error: BaseException | None) -> None:
@@ -229,6 +238,14 @@ class CachePlugin:
             task.add_done_callback(self._pending.discard)
 
         return done
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        """A storage error that is not an outage (a server refusing a command): the call goes on
+        uncached; logged once per kind of error, by type only (never a key or a value)."""
+        kind = (what, type(exc).__name__)
+        if kind not in self._errors_seen and len(self._errors_seen) < 32:
+            self._errors_seen.add(kind)
+            log.warning("cache: %s failed (%s); answering without the cache", what, type(exc).__name__)
 
     async def drain(self) -> None:
         """Wait for stores of finished streams still on their way to storage (tests, shutdown)."""
@@ -260,6 +277,8 @@ def _marked(result: LLMResponse | LLMStream, outcome: str) -> LLMResponse | LLMS
     """``metadata["cache"]`` on the answer (and, for a stream, on the response it assembles)."""
     if isinstance(result, LLMStream):
         result.metadata["cache"] = outcome
+        return result
+    if result.metadata.get("cache") == outcome:  # a hit the guards passed as it was
         return result
     return result.replace(metadata={**result.metadata, "cache": outcome})
 
