@@ -58,11 +58,14 @@ class ScriptedPlugin:
         register("scripted", Scripted)
 
 
-def cache_kit(settings: dict[str, Any] | None = None, *plugins: Any, order: list[str] | None = None) -> Any:
-    """A Kit with the cache (enabled, memory unless ``settings`` say otherwise) on the scripted provider."""
+def cache_kit(
+    settings: dict[str, Any] | None = None, *plugins: Any, sections: dict[str, Any] | None = None
+) -> Any:
+    """A Kit with the cache (enabled, memory unless ``settings`` say otherwise) on the scripted
+    provider, with ``plugins`` beside it (``sections``: their ``[plugins.<name>]`` settings)."""
     cache = CachePlugin()
-    beluga: dict[str, Any] = {"provider": "scripted"}
-    if order is not None:
-        beluga["plugins"] = order
-    config = {"beluga": beluga, "plugins": {"cache": {"enabled": True, **(settings or {})}}}
+    config = {
+        "beluga": {"provider": "scripted"},
+        "plugins": {"cache": {"enabled": True, **(settings or {})}, **(sections or {})},
+    }
     return kit_with(cache, ScriptedPlugin(), *plugins, config=config), cache

@@ -367,3 +367,25 @@ def test_settings_are_checked_and_the_storage_url_is_never_shown() -> None:
     with pytest.raises(ConfigError, match="ttl"):
         cache_kit({"ttl": "0s"})
     assert "hunter2" not in repr(CachePlugin())
+
+
+
+def test_by_rank_the_cache_sits_inside_the_rate_limiter_and_outside_retry_and_the_breaker() -> None:
+    from beluga_breaker.plugin import BreakerPlugin
+    from beluga_ratelimit.plugin import RateLimitPlugin
+    from beluga_retry.plugin import RetryPlugin
+
+    sections = {"breaker": {"failure_threshold": 1, "reset_timeout": "1h"}, "retry": {"max_attempts": 1}}
+    kit, _ = cache_kit({}, BreakerPlugin(), RetryPlugin(), RateLimitPlugin(), sections=sections)
+    assert [n for n in kit.order if n in ("ratelimit", "cache", "retry", "breaker")] == [
+        "ratelimit", "cache", "retry", "breaker"]
+    kit.generate("hello", metadata=ACME)
+    kit.provider("scripted").fail_next(1, "provider_unavailable")
+    with pytest.raises(BelugaError, match="provider_unavailable"):
+        kit.generate("other", metadata=ACME)
+    with pytest.raises(BelugaError, match="circuit"):  # the provider's breaker is open now
+        kit.generate("another", metadata=ACME)
+    assert len(CALLS) == 2
+    hit = kit.generate("hello", metadata=ACME)  # a hit never reaches the breaker, nor counts for it
+    assert hit.metadata["cache"] == "hit" and "attempts" not in hit.metadata and len(CALLS) == 2
+    kit.close()
