@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -281,8 +282,18 @@ def test_embeddings_are_cached_unless_turned_off() -> None:
 
 def test_ten_thousand_distinct_requests_keep_the_memory_cache_within_its_bounds() -> None:
     kit, cache = cache_kit({"max_entries": 500, "max_bytes": 200_000})
-    for i in range(10_000):
+    for i in range(1_000):  # the cache is full from here on
         kit.generate(f"question number {i} " + "x" * (i % 300), metadata=ACME)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1_000, 10_000):
+            kit.generate(f"question number {i} " + "x" * (i % 300), metadata=ACME)
+            CALLS.clear()  # the test provider's own record of what it was asked
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000  # 9,000 more answers (about 3 MB of them) did not stay in memory
     storage = cache.storage
     assert isinstance(storage, MemoryCache)
     assert len(storage) <= 500 and storage.nbytes <= 200_000
