@@ -185,3 +185,19 @@ def test_two_gateway_workers_share_the_cache_on_redis(
     assert chat(two.url, {}).headers["x-beluga-cache"] == "hit"
     assert chat(one.url, {}).headers["x-beluga-cache"] == "hit"
     assert len(upstream.requests) == 1
+
+
+def test_the_responses_and_embeddings_endpoints_say_hit_or_miss_too(gateway: Any, upstream: FakeServer) -> None:
+    server = gateway()
+    auth = {"authorization": f"Bearer {ALPHA}"}
+    body = {"model": "gpt-4o-mini", "input": "hello responses"}
+    whole = [httpx.post(f"{server.url}/v1/responses", json=body, headers=auth, timeout=10) for _ in range(2)]
+    streamed = httpx.post(f"{server.url}/v1/responses", json={**body, "stream": True}, headers=auth, timeout=10)
+    assert [r.status_code for r in (*whole, streamed)] == [200, 200, 200]
+    assert [r.headers["x-beluga-cache"] for r in (*whole, streamed)] == ["miss", "hit", "hit"]
+    assert "hello responses" in streamed.text
+    emb = {"model": "gpt-4o-mini", "input": ["one", "two"]}
+    vectors = [httpx.post(f"{server.url}/v1/embeddings", json=emb, headers=auth, timeout=10) for _ in range(2)]
+    assert [r.headers["x-beluga-cache"] for r in vectors] == ["miss", "hit"]
+    assert vectors[1].json()["data"] == vectors[0].json()["data"]
+    assert len(upstream.requests) == 2
