@@ -400,3 +400,17 @@ def test_by_rank_the_cache_sits_inside_the_rate_limiter_and_outside_retry_and_th
     hit = kit.generate("hello", metadata=ACME)  # a hit never reaches the breaker, nor counts for it
     assert hit.metadata["cache"] == "hit" and "attempts" not in hit.metadata and len(CALLS) == 2
     kit.close()
+
+
+def test_a_reload_keeps_the_stored_answers_and_turning_the_cache_off_passes_calls_through() -> None:
+    kit, cache = cache_kit()
+    kit.generate("hello", metadata=ACME)
+    storage = cache.storage
+    base = {"beluga": {"provider": "scripted"}}
+    assert kit.reload({**base, "plugins": {"cache": {"enabled": True, "ttl": "5m"}}}).applied
+    assert cache.storage is storage and kit.generate("hello", metadata=ACME).metadata["cache"] == "hit"
+    assert kit.reload({**base, "plugins": {"cache": {"enabled": False}}}).applied
+    assert "cache" not in kit.generate("hello", metadata=ACME).metadata and len(CALLS) == 2
+    bad = kit.reload({**base, "plugins": {"cache": {"enabled": True, "max_entries": 0}}})
+    assert not bad.applied and "max_entries" in str(bad.error)
+    kit.close()
