@@ -125,3 +125,25 @@ def test_a_storage_error_that_is_not_an_outage_is_a_miss_logged_once(redis_url: 
     assert len(warnings) == 1 and "ResponseError" in warnings[0] and PROMPT not in warnings[0]
     direct.close()
     kit.close()
+
+
+def test_a_cluster_node_going_down_is_an_outage_answered_by_the_model(
+    redis_cluster: Any, redis_cluster_url: str
+) -> None:
+    kit, _ = cache_kit({"storage": cluster_url(redis_cluster_url), "timeout": "1s", "recheck_interval": "0s"})
+    prompts = [f"question {i}" for i in range(12)]  # spread over the three nodes
+    for p in prompts:
+        kit.generate(p, metadata=ACME)
+    redis_cluster.stop_node(1)
+    try:
+        down = [kit.generate(p, metadata=ACME) for p in prompts]  # fail open: never an error
+        assert [r.text for r in down] == prompts
+        # Answers on the stopped node are misses the model answers (those on the others may still be
+        # hits, until the cluster marks itself down).
+        assert any(r.metadata["cache"] == "miss" for r in down) and len(CALLS) > len(prompts)
+    finally:
+        redis_cluster.start_node(1)
+    redis_cluster._wait(redis_cluster.ready, "the cluster did not recover")
+    again = [kit.generate(p, metadata=ACME).metadata["cache"] for p in prompts for _ in range(2)]
+    assert again.count("hit") >= len(prompts)  # once the cluster is back, answers are served again
+    kit.close()
