@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from beluga_core._sync import iterate_sync, run_sync
 from beluga_core.budget import TimeoutBudget
-from beluga_core.chain import FALLBACK_RANK, STREAM_HOLDBACK, ChainEvent, parse_target, recording
+from beluga_core.chain import (
+    FALLBACK_RANK,
+    STREAM_HOLDBACK,
+    ChainEvent,
+    call_notes,
+    guard_answer,
+    note,
+    parse_target,
+    recording,
+)
 from beluga_core.commands import CommandRegistry
 from beluga_core.config import (
     BelugaSettings,
@@ -150,12 +159,14 @@ __all__ = [
     "Usage",
     "__version__",
     "add_header_injector",
+    "call_notes",
     "compile_pattern",
     "default_config_path",
     "describe_settings",
     "estimate_request_tokens",
     "estimate_tokens",
     "get_logger",
+    "guard_answer",
     "hookimpl",
     "iterate_sync",
     "load_settings",
@@ -163,6 +174,7 @@ __all__ = [
     "mask_text",
     "mask_value",
     "new_provider",
+    "note",
     "outgoing_headers",
     "parse_target",
     "raw_match",

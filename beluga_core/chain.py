@@ -37,6 +37,8 @@ from beluga_core.types import AIMessage, LLMRequest, LLMResponse, StreamChunk, T
 log = get_logger("beluga.chain")
 
 _RECORDING: contextvars.ContextVar[list[ChainEvent] | None] = contextvars.ContextVar("beluga_recording", default=None)
+_STAGES: contextvars.ContextVar[_Stages | None] = contextvars.ContextVar("beluga_stages", default=None)
+_NOTES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("beluga_notes", default=None)
 
 
 @attrs.define
@@ -65,6 +67,43 @@ def recording() -> Iterator[list[ChainEvent]]:
         yield events
     finally:
         _RECORDING.reset(token)
+
+
+@contextlib.contextmanager
+def call_notes() -> Iterator[dict[str, Any]]:
+    """Collect what middleware notes (``note(key, value)``) about the calls made inside this block,
+    e.g. the response cache's ``"cache": "hit"``: readable as soon as a call returns, before a
+    stream's first chunk is read, so a server can put it in its response headers."""
+    notes: dict[str, Any] = {}
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def note(key: str, value: Any) -> None:
+    """Tell the caller something about this call (see ``call_notes``); nothing happens outside one."""
+    notes = _NOTES.get()
+    if notes is not None:
+        notes[key] = value
+
+
+async def guard_answer(request: LLMRequest, answer: LLMResponse | LLMStream) -> LLMResponse | LLMStream:
+    """Put an answer a middleware gives itself (a response cache's, instead of calling on) through
+    the current chain's guards, as the provider's answer would go: the input guards over
+    ``request`` (a block raises ``GuardBlocked``), then the output guards over ``answer`` (a stream
+    comes back wrapped, guarded as it is read). Outside a chain, or with no guards, ``answer`` is
+    returned as it is."""
+    stages = _STAGES.get()
+    if stages is None:
+        return answer
+    state: dict[str, Any] = {}
+    if stages.input is not None:
+        request = await stages.input(request, state)
+    if stages.output is None or request.operation == EMBEDDINGS:
+        return answer
+    return await stages.output(request, answer, state)
 
 
 GUARD_HOOKS: dict[Stage, str] = {"input": "on_input", "output": "on_output", "tool": "on_tool_call"}
@@ -139,12 +178,16 @@ def compile_chain(
                   len(wraps))
         wraps.insert(at, ("routing", routing_layer(routers)))
     offload = offload_for(guards)
-    llm_call = _provider_call(config, guards, providers, observers, offload)
+    llm_call, stages = _provider_call(config, guards, providers, observers, offload)
     for _, fn in reversed(wraps):
         llm_call = _layer(fn, llm_call)
-    recorded = _provider_call(config, guards, providers, (*observers, ("<recording>", _record_decision)), offload)
+    llm_call = _with_stages(stages, llm_call)
+    recorded, recorded_stages = _provider_call(
+        config, guards, providers, (*observers, ("<recording>", _record_decision)), offload
+    )
     for name, fn in reversed(wraps):
         recorded = _recorded(name, "wrap_llm_call", _layer(fn, recorded))
+    recorded = _with_stages(recorded_stages, recorded)
     tool_call: Callable[[ToolInvocation], Awaitable[Any]] = _run_tool
     for _, fn in reversed(hookimpls("wrap_tool_call")):
         tool_call = _layer(fn, tool_call)
@@ -164,6 +207,32 @@ def compile_chain(
     )
 
 
+
+
+@attrs.frozen(slots=True)
+class _Stages:
+    """One chain's guard stages, for ``guard_answer``: None where the stage has no guards."""
+
+    input: Callable[[LLMRequest, dict[str, Any]], Awaitable[LLMRequest]] | None
+    output: Callable[[LLMRequest, LLMResponse | LLMStream, dict[str, Any]], Awaitable[LLMResponse | LLMStream]] | None
+
+
+def _with_stages(
+    stages: _Stages, call: Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]
+) -> Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]:
+    """``call`` with its chain's guard stages current, for middleware calling ``guard_answer``
+    (without guards there is nothing to make current, and no cost)."""
+    if stages.input is None and stages.output is None:
+        return call
+
+    async def entry(request: LLMRequest) -> LLMResponse | LLMStream:
+        token = _STAGES.set(stages)
+        try:
+            return await call(request)
+        finally:
+            _STAGES.reset(token)
+
+    return entry
 
 
 def parse_target(entry: str) -> tuple[str, str | None]:
@@ -361,8 +430,9 @@ def _provider_call(
     providers: Mapping[str, Provider],
     observers: Sequence[tuple[str, Callable[..., Any]]],
     offload: Offload | None = None,
-) -> Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]]:
-    """The innermost link: input guards, the provider (within the deadline), output guards.
+) -> tuple[Callable[[LLMRequest], Awaitable[LLMResponse | LLMStream]], _Stages]:
+    """The innermost link: input guards, the provider (within the deadline), output guards; and
+    its guard stages on their own (for ``guard_answer``).
 
     Stages run inline when every guard is sync and every text is short; otherwise through
     ``arun_stage``, which awaits async guards and hands long texts to ``offload``'s threads."""
@@ -416,17 +486,34 @@ def _provider_call(
             raise blocked(res, "output")
         return res
 
+    async def input_stage(request: LLMRequest, state: dict[str, Any]) -> LLMRequest:
+        segments = list(_input_segments(request))
+        total = sum(len(t) for _, _, t, _ in segments) if offload is not None else 0
+        if offload is not None and total >= offload.min_chars:
+            return await aguard_messages(request, segments, state, offload.covering(total))
+        if in_async:
+            return await aguard_messages(request, segments, state, None)
+        return guard_messages(request, segments, state)
+
+    async def output_stage(
+        request: LLMRequest, answer: LLMResponse | LLMStream, state: dict[str, Any]
+    ) -> LLMResponse | LLMStream:
+        if isinstance(answer, LLMStream):
+            return _guarded_stream(answer, lambda t: guard_stream_text(t, request, state), holdback)
+        text = answer.message.text
+        if text:
+            new = await guard_text(text, request, state)
+            if new is not text:
+                answer = attrs.evolve(answer, message=attrs.evolve(answer.message, parts=(TextPart(new),)))
+        return answer
+
     async def call(request: LLMRequest) -> LLMResponse | LLMStream:
         state: dict[str, Any] = {}
         if in_guards:
-            segments = list(_input_segments(request))
-            total = sum(len(t) for _, _, t, _ in segments) if offload is not None else 0
-            if offload is not None and total >= offload.min_chars:
-                request = await aguard_messages(request, segments, state, offload.covering(total))
-            elif in_async:
-                request = await aguard_messages(request, segments, state, None)
+            if offload is None and not in_async:  # inline: no coroutine of its own
+                request = guard_messages(request, list(_input_segments(request)), state)
             else:
-                request = guard_messages(request, segments, state)
+                request = await input_stage(request, state)
         entry = entries.get(request.provider or default)
         if entry is None:
             raise ConfigError(
@@ -438,22 +525,14 @@ def _provider_call(
         if request.stream:
             opening = LLMStream.start(stream_chunks(request), provider=name, model=request.model or "")
             stream = await (opening if request.deadline is None else _within(request.deadline, opening))
-            if out_guards:
-                return _guarded_stream(stream, lambda t: guard_stream_text(t, request, state), holdback)
-            return stream
+            return await output_stage(request, stream, state) if out_guards else stream
         if request.deadline is None:
             response = await generate(request)
         else:
             response = await _within(request.deadline, generate(request))
-        if out_guards:
-            text = response.message.text
-            if text:
-                new = await guard_text(text, request, state)
-                if new is not text:
-                    response = attrs.evolve(response, message=attrs.evolve(response.message, parts=(TextPart(new),)))
-        return response
+        return await output_stage(request, response, state) if out_guards else response
 
-    return call
+    return call, _Stages(input_stage if in_guards else None, output_stage if out_guards else None)
 
 
 ProviderEntry = tuple[
@@ -607,7 +686,10 @@ __all__ = [
     "STREAM_HOLDBACK",
     "Chain",
     "ChainEvent",
+    "call_notes",
     "compile_chain",
+    "guard_answer",
+    "note",
     "parse_target",
     "recording",
 ]

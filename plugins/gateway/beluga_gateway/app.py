@@ -36,6 +36,7 @@ from beluga_core import (
     ReloadResult,
     StreamChunk,
     Usage,
+    call_notes,
     get_logger,
     parse_target,
 )
@@ -434,13 +435,18 @@ class Gateway:
         finally:
             watch.stop()
 
-    def call_kwargs(self, route: Any, caller: Caller, rid: str) -> dict[str, Any]:
+    def call_kwargs(self, route: Any, caller: Caller, rid: str, headers: Any = ()) -> dict[str, Any]:
         """The Kit call's arguments every endpoint passes: the route's model and provider, the
-        caller's context and the gateway's timeout."""
+        caller's context (with the request's ``Cache-Control``, for a response cache) and the
+        gateway's timeout."""
+        metadata = {"project": caller.project, "request_id": rid, "api_key": caller.name}
+        for name, value in headers:
+            if name.lower() == b"cache-control":
+                metadata["cache_control"] = value[:256].decode("latin-1")
         return {
             "model": route.model,
             "provider": route.provider,
-            "metadata": {"project": caller.project, "request_id": rid, "api_key": caller.name},
+            "metadata": metadata,
             "timeout": self.state.timeout,
         }
 
@@ -453,7 +459,7 @@ class Gateway:
             return await refused.answer(send, _error), "-", refused.stream
         rid_header = (b"x-request-id", rid.encode())
         label = state.model_label(route.public)
-        kwargs = self.call_kwargs(route, caller, rid)
+        kwargs = self.call_kwargs(route, caller, rid, scope["headers"])
         kwargs["tools"] = req.tools
         kwargs["max_tokens"] = req.max_tokens
         kwargs["temperature"] = req.temperature
@@ -505,6 +511,7 @@ class Gateway:
         self._count_tokens(caller, label, resp.usage)
         payload = body(resp, more)
         watch.finished = True
+        headers = (*headers, *cache_header(resp.metadata.get("cache")))
         if getattr(req, "stream", False):  # a streamed request answered whole (chat with n above 1)
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*_SSE_HEADERS, rid_header, *headers]})
@@ -546,7 +553,8 @@ class Gateway:
         chunks: Any = self.kit.astream(req.messages, **kwargs)
         try:
             try:
-                first = await chunks.__anext__()
+                with call_notes() as notes:  # what the chain says of the call, known before the headers
+                    first = await chunks.__anext__()
             except StopAsyncIteration:
                 first = None
             except BelugaError as exc:
@@ -559,7 +567,7 @@ class Gateway:
                 self.metrics.genai_first(provider, model, answered, time.perf_counter() - t0)
             out_writer = writer()
             await send({"type": "http.response.start", "status": 200,
-                        "headers": [*_SSE_HEADERS, rid_header, *headers]})
+                        "headers": [*_SSE_HEADERS, rid_header, *headers, *cache_header(notes.get("cache"))]})
             out = out_writer.start()
             finish: str | None = None
             usage = None
@@ -791,6 +799,11 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001 - any failure means not reachable
             return False, type(exc).__name__
         return True, ""
+
+
+def cache_header(outcome: Any) -> tuple[tuple[bytes, bytes], ...]:
+    """``x-beluga-cache: hit`` or ``miss`` on an answer a response cache looked up (none otherwise)."""
+    return ((b"x-beluga-cache", outcome.encode()),) if outcome in ("hit", "miss") else ()
 
 
 @contextlib.contextmanager

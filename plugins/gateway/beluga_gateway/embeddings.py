@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from beluga_core import BelugaError
-from beluga_gateway.app import _JSON_HEADERS, Receive, Refused, Scope, Send, _Disconnect, _error
+from beluga_gateway.app import _JSON_HEADERS, Receive, Refused, Scope, Send, _Disconnect, _error, cache_header
 from beluga_wire.openai_chat import APIError, dumps
 from beluga_wire.openai_embeddings import (
     MAX_DIMENSIONS,
@@ -44,7 +44,7 @@ async def _embeddings(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         return await refused.answer(send, _error), "-", False
     rid_header = (b"x-request-id", rid.encode())
     label = state.model_label(route.public)
-    kwargs = gw.call_kwargs(route, caller, rid)
+    kwargs = gw.call_kwargs(route, caller, rid, scope["headers"])
     if req.dimensions is not None:
         kwargs["dimensions"] = req.dimensions
     if req.user is not None and route.kind == "openai":
@@ -71,7 +71,8 @@ async def _embeddings(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         payload = dumps(encode(resp, req.model, req.encoding))
         watch.finished = True
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header]})
+                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode()), rid_header,
+                                *cache_header(resp.metadata.get("cache"))]})
         await send({"type": "http.response.body", "body": payload})
         return 200
 

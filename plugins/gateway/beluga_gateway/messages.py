@@ -125,7 +125,7 @@ async def _messages(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         return 200, label, False
-    kwargs = gw.call_kwargs(route, caller, rid)
+    kwargs = gw.call_kwargs(route, caller, rid, scope["headers"])
     kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
     kwargs.update(provider_params(req.params, route.kind, state.passthrough, bool(req.tools)))
     also = ((b"request-id", rid_header[1]),)

@@ -59,7 +59,7 @@ async def _responses(gw: Gateway, scope: Scope, receive: Receive, send: Send) ->
     rid_header = (b"x-request-id", rid.encode())
     model = req.model or ""
     label = state.model_label(route.public)
-    kwargs = gw.call_kwargs(route, caller, rid)
+    kwargs = gw.call_kwargs(route, caller, rid, scope["headers"])
     kwargs.update(tools=req.tools, max_tokens=req.max_tokens, temperature=req.temperature)
     kwargs.update(provider_params(req.params, route.kind, state.passthrough, bool(req.tools)))
 
