@@ -46,6 +46,15 @@ def _reason(result: GuardResult | GuardBlocked) -> str:
     return mask_text(reason)[:200]
 
 
+class _Refused(BelugaError):
+    """The MCP server answered the call with a protocol error (unknown tool, invalid parameters):
+    the caller's fault, so a breaker does not count it and a retry does not repeat it."""
+
+    def __init__(self, error: MCPError) -> None:
+        super().__init__(ErrorCode.INVALID_INPUT, "the MCP server refused the call")
+        self.error = error
+
+
 class _Withheld(Exception):
     """A result's text was blocked; carries the guard's name and reason (never the text)."""
 
@@ -130,9 +139,9 @@ class ToolGate:
             return error_result(f"tool {name!r} is rate limited{after}")
         except CircuitOpenError:
             return error_result(f"MCP server {self.server!r} is unavailable (circuit open); the tool did not run")
+        except _Refused as exc:
+            raise exc.error from None  # the server's own error, as the client would have had it
         except ToolFailed as exc:
-            if isinstance(exc.__cause__, MCPError):
-                raise exc.__cause__ from None
             return error_result(f"tool {name!r} failed: {exc.message}")
         except BelugaError as exc:
             return error_result(f"tool {name!r} failed ({exc.code.value}): {mask_text(exc.message)[:200]}")
@@ -163,7 +172,7 @@ class ToolGate:
             if exc.code == types.CONNECTION_CLOSED:
                 raise ProviderError(ErrorCode.PROVIDER_UNAVAILABLE,
                                     f"MCP server {self.server!r} is unavailable: the connection closed") from None
-            raise
+            raise _Refused(exc) from None
 
     # -- results ---------------------------------------------------------------------------------
     async def guard_result(
