@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["core", "retry", "breaker", "ratelimit", "guards", "injection", "tracing", "providers", "workflow", "gateway"]
+ORDER = [
+    "core", "retry", "breaker", "ratelimit", "guards", "injection", "tracing", "providers", "workflow", "gateway",
+    "mcp",
+]
 
 
 def main(argv: list[str]) -> int:
