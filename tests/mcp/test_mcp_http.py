@@ -3,6 +3,7 @@ allowlists) and speaking it to the upstream (``--upstream URL``)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import anyio
 import httpx
 import httpx2
-from mcp import ClientSession
+import pytest
+from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp_support import PROXY, RECORD_SERVER, free_port, http_process, received, session_to, text_of, write_config
 
@@ -77,3 +79,36 @@ async def test_a_streamable_http_upstream_behind_the_stdio_proxy(tmp_path: Path,
     assert not sent.is_error
     assert injected.is_error and "guard-injection" in text_of(injected)
     assert received(record_file)[0]["arguments"] == {"to": "[EMAIL]", "body": "hi"}
+
+
+async def test_an_http_upstream_that_goes_away_gives_error_results_and_a_clear_log_line(tmp_path: Path) -> None:
+    port = free_port()
+    errlog = tmp_path / "proxy.err"
+    config = write_config(tmp_path / "beluga.toml")
+    command = [*PROXY, "--config", str(config), "--upstream", f"http://127.0.0.1:{port}/mcp"]
+    with http_process([*RECORD_SERVER, "--http", str(port)], port) as upstream:
+        async with session_to(command, errlog=errlog) as s:
+            assert not (await s.call_tool("echo", {"value": 1})).is_error
+            upstream.terminate()
+            upstream.wait(30)
+            with anyio.fail_after(30):
+                lost = await s.call_tool("echo", {"value": 2})
+                after = await s.call_tool("echo", {"value": 3})
+                with pytest.raises(MCPError) as listing:
+                    await s.list_tools()
+    assert lost.is_error and after.is_error
+    assert f"MCP server '127.0.0.1:{port}' is unavailable" in text_of(after)
+    assert "unavailable" in listing.value.message
+    log = errlog.read_text()
+    assert f"the connection to MCP server http://127.0.0.1:{port}/mcp failed" in log
+    assert "Traceback" not in log
+
+
+def test_an_http_upstream_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "beluga.toml")
+    port = free_port()
+    proc = subprocess.run([*PROXY, "--config", str(config), "--upstream", f"http://127.0.0.1:{port}/mcp"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"the connection to MCP server http://127.0.0.1:{port}/mcp failed (ConnectError)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import MCPError
 from mcp_support import (
@@ -241,3 +243,17 @@ def test_beluga_help_lists_the_subcommand() -> None:
     proc = subprocess.run([sys.executable, "-m", "beluga_core.cli", "--help"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and "mcp-proxy" in proc.stdout
+
+
+async def test_an_edited_config_changes_the_allowlist_without_a_restart(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "beluga.toml", '[plugins.mcp]\ntools = ["echo"]\nreload_interval = "0.2s"\n')
+    async with session_to(proxy_command(config, RECORD_SERVER)) as s:
+        assert [t.name for t in (await s.list_tools()).tools] == ["echo"]
+        write_config(config, '[plugins.mcp]\ntools = ["echo", "send_note"]\nreload_interval = "0.2s"\n')
+        deadline = time.monotonic() + 30
+        while (names := sorted(t.name for t in (await s.list_tools()).tools)) == ["echo"]:
+            assert time.monotonic() < deadline, "the edited allowlist was not applied"
+            await anyio.sleep(0.1)
+        sent = await s.call_tool("send_note", {"to": "ops", "body": "hi"})
+    assert names == ["echo", "send_note"]
+    assert not sent.is_error

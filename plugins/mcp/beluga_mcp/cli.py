@@ -8,7 +8,8 @@ import sys
 import anyio
 
 from beluga_core import Kit, default_config_path
-from beluga_mcp.proxy import UpstreamError, serve_http, serve_stdio
+from beluga_mcp.plugin import MCPSettings
+from beluga_mcp.proxy import serve_http, serve_stdio, upstream_error
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -19,6 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="with --http: the address to listen on (default: 127.0.0.1)")
     p.add_argument("--upstream", metavar="URL", help="the MCP server's streamable HTTP URL, instead of a command")
+    p.add_argument("--no-reload", action="store_true", help="do not watch the config file for changes")
     p.add_argument("upstream_command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]",
                    help="the command that starts the MCP server (spoken to over its stdin/stdout)")
 
@@ -38,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     if args.http is not None and not 0 < args.http < 65536:
         print(f"beluga mcp-proxy: --http must be a port from 1 to 65535, got {args.http}", file=sys.stderr)
         return 2
-    kit = Kit.from_config(default_config_path(args.config), plugin_manager=getattr(args, "plugins", None))
+    path = default_config_path(args.config)
+    kit = Kit.from_config(path, plugin_manager=getattr(args, "plugins", None))
+    settings = kit.config.plugin_settings("mcp")
+    interval = float(settings.reload_interval) if isinstance(settings, MCPSettings) else 1.0
+    if path is not None and interval > 0 and not args.no_reload:
+        kit.watch_config(interval)  # allowlists, keys, guards and limits follow the file
     upstream = args.upstream or command
     try:
         if args.http is not None:
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             anyio.run(lambda: serve_stdio(kit, upstream))
     except BaseException as exc:
-        found = _upstream_error(exc)
+        found = upstream_error(exc)
         if found is None:
             raise
         print(f"beluga mcp-proxy: {found}", file=sys.stderr)
@@ -56,14 +63,3 @@ def run(args: argparse.Namespace) -> int:
         kit.close()
     return 0
 
-
-def _upstream_error(exc: BaseException) -> UpstreamError | None:
-    """The ``UpstreamError`` in ``exc`` (task groups wrap it in exception groups)."""
-    if isinstance(exc, UpstreamError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _upstream_error(inner)
-            if found is not None:
-                return found
-    return None

@@ -141,8 +141,8 @@ class ToolGate:
             return error_result(f"MCP server {self.server!r} is unavailable (circuit open); the tool did not run")
         except _Refused as exc:
             raise exc.error from None  # the server's own error, as the client would have had it
-        except ToolFailed as exc:
-            return error_result(f"tool {name!r} failed: {exc.message}")
+        except ToolFailed as exc:  # its message names the tool and the error's type, never its text
+            return error_result(exc.message)
         except BelugaError as exc:
             return error_result(f"tool {name!r} failed ({exc.code.value}): {mask_text(exc.message)[:200]}")
         if not isinstance(result, types.CallToolResult):  # a middleware answered with something else

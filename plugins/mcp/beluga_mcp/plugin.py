@@ -72,6 +72,9 @@ class MCPSettings:
     )
     max_tools: int = setting(1024, min=1, help="most tools one tools/list answer passes on; the rest are left out")
     timeout: Duration = setting(Duration(60.0), min=0.001, help="how long one request to the upstream may take")
+    reload_interval: Duration = setting(
+        Duration(1.0), min=0, help="how often beluga mcp-proxy checks its config file for changes (0: no hot reload)"
+    )
 
     def __attrs_post_init__(self) -> None:
         names = [k.name for k in self.keys if k.name]

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from typing import Any, TextIO, TypeVar
 
 import anyio
+import httpx2
 import mcp.types as types
+from anyio.abc import TaskStatus
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.context import ServerRequestContext
@@ -26,6 +28,7 @@ from beluga_mcp.plugin import MCPKeySettings, MCPSettings
 log = get_logger("beluga.mcp")
 
 Upstream = Sequence[str] | str
+T = TypeVar("T")
 
 
 class UpstreamError(Exception):
@@ -68,7 +71,12 @@ async def connect(
         transport = stdio_client(params, errlog=errlog or sys.stderr)
         what = repr(command[0])
     try:
-        async with transport as (read, write), ClientSession(read, write) as session:
+        async with AsyncExitStack() as stack:
+            try:
+                read, write = await stack.enter_async_context(transport)
+            except OSError as exc:
+                raise UpstreamError(f"cannot start MCP server {what}: {exc.strerror or type(exc).__name__}") from None
+            session = await stack.enter_async_context(ClientSession(read, write))
             try:
                 with anyio.fail_after(timeout):
                     await session.initialize()
@@ -77,13 +85,111 @@ async def connect(
             except MCPError as exc:
                 raise UpstreamError(f"MCP server {what} ended before the handshake completed ({exc.message})") from None
             yield session
-    except OSError as exc:
-        raise UpstreamError(f"cannot start MCP server {what}: {exc.strerror or type(exc).__name__}") from None
+    except Exception as exc:
+        found = upstream_error(exc)
+        if found is not None:
+            raise found from None
+        lost = _transport_error(exc)
+        if lost is None:
+            raise
+        # An HTTP transport's failed request ends its whole task group: the connection is gone.
+        raise UpstreamError(f"the connection to MCP server {what} failed ({type(lost).__name__})") from None
 
 
-def _headers(ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str] | None:
-    headers = getattr(ctx.request, "headers", None)  # the HTTP request (None on stdio)
-    return headers if isinstance(headers, Mapping) or hasattr(headers, "get") else None
+def upstream_error(exc: BaseException) -> UpstreamError | None:
+    """The ``UpstreamError`` in ``exc`` (task groups wrap it in exception groups)."""
+    if isinstance(exc, UpstreamError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = upstream_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _transport_error(exc: BaseException) -> BaseException | None:
+    """The network or stream error in ``exc``, if that is what it is."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _transport_error(inner)
+            if found is not None:
+                return found
+        return None
+    lost = (httpx2.HTTPError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+    return exc if isinstance(exc, lost) else None
+
+
+class UpstreamLink:
+    """The proxy's connection to the upstream, held in a task of its own (``run``), so that losing
+    it (an HTTP upstream that went away ends its transport's task group) ends only the link: the
+    proxy keeps serving, and every request after that is answered with an error naming the server.
+    """
+
+    def __init__(self, upstream: Upstream, name: str, *, timeout: float = 60.0) -> None:
+        self.upstream = upstream
+        self.name = name
+        self.timeout = timeout
+        #: Why the connection ended (None while it is up).
+        self.lost: str | None = None
+        self._closed = anyio.Event()
+        self._gone = anyio.Event()
+
+    async def run(self, *, task_status: TaskStatus[ClientSession] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Connect (raising ``UpstreamError`` if that fails), report the session through
+        ``task_status``, and hold the connection until ``close()`` or until it is lost."""
+        started = False
+        try:
+            async with connect(self.upstream, timeout=self.timeout) as session:
+                task_status.started(session)
+                started = True
+                await self._closed.wait()
+        except Exception as exc:
+            found = upstream_error(exc)
+            if not started or found is None:
+                raise
+            self.lost = str(found)
+            log.error("%s; requests get errors from now on (restart beluga mcp-proxy to reconnect)", found)
+        finally:
+            self._gone.set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def call(self, fn: Callable[[], Awaitable[T]], *, timeout: float | None = None) -> T:
+        """``await fn()`` on the session, given up as soon as the connection is lost (raising
+        ``ConnectionError``) or after ``timeout`` seconds (``TimeoutError``)."""
+        if self._gone.is_set():
+            raise ConnectionError(self.lost or "the connection closed")
+        done: list[T] = []
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def watch() -> None:
+                    await self._gone.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watch)
+                with anyio.fail_after(timeout) if timeout is not None else nullcontext():
+                    done.append(await fn())
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the call's own error, in the watcher's task group
+            raise _single(group) from None
+        if not done:
+            raise ConnectionError(self.lost or "the connection closed")
+        return done[0]
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one exception inside nested one-member exception groups (``exc`` itself otherwise)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _headers(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The HTTP request's headers (None on stdio)."""
+    return getattr(ctx.request, "headers", None)
 
 
 def bearer(headers: Any) -> str | None:
@@ -95,10 +201,28 @@ def bearer(headers: Any) -> str | None:
     return key.strip() or None if scheme.lower() == "bearer" else None
 
 
-def build_server(session: ClientSession, gate: ToolGate) -> Server[Any]:
+def build_server(session: ClientSession, gate: ToolGate, *, link: UpstreamLink | None = None) -> Server[Any]:
     """A lowlevel MCP ``Server`` that answers from ``session``: the capabilities the upstream has,
-    tools filtered and called through ``gate``, resources (their text guarded) and prompts as they are."""
+    tools filtered and called through ``gate``, resources (their text guarded) and prompts as they
+    are. With ``link`` (the session's ``UpstreamLink``), a lost connection fails requests at once."""
     caps = session.server_capabilities or types.ServerCapabilities()
+
+    async def relay(fn: Callable[[], Awaitable[T]]) -> T:
+        """A request other than tools/call, within the timeout; a lost server is an MCP error."""
+        timeout = float(gate.settings.timeout)
+        try:
+            if link is not None:
+                return await link.call(fn, timeout=timeout)
+            with anyio.fail_after(timeout):
+                answer: T = await fn()
+                return answer
+        except TimeoutError:
+            raise MCPError(types.INTERNAL_ERROR, f"MCP server {gate.server!r} did not answer within "
+                           f"{timeout:g}s ([plugins.mcp] timeout)") from None
+        except ConnectionError:
+            raise MCPError(types.INTERNAL_ERROR, f"MCP server {gate.server!r} is unavailable: "
+                           "the connection closed") from None
+
     info = session.server_info
     server: Server[Any] = Server(
         info.name if info is not None else gate.server,
@@ -113,7 +237,7 @@ def build_server(session: ClientSession, gate: ToolGate) -> Server[Any]:
         async def list_tools(
             ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
         ) -> types.ListToolsResult:
-            result = await session.list_tools(params=params)
+            result: types.ListToolsResult = await relay(lambda: session.list_tools(params=params))
             return types.ListToolsResult(tools=gate.visible_tools(result.tools, key_of(ctx)),
                                          next_cursor=result.next_cursor)
 
@@ -121,6 +245,8 @@ def build_server(session: ClientSession, gate: ToolGate) -> Server[Any]:
             ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
         ) -> types.CallToolResult:
             async def send(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+                if link is not None:
+                    return await link.call(lambda: session.call_tool(name, arguments))
                 return await session.call_tool(name, arguments)
 
             meta = {} if ctx.request_id is None else {"tool_call_id": str(ctx.request_id)}
@@ -133,17 +259,17 @@ def build_server(session: ClientSession, gate: ToolGate) -> Server[Any]:
         async def list_resources(
             ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
         ) -> types.ListResourcesResult:
-            return await session.list_resources(params=params)
+            return await relay(lambda: session.list_resources(params=params))
 
         async def list_resource_templates(
             ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
         ) -> types.ListResourceTemplatesResult:
-            return await session.list_resource_templates(params=params)
+            return await relay(lambda: session.list_resource_templates(params=params))
 
         async def read_resource(
             ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
         ) -> types.ReadResourceResult:
-            result = await session.read_resource(params.uri)
+            result: types.ReadResourceResult = await relay(lambda: session.read_resource(params.uri))
             assert isinstance(result, types.ReadResourceResult)
             return await gate.guard_resource(str(params.uri), result)
 
@@ -155,12 +281,12 @@ def build_server(session: ClientSession, gate: ToolGate) -> Server[Any]:
         async def list_prompts(
             ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
         ) -> types.ListPromptsResult:
-            return await session.list_prompts(params=params)
+            return await relay(lambda: session.list_prompts(params=params))
 
         async def get_prompt(
             ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
         ) -> types.GetPromptResult:
-            result = await session.get_prompt(params.name, params.arguments)
+            result: types.GetPromptResult = await relay(lambda: session.get_prompt(params.name, params.arguments))
             assert isinstance(result, types.GetPromptResult)
             return result
 
@@ -174,16 +300,21 @@ async def serve_stdio(kit: Kit, upstream: Upstream, *, settings: MCPSettings | N
     """Serve MCP on this process's stdin/stdout in front of ``upstream`` until stdin closes."""
     settings = settings or _settings(kit)
     gate = ToolGate(kit, server_name(upstream, settings))
-    async with connect(upstream, timeout=float(settings.timeout)) as session:
-        server = build_server(session, gate)
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+    link = UpstreamLink(upstream, gate.server, timeout=float(settings.timeout))
+    async with anyio.create_task_group() as tg:
+        session = await tg.start(link.run)
+        try:
+            server = build_server(session, gate, link=link)
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        finally:
+            link.close()
 
 
-def http_app(kit: Kit, session: ClientSession, gate: ToolGate, host: str) -> Any:
+def http_app(kit: Kit, session: ClientSession, gate: ToolGate, host: str, *, link: UpstreamLink | None = None) -> Any:
     """The streamable HTTP app (``/mcp``) in front of ``session``; with ``[plugins.mcp] keys``,
     a request without one of them is answered 401."""
-    app = build_server(session, gate).streamable_http_app(host=host)
+    app = build_server(session, gate, link=link).streamable_http_app(host=host)
 
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and gate.settings.keys:
@@ -210,13 +341,18 @@ async def serve_http(
 
     settings = settings or _settings(kit)
     gate = ToolGate(kit, server_name(upstream, settings))
-    async with connect(upstream, timeout=float(settings.timeout)) as session:
-        app = http_app(kit, session, gate, host)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        if started is not None:
-            started()
-        await server.serve()
+    link = UpstreamLink(upstream, gate.server, timeout=float(settings.timeout))
+    async with anyio.create_task_group() as tg:
+        session = await tg.start(link.run)
+        try:
+            app = http_app(kit, session, gate, host, link=link)
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+            server = uvicorn.Server(config)
+            if started is not None:
+                started()
+            await server.serve()
+        finally:
+            link.close()
 
 
 def _settings(kit: Kit) -> MCPSettings:
@@ -224,4 +360,14 @@ def _settings(kit: Kit) -> MCPSettings:
     return found if isinstance(found, MCPSettings) else MCPSettings()
 
 
-__all__ = ["UpstreamError", "build_server", "connect", "http_app", "serve_http", "serve_stdio", "server_name"]
+__all__ = [
+    "UpstreamError",
+    "UpstreamLink",
+    "build_server",
+    "connect",
+    "http_app",
+    "serve_http",
+    "serve_stdio",
+    "server_name",
+    "upstream_error",
+]
