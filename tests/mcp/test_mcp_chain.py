@@ -110,3 +110,10 @@ async def test_non_object_arguments_are_refused_in_process() -> None:
     result = await ToolGate(_kit({}), "s").call_tool("t", ["a", "b"], server.send)
     assert result.is_error and "arguments must be a JSON object, not list" in _text(result)
     assert server.calls == []
+
+
+async def test_a_huge_tool_name_is_refused_without_being_echoed() -> None:
+    server = Server()
+    result = await ToolGate(_kit({}), "s").call_tool("x" * 100_000, {}, server.send)
+    assert result.is_error and _text(result) == "tool name is longer than 256 characters"
+    assert server.calls == []

@@ -29,6 +29,9 @@ from beluga_mcp.plugin import MCPKeySettings, MCPSettings
 
 log = get_logger("beluga.mcp")
 
+#: Longest tool name passed on (MCP asks for 1 to 128 characters); a longer one is refused unread.
+MAX_TOOL_NAME = 256
+
 #: Sends one ``tools/call`` to the MCP server: ``send(name, arguments)``.
 SendToolCall = Callable[[str, dict[str, Any]], Awaitable[types.CallToolResult]]
 
@@ -112,6 +115,8 @@ class ToolGate:
         names what refused it and never repeats the call's text. Errors the MCP server answers with
         (an unknown tool, invalid parameters) are raised as the server's ``MCPError``."""
         settings = self.settings
+        if len(name) > MAX_TOOL_NAME:  # MCP names are 1-128 characters; never echo a huge one
+            return error_result(f"tool name is longer than {MAX_TOOL_NAME} characters")
         if not settings.allows(name, key):
             return error_result(f"tool {name!r} is not allowed through this proxy ([plugins.mcp] tools)")
         if arguments is None:
@@ -270,4 +275,4 @@ def _strings_size(value: Any) -> int:
     return 0
 
 
-__all__ = ["SendToolCall", "ToolGate", "error_result"]
+__all__ = ["MAX_TOOL_NAME", "SendToolCall", "ToolGate", "error_result"]
