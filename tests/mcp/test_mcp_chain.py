@@ -117,3 +117,18 @@ async def test_a_huge_tool_name_is_refused_without_being_echoed() -> None:
     result = await ToolGate(_kit({}), "s").call_tool("x" * 100_000, {}, server.send)
     assert result.is_error and _text(result) == "tool name is longer than 256 characters"
     assert server.calls == []
+
+
+async def test_a_result_with_more_text_than_the_guards_read_is_withheld() -> None:
+    settings = MCPSettings(max_result_chars=2048)
+
+    async def big(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        text = "otters " * int(arguments["n"])
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                    structured_content={"result": text})
+
+    gate = ToolGate(_kit({}), "s", settings=settings)
+    small = await gate.call_tool("read", {"n": 100}, big)  # 700 characters, twice
+    large = await gate.call_tool("read", {"n": 1000}, big)
+    assert not small.is_error
+    assert large.is_error and "more than 2048 characters" in _text(large) and "otters" not in _text(large)
