@@ -257,3 +257,16 @@ async def test_an_edited_config_changes_the_allowlist_without_a_restart(tmp_path
         sent = await s.call_tool("send_note", {"to": "ops", "body": "hi"})
     assert names == ["echo", "send_note"]
     assert not sent.is_error
+
+
+async def test_a_config_flag_of_the_server_command_is_the_servers_not_the_proxys(
+    tmp_path: Path, record_file: Path
+) -> None:
+    """``beluga mcp-proxy --config A -- server --config B``: the CLI loads its plugins (the one that
+    provides mcp-proxy included) from A; B, which leaves the mcp plugin out, is the server's."""
+    config = write_config(tmp_path / "beluga.toml")
+    other = write_config(tmp_path / "server.toml", base='[beluga]\nplugins = ["guard-pii"]\nload_unlisted = false\n')
+    command = proxy_command(config, [*RECORD_SERVER, "--config", str(other)])
+    async with session_to(command, env={"RECORD_FILE": str(record_file)}) as s:
+        await s.call_tool("send_note", {"to": "jane.doe@example.com", "body": "hi"})
+    assert received(record_file)[0]["arguments"]["to"] == "[EMAIL]"
