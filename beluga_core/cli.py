@@ -279,6 +279,8 @@ def load_plugins(argv: Sequence[str]) -> PluginManager:
     (the config named by ``--config``/``-c``, else $BELUGA_CONFIG, else ./beluga.toml)."""
     path: str | None = None
     for i, arg in enumerate(argv):
+        if arg == "--":  # what follows belongs to another program (beluga mcp-proxy -- COMMAND ...)
+            break
         if arg in ("--config", "-c") and i + 1 < len(argv):
             path = argv[i + 1]
         elif arg.startswith("--config="):

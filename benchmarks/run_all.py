@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["core", "retry", "breaker", "ratelimit", "budget", "guards", "injection", "tracing", "providers", "workflow",
-         "gateway", "sdk"]
+         "gateway", "sdk", "mcp"]
 
 
 def main(argv: list[str]) -> int:

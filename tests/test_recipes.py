@@ -27,7 +27,7 @@ RECIPE_FILES = sorted(p for p in RECIPES.parent.rglob("*.md") if recipe_code(p).
 
 @pytest.mark.parametrize("recipe", RECIPE_FILES, ids=[p.stem for p in RECIPE_FILES])
 def test_recipe_runs(recipe: Path, tmp_path: Path) -> None:
-    script = tmp_path / f"{recipe.stem}.py"
+    script = tmp_path / f"page_{recipe.stem}.py"  # not mcp.py: a script named like a package hides it
     script.write_text(recipe_code(recipe))
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"{recipe.name} failed:\n{proc.stdout}\n{proc.stderr}"

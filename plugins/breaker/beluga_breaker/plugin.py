@@ -11,6 +11,10 @@ configuration names always get a breaker of their own. Other names share ``max_b
 cap the least recently used breaker that is not open (or probing) makes room, and when every one
 of them is open a further name gets none (its calls pass uncounted). No breaker is ever shared by
 unrelated names, so a flood of made-up names cannot open one that real traffic depends on.
+
+Tool calls (``wrap_tool_call``) that name the server they go to in ``metadata["server"]`` (as
+``beluga mcp-proxy`` does) get one breaker per server, named ``tool server NAME``; other tool calls
+pass uncounted. A tool that answers with an error result has answered: only raised errors count.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -32,6 +36,8 @@ from beluga_core import (
     LLMRequest,
     LLMResponse,
     LLMStream,
+    ToolCallNext,
+    ToolInvocation,
     hookimpl,
     parse_target,
     setting,
@@ -238,6 +244,31 @@ class BreakerPlugin:
                         late.on_error(token, error)
 
             result.on_finish(finished)
+        return result
+
+
+    @hookimpl
+    async def wrap_tool_call(self, call: ToolInvocation, call_next: ToolCallNext) -> Any:
+        """One breaker per tool server (``call.metadata["server"]``): while a server keeps failing,
+        calls to it fail fast with ``CircuitOpenError``. Calls that name no server pass uncounted."""
+        server = call.metadata.get("server") if call.metadata else None
+        if not isinstance(server, str) or not server:
+            return await call_next(call)
+        breaker = self.breaker_for(f"tool server {server}")
+        if breaker is None:
+            return await call_next(call)
+        if isinstance(breaker, _Breaker):
+            breaker.used = next(self._ticks)
+        token = breaker.acquire()
+        try:
+            result = await call_next(call)
+        except Exception as exc:
+            breaker.on_error(token, exc)
+            raise
+        except BaseException:
+            breaker.release(token)
+            raise
+        breaker.on_success(token, None)
         return result
 
 

@@ -16,6 +16,8 @@ from beluga_core import (
     LLMRequest,
     LLMResponse,
     LLMStream,
+    ToolCallNext,
+    ToolInvocation,
     estimate_request_tokens,
     get_logger,
     hookimpl,
@@ -47,6 +49,9 @@ class RateLimitSettings:
     requests_per_hour: int = setting(0, min=0, help="requests per key per hour (0: no limit)")
     requests_per_day: int = setting(0, min=0, help="requests per key per day (0: no limit)")
     tokens_per_minute: int = setting(0, min=0, help="input + output tokens per key per minute (0: no limit)")
+    tool_calls_per_minute: int = setting(
+        0, min=0, help="tool calls (Kit.call_tool, beluga mcp-proxy) per key per minute, apart from requests (0: off)"
+    )
     default_max_tokens: int = setting(
         1024, min=1, help="output tokens reserved for a request that sets no max_tokens (tokens_per_minute)"
     )
@@ -82,6 +87,7 @@ class _Policy:
     storage: Storage
     requests: tuple[tuple[str, RateLimiter], ...]
     tokens: RateLimiter | None
+    tools: RateLimiter | None = None
 
 
 _WINDOWS = (("requests_per_minute", 60.0), ("requests_per_hour", 3600.0), ("requests_per_day", 86400.0))
@@ -149,7 +155,8 @@ class RateLimitPlugin:
             if getattr(s, field) > 0
         )
         tokens = limiter(s.tokens_per_minute, 60.0, "tok") if s.tokens_per_minute > 0 else None
-        self._policy = _Policy(s, storage, requests, tokens) if requests or tokens else None
+        tools = limiter(s.tool_calls_per_minute, 60.0, "tool") if s.tool_calls_per_minute > 0 else None
+        self._policy = _Policy(s, storage, requests, tokens, tools) if requests or tokens or tools else None
 
     # -- the request path ----------------------------------------------------------------------
     def key_of(self, metadata: Any, settings: RateLimitSettings | None = None) -> str:
@@ -206,6 +213,18 @@ class RateLimitPlugin:
             if used:
                 await tokens.asettle(reservation, used)
         return result
+
+    @hookimpl
+    async def wrap_tool_call(self, call: ToolInvocation, call_next: ToolCallNext) -> Any:
+        """``tool_calls_per_minute`` per key (the call's metadata, as for requests)."""
+        policy = self._policy
+        if policy is None or policy.tools is None:
+            return await call_next(call)
+        key = self.key_of(call.metadata, policy.settings)
+        d = await policy.tools.aacquire(key)
+        if not d.allowed:
+            raise policy.tools.denial(f"{policy.settings.key}={key}", 1, d, "tool calls")
+        return await call_next(call)
 
     def _stream_settler(
         self, tokens: RateLimiter, reservation: Reservation, stream: LLMStream

@@ -2,6 +2,9 @@
 
 Streaming calls are retried only until the provider's first chunk arrives (``call_next`` returns
 the ``LLMStream``); after that, text has reached the caller and a retry would repeat it.
+
+Tool calls (``wrap_tool_call``) are retried only with ``tool_calls = true``: a tool that failed
+may have acted already, so repeating it is the user's choice.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import asyncio
 import random as _random
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -22,6 +25,8 @@ from beluga_core import (
     LLMRequest,
     LLMResponse,
     LLMStream,
+    ToolCallNext,
+    ToolInvocation,
     hookimpl,
     setting,
 )
@@ -48,6 +53,9 @@ class RetrySettings:
     honor_retry_after: bool = setting(True, help="wait at least as long as an error's Retry-After asks")
     max_retry_after: Duration = setting(
         Duration(60.0), min=0, help="give up instead of waiting when Retry-After asks for more than this"
+    )
+    tool_calls: bool = setting(
+        False, help="retry tool calls too (Kit.call_tool, beluga mcp-proxy); only for tools safe to run twice"
     )
 
     def policy(self) -> RetryPolicy:
@@ -106,6 +114,15 @@ class RetryPlugin:
             result.metadata["attempts"] = attempts
             return result
         return result.replace(metadata={**result.metadata, "attempts": attempts})
+
+    @hookimpl
+    async def wrap_tool_call(self, call: ToolInvocation, call_next: ToolCallNext) -> Any:
+        if not self.settings.tool_calls:
+            return await call_next(call)
+        result, _ = await _arun(
+            self.policy, lambda: call_next(call), None, None, self.sleep, self.clock, self.random, False
+        )
+        return result
 
 
 __all__ = ["RetryPlugin", "RetrySettings"]
