@@ -439,7 +439,9 @@ def test_a_large_body_is_checked_off_the_event_loop(gateway: Any) -> None:
             waits.append(time.perf_counter() - t0)
     worker.join()
     assert len(waits) >= 3
-    assert max(waits) < 0.5 * min(took), (max(waits), took)
+    # On the loop, each of the three checks would hold a health request for about its whole length;
+    # off it, at most one pause (a collection of the decoded megabytes, which holds the GIL) may.
+    assert sorted(waits)[-2] < 0.5 * min(took), (sorted(waits)[-3:], took)
 
 
 def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(gateway: Any) -> None:
