@@ -52,13 +52,19 @@ def _p(i: float, o: float, c: float | None = None) -> Price:
     return Price(i, o, c)
 
 
-#: List prices in USD per million tokens (input, output, cached input) as published by OpenAI
-#: (https://openai.com/api/pricing) and Anthropic (https://www.anthropic.com/pricing#api), read on
-#: 2025-10-01. Providers change prices: an operator's ``[plugins.budget.prices]`` entries replace
-#: these per model. ``echo`` is Beluga's built-in offline provider and costs nothing.
+#: List prices in USD per million tokens (input, output, cached input), as OpenAI and Anthropic
+#: publish them; every entry was checked on 2026-12-06 against the price table LiteLLM 1.108.7 ships
+#: (``model_prices_and_context_window_backup.json``, itself kept from the providers' pricing pages).
+#: Providers change prices: an operator's ``[plugins.budget.prices]`` entries replace these per
+#: model. ``echo`` is Beluga's built-in offline provider and costs nothing.
 DEFAULT_PRICES: Mapping[str, Price] = {
     "echo": _p(0, 0, 0),
     # OpenAI
+    "gpt-5.4": _p(2.50, 15.00, 0.25),
+    "gpt-5.4-mini": _p(0.75, 4.50, 0.075),
+    "gpt-5.4-nano": _p(0.20, 1.25, 0.02),
+    "gpt-5.2": _p(1.75, 14.00, 0.175),
+    "gpt-5.1": _p(1.25, 10.00, 0.125),
     "gpt-5": _p(1.25, 10.00, 0.125),
     "gpt-5-mini": _p(0.25, 2.00, 0.025),
     "gpt-5-nano": _p(0.05, 0.40, 0.005),
@@ -74,6 +80,11 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "text-embedding-3-small": _p(0.02, 0),
     "text-embedding-3-large": _p(0.13, 0),
     # Anthropic (cached input: a cache read)
+    "claude-opus-4-8": _p(5.00, 25.00, 0.50),
+    "claude-opus-4-7": _p(5.00, 25.00, 0.50),
+    "claude-opus-4-6": _p(5.00, 25.00, 0.50),
+    "claude-opus-4-5": _p(5.00, 25.00, 0.50),
+    "claude-sonnet-4-6": _p(3.00, 15.00, 0.30),
     "claude-opus-4-1": _p(15.00, 75.00, 1.50),
     "claude-opus-4": _p(15.00, 75.00, 1.50),
     "claude-sonnet-4-5": _p(3.00, 15.00, 0.30),
@@ -84,8 +95,8 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "claude-3-5-haiku": _p(0.80, 4.00, 0.08),
     "claude-3-haiku": _p(0.25, 1.25, 0.03),
 }
-#: When the shipped prices were read from the providers' pages.
-PRICES_DATE = "2025-10-01"
+#: When the shipped prices were last checked (see ``DEFAULT_PRICES`` for against what).
+PRICES_DATE = "2026-12-06"
 
 # A dated or aliased model name: gpt-4o-2024-08-06, claude-sonnet-4-20250514, claude-3-5-haiku-latest.
 _VERSION = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
