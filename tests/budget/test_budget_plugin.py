@@ -8,7 +8,7 @@ import calendar
 from typing import Any
 
 import pytest
-from conftest import NOON, PRICES, StandIn, budget_kit
+from budget_support import NOON, PRICES, StandIn, budget_kit
 
 from beluga_budget import DEFAULT_PRICES, BudgetPlugin, Periods, Price, lookup
 from beluga_core import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import NOON, PRICES, budget_kit
+from budget_support import NOON, PRICES, budget_kit
 from redis.cluster import RedisCluster as ClusterClient
 
 from beluga_budget import Hold, Periods, RedisLedger

@@ -27,7 +27,7 @@ from beluga_core import (
     hookimpl,
     setting,
 )
-from beluga_redis import check_url, mask_url
+from beluga_redis import storage_setting
 
 if TYPE_CHECKING:
     from beluga_core import CommandRegistry
@@ -37,9 +37,6 @@ log = get_logger("beluga.budget")
 #: Called with (key value, model, USD) once per settled call; see ``BudgetPlugin.add_listener``.
 SpendListener = Callable[[str, str, float], None]
 
-
-def _storage_url(_: Any, a: attrs.Attribute[Any], value: str) -> None:
-    check_url(value)
 
 
 @attrs.frozen
@@ -84,19 +81,7 @@ class BudgetSettings:
         4096, min=1, help="output tokens reserved for a request that sets no max_tokens"
     )
     track: bool = setting(False, help="record spend (metrics, spans, beluga spend) even where no limit is set")
-    storage: str = attrs.field(
-        default="memory://",
-        validator=_storage_url,
-        repr=lambda v: repr(mask_url(v)),
-        metadata={
-            "help": "memory:// (this process), redis://[:password@]host:port/db or redis+cluster://host:port "
-            "(shared, exact across replicas); shown masked",
-            "secret": True,
-            "min": None,
-            "max": None,
-            "choices": None,
-        },
-    )
+    storage: str = storage_setting("shared, exact across replicas")
     failure_mode: str = setting(
         "open", choices=("open", "closed"), help="when Redis is down: open admits calls unchecked, closed refuses them"
     )

@@ -24,7 +24,7 @@ from beluga_core import (
     note,
     setting,
 )
-from beluga_redis import check_url, mask_url
+from beluga_redis import storage_setting
 
 log = get_logger("beluga.cache")
 
@@ -33,9 +33,6 @@ CONTROL_KEY = "cache_control"
 #: The operations the cache knows (a chat answer, embedding vectors).
 OPERATIONS = ("chat", "embeddings")
 
-
-def _storage_url(_: Any, a: attrs.Attribute[Any], value: str) -> None:
-    check_url(value)
 
 
 @attrs.frozen
@@ -50,19 +47,7 @@ class CacheSettings:
         "anonymous", help='namespace of requests whose metadata lacks `key`; "" leaves such requests uncached'
     )
     embeddings: bool = setting(True, help="cache embeddings requests too (their vectors), not only chat answers")
-    storage: str = attrs.field(
-        default="memory://",
-        validator=_storage_url,
-        repr=lambda v: repr(mask_url(v)),
-        metadata={
-            "help": "memory:// (this process), redis://[:password@]host:port/db or redis+cluster://host:port "
-            "(shared); shown masked",
-            "secret": True,
-            "min": None,
-            "max": None,
-            "choices": None,
-        },
-    )
+    storage: str = storage_setting("shared")
     max_entries: int = setting(10_000, min=1, help="memory://: answers kept at most (least recently used evicted)")
     max_bytes: int = setting(64 << 20, min=4096, help="memory://: bytes kept at most, keys and overhead included")
     max_entry_bytes: int = setting(

@@ -25,13 +25,10 @@ from beluga_core import (
 )
 from beluga_ratelimit.limiter import RateLimiter, Reservation
 from beluga_ratelimit.storage import MemoryStorage, Storage, storage_from_url
-from beluga_redis import check_url, mask_url
+from beluga_redis import storage_setting
 
 log = get_logger("beluga.ratelimit")
 
-
-def _storage_url(_: Any, a: attrs.Attribute[Any], value: str) -> None:
-    check_url(value)
 
 
 @attrs.frozen
@@ -56,19 +53,7 @@ class RateLimitSettings:
         1024, min=1, help="output tokens reserved for a request that sets no max_tokens (tokens_per_minute)"
     )
     strategy: str = setting("fixed", choices=("fixed", "sliding"), help="fixed windows, or a sliding-window counter")
-    storage: str = attrs.field(
-        default="memory://",
-        validator=_storage_url,
-        repr=lambda v: repr(mask_url(v)),
-        metadata={
-            "help": "memory:// (this process), redis://[:password@]host:port/db or redis+cluster://host:port "
-            "(shared); shown masked",
-            "secret": True,
-            "min": None,
-            "max": None,
-            "choices": None,
-        },
-    )
+    storage: str = storage_setting("shared")
     failure_mode: str = setting(
         "open", choices=("open", "closed"), help="when Redis is down: open admits requests, closed denies them"
     )

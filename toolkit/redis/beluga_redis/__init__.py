@@ -22,6 +22,7 @@ from beluga_redis.urls import (
     is_cluster_url,
     mask_url,
     scheme_of,
+    storage_setting,
 )
 
 if TYPE_CHECKING:
@@ -59,4 +60,5 @@ __all__ = [
     "is_cluster_url",
     "mask_url",
     "scheme_of",
+    "storage_setting",
 ]

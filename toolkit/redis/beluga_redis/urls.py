@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import attrs
 
 #: One Redis server (or a Sentinel-fronted primary behind one address), plain, TLS or a unix socket.
 SERVER_SCHEMES = ("redis", "rediss", "unix")
@@ -75,6 +78,29 @@ def check_url(url: str, *, memory: bool = True) -> None:
             raise ValueError(f"the port of {mask_url(url)!r} is not a number") from None
 
 
+def _check_storage(_: Any, __: Any, value: str) -> None:
+    check_url(value)
+
+
+def storage_setting(shared: str = "shared") -> Any:
+    """The ``storage`` setting of a plugin that keeps state: ``memory://`` by default or a Redis URL,
+    checked when the config loads and shown with its password masked. ``shared`` says what Redis
+    gives that plugin (in its help text)."""
+    return attrs.field(
+        default="memory://",
+        validator=_check_storage,
+        repr=lambda v: repr(mask_url(v)),
+        metadata={
+            "help": "memory:// (this process), redis://[:password@]host:port/db or redis+cluster://host:port "
+            f"({shared}); shown masked",
+            "secret": True,
+            "min": None,
+            "max": None,
+            "choices": None,
+        },
+    )
+
+
 __all__ = [
     "CLUSTER_SCHEMES",
     "REDIS_FORMS",
@@ -86,4 +112,5 @@ __all__ = [
     "is_cluster_url",
     "mask_url",
     "scheme_of",
+    "storage_setting",
 ]
