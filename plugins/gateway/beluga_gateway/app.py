@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import hashlib
 import hmac
@@ -50,6 +51,7 @@ from beluga_wire.openai_chat import (
     dumps,
     error_event,
     from_beluga,
+    guarded_choices,
     new_id,
     parse_chat,
     retry_headers,
@@ -501,7 +503,8 @@ class Gateway:
         t0 = time.perf_counter()
         try:
             resp = await self.kit.agenerate(req.messages, **kwargs)
-            more = await self._other_choices(resp, kwargs["metadata"]) if getattr(req, "n", 1) > 1 else ()
+            output_guard = functools.partial(self.kit.aguard, stage="output", metadata=kwargs["metadata"])
+            more = await guarded_choices(resp, output_guard) if getattr(req, "n", 1) > 1 else ()
         except BelugaError as exc:
             self.metrics.genai_failed(provider, model, exc.code.value, time.perf_counter() - t0)
             err = self._failed(exc, caller)
@@ -524,21 +527,6 @@ class Gateway:
         })
         await send({"type": "http.response.body", "body": payload})
         return 200
-
-    async def _other_choices(self, resp: Any, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        """The choices after the first of an answer to ``n`` > 1, each through the output guards as the
-        first went through the chain's (a block fails the request; a redaction is applied)."""
-        out = []
-        for choice in resp.metadata.get("choices") or ():
-            text = choice.get("content") or ""
-            if text:
-                verdict = await self.kit.aguard(text, "output", metadata)
-                if not verdict.allowed:
-                    raise GuardBlocked(verdict.guard or "?", verdict.reason or "blocked", stage="output")
-                if verdict.modified is not None:
-                    choice = {**choice, "content": verdict.modified}
-            out.append(choice)
-        return out
 
     async def stream(
         self, send: Send, req: Any, kwargs: dict[str, Any], caller: Caller, label: str,

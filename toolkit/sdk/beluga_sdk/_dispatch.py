@@ -6,6 +6,7 @@ gateway speaks too); the chain runs through ``kit.agenerate``/``kit.astream``/``
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 import httpx2
 
-from beluga_core import BelugaError, GuardBlocked, Kit, LLMRequest, LLMResponse, StreamChunk, Usage, get_logger
+from beluga_core import BelugaError, Kit, LLMRequest, StreamChunk, Usage, get_logger
 from beluga_wire import anthropic as messages_wire
 from beluga_wire import openai_responses as responses_wire
 from beluga_wire.openai_chat import (
@@ -24,6 +25,7 @@ from beluga_wire.openai_chat import (
     dumps,
     error_event,
     from_beluga,
+    guarded_choices,
     load_json,
     new_id,
     parse_chat,
@@ -220,27 +222,13 @@ class Dispatch:
             writer = _ChatWriter("chatcmpl-" + new_id(), int(time.time()), req.model, req.include_usage)
             return await self._stream(req.messages, kwargs, writer, rid, False)
         resp = await self.kit.agenerate(req.messages, **kwargs)
-        more = await self._other_choices(resp, kwargs["metadata"]) if req.n > 1 else ()
+        output_guard = functools.partial(self.kit.aguard, stage="output", metadata=kwargs["metadata"])
+        more = await guarded_choices(resp, output_guard) if req.n > 1 else ()
         cid, created = "chatcmpl-" + new_id(), int(time.time())
         if req.stream:  # n above 1, streamed: the whole choices, one after the other, as chunks
             return Answer(200, [*_SSE, ("x-request-id", rid)],
                           whole_chunks(cid, created, req.model, resp, more, req.include_usage))
         return self._json(completion(cid, created, req.model, resp, more), rid, False)
-
-    async def _other_choices(self, resp: LLMResponse, metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The choices after the first of an answer to ``n`` > 1, each through the output guards as
-        the first went through the chain's (a block fails the request; a redaction is applied)."""
-        out = []
-        for choice in resp.metadata.get("choices") or ():
-            text = choice.get("content") or ""
-            if text:
-                verdict = await self.kit.aguard(text, "output", metadata)
-                if not verdict.allowed:
-                    raise GuardBlocked(verdict.guard or "?", verdict.reason or "blocked", stage="output")
-                if verdict.modified is not None:
-                    choice = {**choice, "content": verdict.modified}
-            out.append(choice)
-        return out
 
     async def _responses(self, request: httpx2.Request, body: bytes, rid: str) -> Answer:
         try:

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -23,6 +23,7 @@ from beluga_core import (
     ConfigError,
     ErrorCode,
     GuardBlocked,
+    GuardResult,
     HumanMessage,
     ImagePart,
     LLMResponse,
@@ -1129,6 +1130,25 @@ def _choices(resp: LLMResponse, more: Sequence[Mapping[str, Any]]) -> list[tuple
     return out
 
 
+async def guarded_choices(
+    resp: LLMResponse, guard: Callable[[str], Awaitable[GuardResult]]
+) -> list[dict[str, Any]]:
+    """The choices after the first of an answer to ``n`` > 1 (``resp.metadata["choices"]``), each
+    text through ``guard`` (a ``Kit.aguard`` at the output stage) as the first went through the
+    chain's output guards: a block raises ``GuardBlocked``, a redaction is applied."""
+    out = []
+    for choice in resp.metadata.get("choices") or ():
+        text = choice.get("content") or ""
+        if text:
+            verdict = await guard(text)
+            if not verdict.allowed:
+                raise GuardBlocked(verdict.guard or "?", verdict.reason or "blocked", stage="output")
+            if verdict.modified is not None:
+                choice = {**choice, "content": verdict.modified}
+        out.append(choice)
+    return out
+
+
 def completion(
     rid: str, created: int, model: str, resp: LLMResponse, more: Sequence[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
@@ -1372,6 +1392,7 @@ __all__ = [
     "encode_tool",
     "error_event",
     "from_beluga",
+    "guarded_choices",
     "load_json",
     "new_id",
     "parse_chat",
