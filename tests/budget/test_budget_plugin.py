@@ -91,6 +91,21 @@ async def test_a_project_over_its_daily_budget_is_refused_naming_it_and_the_peri
         await kit.aclose()
 
 
+async def test_a_huge_limit_or_a_long_key_value_gives_a_short_refusal() -> None:
+    """max_tokens at 64 bits reserves more than any budget (refused before the call, in memory as
+    in Redis: test_budget_redis), and a Kit user's key value of any length is cut in the message."""
+    kit, _plugin, standin = budget_kit({"usd_per_day": 1.0})
+    project = "p\n\x00" + "x" * 10_000
+    try:
+        with pytest.raises(QuotaExceeded) as err:
+            await kit.agenerate(PROMPT, metadata={"project": project}, max_tokens=2**63 - 1)
+        assert err.value.key == project and len(err.value.message) < 400
+        assert "\n" not in err.value.message and "\x00" not in err.value.message
+        assert standin.calls == 0
+    finally:
+        await kit.aclose()
+
+
 async def test_a_monthly_budget_and_per_project_overrides(storage_url: str) -> None:
     per_call = call_cost(10)
     settings = {"storage": storage_url, "usd_per_month": per_call * 2.5,

@@ -292,7 +292,8 @@ class BudgetPlugin:
                  periods: Periods) -> QuotaExceeded:
         name = "daily" if period == "day" else "monthly"
         resets = "at 00:00 UTC" if period == "day" else "on the 1st at 00:00 UTC"
-        who = f"{s.key} {key!r}"
+        shown = key if len(key) <= 64 else key[:64] + "…"  # a Kit user's key value may be any text
+        who = f"{s.key} {shown!r}"
         if to_nano(limit) < amount:
             return QuotaExceeded(
                 f"budget: this call could cost up to USD {to_usd(amount):.6f}, more than the {name} budget of "
