@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from beluga_core import (
     hookimpl,
     setting,
 )
-from beluga_redis import storage_setting
+from beluga_redis import Pending, storage_setting
 
 if TYPE_CHECKING:
     from beluga_core import CommandRegistry
@@ -158,7 +157,7 @@ class BudgetPlugin:
         self._ledger: Ledger | None = None
         self._config: Config | None = None
         self._listeners: list[SpendListener] = []
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = Pending()
         self._today: Periods | None = None
         self._apply(BudgetSettings())
 
@@ -383,21 +382,13 @@ class BudgetPlugin:
             if isinstance(ledger, MemoryLedger):
                 ledger.settle(hold, cost)
                 return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                ledger.settle(hold, cost)
-                return
-            task = loop.create_task(ledger.asettle(hold, cost))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._pending.start(lambda: ledger.asettle(hold, cost), lambda: ledger.settle(hold, cost))
 
         return settle
 
     async def drain(self) -> None:
         """Wait for stream settlements still on their way to storage (tests, graceful shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     # -- reports -------------------------------------------------------------------------------
     def spend(self, now: float | None = None) -> list[Spend]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from beluga_core import (
     note,
     setting,
 )
-from beluga_redis import storage_setting
+from beluga_redis import Pending, storage_setting
 
 log = get_logger("beluga.cache")
 
@@ -98,7 +97,7 @@ class CachePlugin:
         self._policy: _Policy | None = None
         self._storage: CacheStorage | None = None
         self._storage_spec: tuple[Any, ...] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = Pending()
         self._errors_seen: set[tuple[str, str]] = set()
         self.hits = 0
         self.misses = 0
@@ -214,13 +213,7 @@ class CachePlugin:
                 if data is not None and storage.set(key, data, policy.ttl):
                     self.stored += 1
                 return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            task = loop.create_task(self._store(policy, key, response))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._pending.start(lambda: self._store(policy, key, response))
 
         return done
 
@@ -234,8 +227,7 @@ class CachePlugin:
 
     async def drain(self) -> None:
         """Wait for stores of finished streams still on their way to storage (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from beluga_core import (
 )
 from beluga_ratelimit.limiter import RateLimiter, Reservation
 from beluga_ratelimit.storage import MemoryStorage, Storage, storage_from_url
-from beluga_redis import storage_setting
+from beluga_redis import Pending, storage_setting
 
 log = get_logger("beluga.ratelimit")
 
@@ -94,7 +93,7 @@ class RateLimitPlugin:
         self._policy: _Policy | None = None
         self._storage_spec: tuple[Any, ...] | None = None
         self._storage: Storage | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = Pending()
         self._apply(RateLimitSettings())
 
     # -- configuration -------------------------------------------------------------------------
@@ -222,21 +221,13 @@ class RateLimitPlugin:
             if isinstance(tokens.storage, MemoryStorage):
                 tokens.settle(reservation, used)
                 return
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                tokens.settle(reservation, used)
-                return
-            task = loop.create_task(tokens.asettle(reservation, used))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._pending.start(lambda: tokens.asettle(reservation, used), lambda: tokens.settle(reservation, used))
 
         return settle
 
     async def drain(self) -> None:
         """Wait for stream settlements still on their way to storage (tests, graceful shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     # -- introspection -------------------------------------------------------------------------
     def remaining(self, key: str) -> dict[str, int]:

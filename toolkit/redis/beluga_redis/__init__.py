@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from beluga_redis.pending import Pending
 from beluga_redis.urls import (
     CLUSTER_SCHEMES,
     REDIS_FORMS,
@@ -52,6 +53,7 @@ __all__ = [
     "SERVER_SCHEMES",
     "URL_FORMS",
     "FailureMode",
+    "Pending",
     "RedisBackend",
     "Script",
     "check_url",
